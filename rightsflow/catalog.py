@@ -1,0 +1,327 @@
+"""The catalogue: one YAML file per service, telling the orchestrator what each store holds.
+
+The store map is a fideslang ``Dataset`` (collections, fields, data categories, identities,
+references) so it reads like a Fides dataset; the rest (lawful basis, recipients, retention,
+which collections play which part) is rightsflow's. Validation runs at start-up and every
+error names the file, the field and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from fideslang.default_taxonomy import DEFAULT_TAXONOMY
+from fideslang.models import Dataset
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+IDENTITY_NAMES = ("nhs_number", "upn", "name", "date_of_birth", "postcode")
+RETENTION_TRIGGERS = ("last_contact", "case_closure", "date_of_birth", "death", "record_created")
+DISPOSAL_ACTIONS = ("destroy", "anonymise", "review", "archive_then_destroy")
+HOLD_KINDS = ("legal_hold", "safeguarding_concern", "child_protection_plan", "looked_after", "inquiry")
+# Categories rightsflow adds to the fideslang taxonomy for children's services records.
+EXTRA_CATEGORIES = {
+    "system.operations",
+    "user.childrens.case_record",
+    "user.childrens.family_relationships",
+    "user.childrens.safeguarding",
+    "user.government_id.upn",
+    "user.financial.benefits",
+}
+_KNOWN_CATEGORIES = {c.fides_key for c in DEFAULT_TAXONOMY.data_category} | EXTRA_CATEGORIES
+_SERVICE_ID = re.compile(r"^[a-z][a-z0-9_]{2,62}$")
+
+
+class CatalogError(Exception):
+    """A catalogue file is wrong; the message names the file, the field and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LawfulBasis(_Strict):
+    article_6: str
+    article_9: str | None = None
+    consent_based: bool
+    statutory_duties: list[str] = Field(default_factory=list)
+
+
+class StoreConfig(_Strict):
+    url: str  # may use {home}; overridden by the environment variable named in url_env
+    url_env: str
+
+    def resolved_url(self, home: Path) -> str:
+        return os.environ.get(self.url_env) or self.url.format(home=home.as_posix())
+
+
+class FieldRef(_Strict):
+    """A column of a mapped collection: "collection.field"."""
+
+    collection: str
+    field: str
+
+
+class HouseholdLink(_Strict):
+    """How the store ties people into a family.
+
+    column: the person row has a household key (``person_column``) into ``collection``.
+    membership: a link table (``collection``) pairs ``person_column`` with ``group_column``.
+    relationship: a link table pairs ``person_column`` with ``related_column`` (no household).
+    """
+
+    via: Literal["column", "membership", "relationship"]
+    collection: str
+    person_column: str
+    group_column: str | None = None
+    related_column: str | None = None
+    professional_column: str | None = None  # relationship stores that also record staff
+
+    @model_validator(mode="after")
+    def _columns(self) -> HouseholdLink:
+        if self.via in ("column", "membership") and not self.group_column:
+            raise ValueError(f"group_column is required when via is {self.via!r}")
+        if self.via == "relationship" and not self.related_column:
+            raise ValueError("related_column is required when via is 'relationship'")
+        return self
+
+
+class Subject(_Strict):
+    collection: str
+    key: str
+    household: HouseholdLink
+    restricted_field: str
+
+
+class DatedCollection(_Strict):
+    collection: str
+    person_column: str | None = None  # set where the rows are about one person
+    group_column: str | None = None  # set where the rows are about the household / case
+    date_field: str
+
+
+class ConsentRole(DatedCollection):
+    withdrawn_field: str
+    purpose_field: str
+
+
+class SharingLogRole(DatedCollection):
+    recipient_field: str
+    what_field: str
+
+
+class FlagRole(DatedCollection):
+    code_field: str
+    ended_field: str
+    codes: dict[str, Literal[HOLD_KINDS]]  # store's code -> rightsflow hold kind  # type: ignore[valid-type]
+
+
+class Roles(_Strict):
+    contacts: DatedCollection
+    sharing_log: SharingLogRole
+    flags: FlagRole
+    consents: ConsentRole | None = None
+    case_notes: list[DatedCollection] = Field(default_factory=list)
+
+
+class RetentionPeriod(_Strict):
+    years: Annotated[int, Field(ge=0, le=150)] = 0
+    months: Annotated[int, Field(ge=0, le=11)] = 0
+
+    @model_validator(mode="after")
+    def _positive(self) -> RetentionPeriod:
+        if self.years == 0 and self.months == 0:
+            raise ValueError("a retention period must be longer than zero")
+        return self
+
+
+class RetentionRule(_Strict):
+    """When a record class falls due, and what happens then."""
+
+    rule_id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    record_class: str
+    trigger: Literal[RETENTION_TRIGGERS]  # type: ignore[valid-type]
+    period: RetentionPeriod
+    action: Literal[DISPOSAL_ACTIONS]  # type: ignore[valid-type]
+    applies_when: str | None = None  # e.g. an episode or plan type; None = every record of the class
+    review_stages: Annotated[int, Field(ge=0, le=5)] = 0
+    source: Annotated[str, Field(min_length=10)]
+
+
+class Recipient(_Strict):
+    name: str
+    kind: str | None = None
+
+
+class ServiceCatalog(_Strict):
+    service: str
+    authority: str
+    authority_code: str
+    name: str
+    privacy_notice: str
+    lawful_basis: LawfulBasis
+    purposes: list[str] = Field(min_length=1)
+    data_categories: list[str] = Field(min_length=1)
+    sources: list[str] = Field(min_length=1)
+    recipients: list[Recipient] = Field(min_length=1)
+    automated_decision_making: str
+    international_transfers: str
+    retention: list[RetentionRule] = Field(min_length=1)
+    store: StoreConfig
+    subject: Subject
+    roles: Roles
+    dataset: Dataset
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    @cached_property
+    def columns(self) -> dict[str, dict[str, object]]:
+        """collection -> field name -> fideslang field."""
+        return {c.name: {f.name: f for f in c.fields} for c in self.dataset.collections}
+
+    def identity_fields(self, identity: str) -> list[FieldRef]:
+        return [
+            FieldRef(collection=c.name, field=f.name)
+            for c in self.dataset.collections
+            for f in c.fields
+            if f.fides_meta and f.fides_meta.identity == identity
+        ]
+
+    def field_categories(self, collection: str, field: str) -> list[str]:
+        f = self.columns[collection][field]
+        return list(f.data_categories or [])  # type: ignore[attr-defined]
+
+
+def _check_references(cat: ServiceCatalog) -> list[str]:
+    """Every collection/field the rightsflow sections name must be mapped in the dataset."""
+    problems: list[str] = []
+    cols = cat.columns
+
+    def need(where: str, collection: str, *fields: str | None) -> None:
+        if collection not in cols:
+            problems.append(f"{where}: collection {collection!r} is not mapped in dataset.collections")
+            return
+        for f in fields:
+            if f and f not in cols[collection]:
+                problems.append(f"{where}: field {collection}.{f} is not mapped in dataset.collections")
+
+    if cat.dataset.fides_key != cat.service:
+        problems.append(f"dataset.fides_key: {cat.dataset.fides_key!r} must equal service {cat.service!r}")
+    s = cat.subject
+    need("subject", s.collection, s.key, s.restricted_field)
+    h = s.household
+    need("subject.household", h.collection, h.person_column, h.group_column, h.related_column)
+    r = cat.roles
+    for name, role in (("contacts", r.contacts), ("sharing_log", r.sharing_log), ("flags", r.flags)):
+        need(f"roles.{name}", role.collection, role.person_column, role.group_column, role.date_field)
+    need("roles.sharing_log", r.sharing_log.collection, r.sharing_log.recipient_field, r.sharing_log.what_field)
+    need("roles.flags", r.flags.collection, r.flags.code_field, r.flags.ended_field)
+    if r.consents:
+        c = r.consents
+        need("roles.consents", c.collection, c.person_column, c.group_column, c.date_field, c.withdrawn_field)
+    for i, note in enumerate(r.case_notes):
+        need(f"roles.case_notes[{i}]", note.collection, note.person_column, note.group_column, note.date_field)
+    for name, role in (("contacts", r.contacts), ("sharing_log", r.sharing_log), ("flags", r.flags)):
+        if not (role.person_column or role.group_column):
+            problems.append(f"roles.{name}: set person_column or group_column")
+
+    for c in cat.dataset.collections:
+        for f in c.fields:
+            where = f"dataset.collections[{c.name}].fields[{f.name}]"
+            for category in f.data_categories or []:
+                if category not in _KNOWN_CATEGORIES:
+                    problems.append(f"{where}.data_categories: unknown data category {category!r}")
+            meta = f.fides_meta
+            if meta and meta.identity and meta.identity not in IDENTITY_NAMES:
+                problems.append(
+                    f"{where}.fides_meta.identity: {meta.identity!r} is not one of {', '.join(IDENTITY_NAMES)}"
+                )
+            for ref in (meta.references or []) if meta else []:
+                coll, _, fld = ref.field.partition(".")
+                if ref.dataset != cat.service:
+                    problems.append(f"{where}.fides_meta.references: dataset {ref.dataset!r} is not this one")
+                elif coll not in cols or fld not in cols[coll]:
+                    problems.append(f"{where}.fides_meta.references: {ref.field!r} is not a mapped field")
+    if not cat.identity_fields("nhs_number") and not cat.identity_fields("name"):
+        problems.append("dataset: no field is marked with fides_meta.identity nhs_number or name")
+    ids = [rule.rule_id for rule in cat.retention]
+    for dup in {i for i in ids if ids.count(i) > 1}:
+        problems.append(f"retention: rule_id {dup!r} is used twice")
+    return problems
+
+
+def _format_validation_error(path: Path, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"{path}: {loc}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_service(path: Path) -> ServiceCatalog:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{path}: (top level): expected a mapping of catalogue fields")
+    try:
+        cat = ServiceCatalog.model_validate(raw)
+    except ValidationError as exc:
+        raise CatalogError(_format_validation_error(path, exc)) from None
+    if not _SERVICE_ID.match(cat.service):
+        raise CatalogError(f"{path}: service: {cat.service!r} must be lower_snake_case")
+    if path.stem != cat.service:
+        raise CatalogError(f"{path}: service: {cat.service!r} must match the file name {path.stem!r}")
+    problems = _check_references(cat)
+    if problems:
+        raise CatalogError("\n".join(f"{path}: {p}" for p in problems))
+    return cat
+
+
+class Catalog:
+    """Every service's catalogue entry, loaded and validated from one folder."""
+
+    def __init__(self, services: dict[str, ServiceCatalog], folder: Path) -> None:
+        self.services = services
+        self.folder = folder
+
+    def __getitem__(self, service: str) -> ServiceCatalog:
+        try:
+            return self.services[service]
+        except KeyError:
+            raise KeyError(f"no service {service!r} in the catalogue at {self.folder}") from None
+
+    def __iter__(self):
+        return iter(self.services.values())
+
+    def __len__(self) -> int:
+        return len(self.services)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.services)
+
+
+def load_catalog(folder: Path) -> Catalog:
+    if not folder.is_dir():
+        raise CatalogError(f"{folder}: the catalogue folder does not exist (set RIGHTSFLOW_CATALOG)")
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise CatalogError(f"{folder}: no service files (*.yaml) in the catalogue folder")
+    errors: list[str] = []
+    services: dict[str, ServiceCatalog] = {}
+    for path in files:
+        try:
+            cat = load_service(path)
+        except CatalogError as exc:
+            errors.append(str(exc))
+            continue
+        services[cat.service] = cat
+    if errors:
+        raise CatalogError("\n".join(errors))
+    return Catalog(services, folder)
