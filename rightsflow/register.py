@@ -1,0 +1,329 @@
+"""The register: rights requests, their decisions, and an append-only audit log.
+
+Subjects are held as keyed hashes (a blind index, to find a returning subject without
+storing the identifier) plus the identifiers sealed with AES-GCM, which only activities
+open. Requests and the audit log carry opaque references, never personal data. Each
+audit entry carries the hash of the one before it, so an edited or deleted entry shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    event,
+    select,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from .config import Settings
+from .db import engine_for_url
+from .identity import SubjectIdentifiers
+from .keys import keyed_hash, load_codec_keys, load_hash_key
+
+REQUEST_TYPES = (
+    "subject_search",
+    "subject_access",
+    "erasure",
+    "rectification",
+    "restriction",
+    "objection",
+    "portability",
+    "transfer",
+)
+
+
+def new_ref(prefix: str) -> str:
+    """An opaque id: random, never derived from personal data."""
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+# MariaDB's DATETIME drops microseconds unless asked; the audit hash covers them.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class RegisterBase(DeclarativeBase):
+    pass
+
+
+class RegisteredSubject(RegisterBase):
+    __tablename__ = "register_subject"
+    subject_ref: Mapped[str] = mapped_column(String(40), primary_key=True)
+    nhs_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    upn_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    name_dob_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    sealed_identifiers: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=_now)
+
+
+class RightsRequest(RegisterBase):
+    __tablename__ = "rights_request"
+    request_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_type: Mapped[str] = mapped_column(String(30))
+    subject_ref: Mapped[str] = mapped_column(ForeignKey("register_subject.subject_ref"), index=True)
+    requester: Mapped[str] = mapped_column(String(30), default="self")
+    received_on: Mapped[date | None] = mapped_column(Date)
+    clock_start: Mapped[date | None] = mapped_column(Date)
+    deadline: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(40), default="open")
+    stage: Mapped[str | None] = mapped_column(String(60))
+    workflow_id: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=_now, onupdate=_now)
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    __table_args__ = (Index("ix_rights_request_open", "status", "deadline"),)
+
+
+class Decision(RegisterBase):
+    __tablename__ = "request_decision"
+    decision_id: Mapped[str] = mapped_column(String(60), primary_key=True)  # deterministic: idempotent
+    request_id: Mapped[str] = mapped_column(ForeignKey("rights_request.request_id"), index=True)
+    service: Mapped[str | None] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(40))
+    legal_basis: Mapped[str | None] = mapped_column(String(200))
+    decided_by: Mapped[str] = mapped_column(String(80))
+    decided_at: Mapped[datetime] = mapped_column(Timestamp, default=_now)
+
+
+class AuditEntry(RegisterBase):
+    """Append-only: who did what, when, on what legal basis. References only."""
+
+    __tablename__ = "audit_entry"
+    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    at: Mapped[datetime] = mapped_column(Timestamp, default=_now)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(80))
+    request_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    subject_ref: Mapped[str | None] = mapped_column(String(40))
+    service: Mapped[str | None] = mapped_column(String(64))
+    legal_basis: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+@event.listens_for(AuditEntry, "before_update")
+@event.listens_for(AuditEntry, "before_delete")
+def _append_only(_mapper, _conn, _target) -> None:  # type: ignore[no-untyped-def]
+    raise PermissionError("the audit log is append-only")
+
+
+def _entry_hash(previous: str, e: AuditEntry) -> str:
+    body = json.dumps(
+        [previous, e.idempotency_key, e.at.isoformat(), e.actor, e.action, e.request_id,
+         e.subject_ref, e.service, e.legal_basis, e.detail],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    at: datetime
+    actor: str
+    action: str
+    request_id: str | None
+    service: str | None
+    legal_basis: str | None
+    detail: dict
+
+
+class Register:
+    """Access to the register database; one instance per process is enough."""
+
+    def __init__(self, settings: Settings, url: str | None = None) -> None:
+        self.settings = settings
+        self.engine = engine_for_url(url or settings.register_url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._hash_key = load_hash_key(settings)
+        self._key_id, self._keys = load_codec_keys(settings)
+
+    def create_schema(self) -> None:
+        RegisterBase.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as s:
+            yield s
+
+    # -- subjects --------------------------------------------------------------------------
+    def _indexes(self, ids: SubjectIdentifiers) -> dict[str, str | None]:
+        name_dob = None
+        if ids.family_name and ids.date_of_birth:
+            name_dob = f"{ids.given_name}|{ids.family_name}|{ids.date_of_birth.isoformat()}"
+        return {
+            "nhs_index": keyed_hash(self._hash_key, ids.nhs_number, "nhs_number") if ids.nhs_number else None,
+            "upn_index": keyed_hash(self._hash_key, ids.upn, "upn") if ids.upn else None,
+            "name_dob_index": keyed_hash(self._hash_key, name_dob, "name_dob") if name_dob else None,
+        }
+
+    def register_subject(self, ids: SubjectIdentifiers) -> str:
+        """Return the subject's reference, reusing it when the same identifiers come again."""
+        idx = self._indexes(ids)
+        with self.session() as s:
+            for column in ("nhs_index", "upn_index", "name_dob_index"):
+                if idx[column]:
+                    found = s.scalar(
+                        select(RegisteredSubject.subject_ref).where(
+                            getattr(RegisteredSubject, column) == idx[column]
+                        )
+                    )
+                    if found and self.subject_identifiers(found).same_as(ids):
+                        return found
+            ref = new_ref("subj")
+            nonce = os.urandom(12)
+            plaintext = json.dumps(ids.to_dict()).encode()
+            sealed = nonce + AESGCM(self._keys[self._key_id]).encrypt(nonce, plaintext, ref.encode())
+            s.add(RegisteredSubject(subject_ref=ref, sealed_identifiers=sealed, key_id=self._key_id, **idx))
+            return ref
+
+    def subject_identifiers(self, subject_ref: str) -> SubjectIdentifiers:
+        with self.session() as s:
+            row = s.get(RegisteredSubject, subject_ref)
+            if row is None:
+                raise LookupError(f"no subject {subject_ref} in the register")
+            key = self._keys.get(row.key_id)
+            if key is None:
+                raise LookupError(f"subject {subject_ref} is sealed with unknown key id {row.key_id}")
+            nonce, body = row.sealed_identifiers[:12], row.sealed_identifiers[12:]
+            plain = AESGCM(key).decrypt(nonce, body, subject_ref.encode())
+            return SubjectIdentifiers.from_dict(json.loads(plain))
+
+    # -- requests --------------------------------------------------------------------------
+    def create_request(
+        self,
+        request_type: str,
+        subject_ref: str,
+        *,
+        received_on: date | None = None,
+        requester: str = "self",
+        actor: str = "dpo",
+        request_id: str | None = None,
+    ) -> RightsRequest:
+        if request_type not in REQUEST_TYPES:
+            raise ValueError(f"unknown request type {request_type!r}")
+        request_id = request_id or new_ref("rq")
+        with self.session() as s:
+            req = RightsRequest(
+                request_id=request_id,
+                request_type=request_type,
+                subject_ref=subject_ref,
+                received_on=received_on,
+                requester=requester,
+                status="open",
+                stage="filed",
+            )
+            s.add(req)
+        self.audit(
+            f"{request_id}:filed", actor=actor, action=f"{request_type}.filed", request_id=request_id,
+            subject_ref=subject_ref,
+        )
+        return req
+
+    def get_request(self, request_id: str) -> RightsRequest:
+        with self.session() as s:
+            req = s.get(RightsRequest, request_id)
+            if req is None:
+                raise LookupError(f"no request {request_id} in the register")
+            return req
+
+    def update_request(self, request_id: str, **changes: object) -> None:
+        with self.session() as s:
+            req = s.get(RightsRequest, request_id)
+            if req is None:
+                raise LookupError(f"no request {request_id} in the register")
+            for k, v in changes.items():
+                setattr(req, k, v)
+
+    def open_requests(self) -> list[RightsRequest]:
+        with self.session() as s:
+            rows = s.scalars(
+                select(RightsRequest)
+                .where(RightsRequest.status != "closed")
+                .order_by(RightsRequest.deadline.is_(None), RightsRequest.deadline, RightsRequest.created_at)
+            )
+            return list(rows)
+
+    def record_decision(
+        self, decision_id: str, request_id: str, decision: str, *, decided_by: str,
+        service: str | None = None, legal_basis: str | None = None,
+    ) -> None:
+        with self.session() as s:
+            if s.get(Decision, decision_id) is None:
+                s.add(Decision(decision_id=decision_id, request_id=request_id, service=service,
+                               decision=decision, legal_basis=legal_basis, decided_by=decided_by))
+
+    # -- audit log -------------------------------------------------------------------------
+    def audit(
+        self,
+        idempotency_key: str,
+        *,
+        actor: str,
+        action: str,
+        request_id: str | None = None,
+        subject_ref: str | None = None,
+        service: str | None = None,
+        legal_basis: str | None = None,
+        detail: dict | None = None,
+    ) -> bool:
+        """Append an entry once: a retried activity passes the same key and adds nothing."""
+        with self.session() as s:
+            if s.scalar(select(AuditEntry.entry_id).where(AuditEntry.idempotency_key == idempotency_key)):
+                return False
+            # FOR UPDATE serialises writers on PostgreSQL/MariaDB; SQLite serialises by itself.
+            last = s.scalar(
+                select(AuditEntry).order_by(AuditEntry.entry_id.desc()).limit(1).with_for_update()
+            )
+            previous = last.entry_hash if last else "0" * 64
+            entry = AuditEntry(
+                idempotency_key=idempotency_key, at=_now(), actor=actor, action=action,
+                request_id=request_id, subject_ref=subject_ref, service=service,
+                legal_basis=legal_basis, detail=json.dumps(detail or {}, sort_keys=True, default=str),
+                previous_hash=previous, entry_hash="",
+            )
+            entry.entry_hash = _entry_hash(previous, entry)
+            s.add(entry)
+        return True
+
+    def audit_trail(self, request_id: str) -> list[AuditRecord]:
+        with self.session() as s:
+            rows = s.scalars(
+                select(AuditEntry).where(AuditEntry.request_id == request_id).order_by(AuditEntry.entry_id)
+            )
+            return [
+                AuditRecord(r.at, r.actor, r.action, r.request_id, r.service, r.legal_basis, json.loads(r.detail))
+                for r in rows
+            ]
+
+    def verify_audit_chain(self) -> int | None:
+        """Return the id of the first entry whose chain is broken, or None when intact."""
+        previous = "0" * 64
+        with self.session() as s:
+            for e in s.scalars(select(AuditEntry).order_by(AuditEntry.entry_id)).yield_per(1000):
+                if e.previous_hash != previous or _entry_hash(previous, e) != e.entry_hash:
+                    return e.entry_id
+                previous = e.entry_hash
+        return None

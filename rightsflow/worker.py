@@ -1,0 +1,71 @@
+"""The worker: every workflow and activity, with the encrypting payload codec.
+
+Run ``python worker.py`` or ``rightsflow worker``; it connects to TEMPORAL_ADDRESS /
+TEMPORAL_NAMESPACE (TLS when TEMPORAL_TLS_* are set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.discovery import DiscoveryActivities
+from workflows.subject_search import SubjectSearch
+
+from .catalog import load_catalog
+from .codec import connect_client
+from .config import Settings, load_settings
+from .register import Register
+
+log = logging.getLogger("rightsflow.worker")
+
+WORKFLOWS = [SubjectSearch]
+
+
+def build_activities(settings: Settings) -> list:
+    catalog = load_catalog(settings.catalog_dir)
+    register = Register(settings)
+    register.create_schema()
+    discovery = DiscoveryActivities(settings, catalog, register)
+    return [discovery.list_services, discovery.discover_in_service]
+
+
+def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(settings),
+        activity_executor=executor,
+        max_concurrent_activities=16,
+    )
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    settings = settings or load_settings()
+    client = await connect_client(settings)
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        worker = build_worker(client, settings, executor)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker on %s / %s, task queue %s", settings.temporal_address,
+                 settings.temporal_namespace, settings.task_queue)
+        async with worker:
+            await stop.wait()
+        log.info("worker stopped")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker())
+
+
+if __name__ == "__main__":
+    main()
