@@ -134,6 +134,7 @@ class DiscoveryActivities:
         activity.logger.info(
             "searched %s for request %s: %d match(es)", inp.service, inp.request_id, len(matches)
         )
+        self.register.record_matches(inp.request_id, inp.service, [(m.record_key, m.strength) for m in matches])
         self.register.audit(
             f"{inp.request_id}:discover:{inp.service}",
             actor="rightsflow",

@@ -95,6 +95,7 @@ class Subject(_Strict):
     key: str
     household: HouseholdLink
     restricted_field: str
+    professional_field: str | None = None  # set where staff are recorded as people: never family
 
 
 class DatedCollection(_Strict):
@@ -212,7 +213,7 @@ def _check_references(cat: ServiceCatalog) -> list[str]:
     if cat.dataset.fides_key != cat.service:
         problems.append(f"dataset.fides_key: {cat.dataset.fides_key!r} must equal service {cat.service!r}")
     s = cat.subject
-    need("subject", s.collection, s.key, s.restricted_field)
+    need("subject", s.collection, s.key, s.restricted_field, s.professional_field)
     h = s.household
     need("subject.household", h.collection, h.person_column, h.group_column, h.related_column)
     r = cat.roles

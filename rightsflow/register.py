@@ -96,6 +96,21 @@ class RightsRequest(RegisterBase):
     __table_args__ = (Index("ix_rights_request_open", "status", "deadline"),)
 
 
+class RequestMatch(RegisterBase):
+    """A store record found to be about a request's subject (an opaque store key).
+
+    Sweeps read these: an open request about anyone in a household blocks its disposal.
+    """
+
+    __tablename__ = "request_match"
+    request_id: Mapped[str] = mapped_column(ForeignKey("rights_request.request_id"), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    strength: Mapped[str] = mapped_column(String(30))
+    confirmed: Mapped[bool] = mapped_column(default=False)
+    __table_args__ = (Index("ix_request_match_service_key", "service", "record_key"),)
+
+
 class Decision(RegisterBase):
     __tablename__ = "request_decision"
     decision_id: Mapped[str] = mapped_column(String(60), primary_key=True)  # deterministic: idempotent
@@ -266,6 +281,37 @@ class Register:
                 .order_by(RightsRequest.deadline.is_(None), RightsRequest.deadline, RightsRequest.created_at)
             )
             return list(rows)
+
+    def record_matches(self, request_id: str, service: str, matches: list[tuple[str, str]]) -> None:
+        """Upsert (record_key, strength) pairs; exact identifier matches count as confirmed."""
+        with self.session() as s:
+            for record_key, strength in matches:
+                row = s.get(RequestMatch, (request_id, service, record_key))
+                if row is None:
+                    s.add(RequestMatch(request_id=request_id, service=service, record_key=record_key,
+                                       strength=strength, confirmed=strength == "exact_identifier"))
+
+    def confirm_match(self, request_id: str, service: str, record_key: str) -> None:
+        with self.session() as s:
+            row = s.get(RequestMatch, (request_id, service, record_key))
+            if row is None:
+                raise LookupError(f"request {request_id} has no match {service}/{record_key}")
+            row.confirmed = True
+
+    def matches_for(self, request_id: str) -> list[RequestMatch]:
+        with self.session() as s:
+            return list(s.scalars(select(RequestMatch).where(RequestMatch.request_id == request_id)))
+
+    def open_request_keys(self, service: str) -> set[str]:
+        """Store keys in ``service`` that an open (not closed) request is about."""
+        with self.session() as s:
+            q = (
+                select(RequestMatch.record_key)
+                .join(RightsRequest, RightsRequest.request_id == RequestMatch.request_id)
+                .where(RequestMatch.service == service, RightsRequest.status != "closed",
+                       RightsRequest.request_type != "subject_search")
+            )
+            return set(s.scalars(q))
 
     def record_decision(
         self, decision_id: str, request_id: str, decision: str, *, decided_by: str,
