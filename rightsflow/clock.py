@@ -20,26 +20,41 @@ Rules implemented (ICO guidance "Time limits for responding to requests"):
 
 "Working day" means a working day in England and Wales: not a Saturday or Sunday and not
 an England bank holiday, substitute days included. Bank holidays come from the
-``holidays`` package. The calendar is built afresh on each call, so results depend only
-on the arguments and on the installed ``holidays`` release. A release that adds a new
-one-off bank holiday can change a computed date, which would break replay of a workflow
-that computed it before the upgrade: pin the package, or record computed dates in
-workflow state rather than recomputing them.
+``holidays`` package, read once at import into an immutable set covering 2000-2100
+(dates outside raise ValueError), so results depend only on the arguments and on the
+installed ``holidays`` release. A release that adds a new one-off bank holiday can
+change a computed date, which would break replay of a workflow that computed it before
+the upgrade: pin the package, or keep computed dates in workflow state rather than
+recomputing them on replay.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+# Why the calendar is built here, once, rather than on each call: constructing a
+# ``holidays`` calendar reads its translation files (``gettext.translation``, which
+# calls ``locale.normalize``), and importing ``holidays`` runs ``time.localtime`` (via
+# ``dateutil.parser``). Temporal's workflow sandbox rejects both while a workflow runs,
+# so a calendar built per call cannot work inside a workflow. A frozenset built at import
+# cannot change between calls and needs no I/O afterwards (lookups take no time).
+# Workflow modules must import this module inside
+# ``workflow.unsafe.imports_passed_through()`` so that the import happens once, outside
+# the sandbox. The class is imported from ``holidays.countries`` because the package-level
+# ``holidays.UnitedKingdom`` is a lazy loader. Importing takes about 0.2 s because
+# ``holidays.countries`` loads every country module.
+from holidays.countries import UnitedKingdom
+
 __all__ = [
+    "CALENDAR_YEARS",
+    "LONDON",
     "ClockState",
     "Deadline",
     "Pause",
-    "LONDON",
     "add_calendar_months",
     "add_working_days",
     "can_extend",
@@ -55,38 +70,30 @@ __all__ = [
 
 LONDON = ZoneInfo("Europe/London")
 
+#: Years for which the bank holiday calendar is known; other dates raise ValueError.
+CALENDAR_YEARS = range(2000, 2101)
+
+# England (and Wales) bank holidays, substitute days included. The holidays library also
+# lists the weekend day a substitute replaces (e.g. Sat 25 Dec 2027); that is harmless.
+_BANK_HOLIDAYS: frozenset[date] = frozenset(UnitedKingdom(subdiv="ENG", years=CALENDAR_YEARS))
+
 _ONE_DAY = timedelta(days=1)
 
 
-def _bank_holidays(first_year: int, last_year: int) -> Container[date]:
-    """England bank holidays (with substitute days) for the given years, built fresh.
-
-    ``holidays`` is imported here rather than at module level to keep importing this
-    module cheap (stdlib only) for the CLI and the Temporal sandbox. The returned
-    object also fills in any other year on demand, so a lookup outside the range is
-    still correct.
-    """
-    import holidays
-
-    return holidays.UnitedKingdom(subdiv="ENG", years=range(first_year, last_year + 1))
+def _is_working_day(d: date) -> bool:
+    if d.year not in CALENDAR_YEARS:
+        raise ValueError(
+            f"{d} is outside the bank holiday calendar ({CALENDAR_YEARS.start}-{CALENDAR_YEARS.stop - 1})"
+        )
+    return d.weekday() < 5 and d not in _BANK_HOLIDAYS
 
 
-def _is_working_day(d: date, bank_holidays: Container[date]) -> bool:
-    return d.weekday() < 5 and d not in bank_holidays
-
-
-def _roll_forward(d: date, bank_holidays: Container[date]) -> date:
-    while not _is_working_day(d, bank_holidays):
-        d += _ONE_DAY
-    return d
-
-
-def _step_working_days(d: date, n: int, step: timedelta, bank_holidays: Container[date]) -> date:
+def _step_working_days(d: date, n: int, step: timedelta) -> date:
     if n < 0:
         raise ValueError(f"number of working days must not be negative, got {n}")
     while n:
         d += step
-        if _is_working_day(d, bank_holidays):
+        if _is_working_day(d):
             n -= 1
     return d
 
@@ -124,7 +131,7 @@ def add_calendar_months(start: date, months: int) -> date:
 
 def is_working_day(d: date) -> bool:
     """True unless ``d`` is a Saturday, Sunday or England and Wales bank holiday."""
-    return _is_working_day(d, _bank_holidays(d.year, d.year))
+    return _is_working_day(d)
 
 
 def next_working_day_on_or_after(d: date) -> date:
@@ -132,17 +139,19 @@ def next_working_day_on_or_after(d: date) -> date:
 
     A deadline falling on a weekend or bank holiday moves to the next working day.
     """
-    return _roll_forward(d, _bank_holidays(d.year, d.year + 1))
+    while not _is_working_day(d):
+        d += _ONE_DAY
+    return d
 
 
 def add_working_days(d: date, n: int) -> date:
     """The date ``n`` working days after ``d``; ``d`` itself is not counted, n=0 returns ``d``."""
-    return _step_working_days(d, n, _ONE_DAY, _bank_holidays(d.year, d.year + 1))
+    return _step_working_days(d, n, _ONE_DAY)
 
 
 def working_days_before(deadline: date, n: int) -> date:
     """The date ``n`` working days before ``deadline``; n=0 returns ``deadline``."""
-    return _step_working_days(deadline, n, -_ONE_DAY, _bank_holidays(deadline.year - 1, deadline.year))
+    return _step_working_days(deadline, n, -_ONE_DAY)
 
 
 def reminder_dates(deadline_date: date, days: Iterable[int] = (10, 3)) -> list[date]:
@@ -151,8 +160,7 @@ def reminder_dates(deadline_date: date, days: Iterable[int] = (10, 3)) -> list[d
     Working days, not calendar days, so a reminder never lands on a day nobody is in
     the office and the lead time is not eaten by a bank holiday weekend.
     """
-    bank_holidays = _bank_holidays(deadline_date.year - 1, deadline_date.year)
-    return [_step_working_days(deadline_date, n, -_ONE_DAY, bank_holidays) for n in days]
+    return [_step_working_days(deadline_date, n, -_ONE_DAY) for n in days]
 
 
 def end_of_day(d: date) -> datetime:
@@ -260,13 +268,12 @@ def compute_deadline(start: date, pauses: Sequence[Pause] = (), extended: bool =
             stopped_since=ordered[-1].asked,
         )
     stopped = paused_days(ordered)
-    bank_holidays = _bank_holidays(start.year, start.year + 1)
     # Order matters: add the paused days to the raw calendar-month date FIRST, THEN roll
     # forward to a working day. Rolling first and adding afterwards could land on a
     # weekend or bank holiday, and would give the controller more time than it has.
     shift = timedelta(days=stopped)
-    due = _roll_forward(add_calendar_months(start, 1) + shift, bank_holidays)
-    extended_due = _roll_forward(add_calendar_months(start, 3) + shift, bank_holidays) if extended else None
+    due = next_working_day_on_or_after(add_calendar_months(start, 1) + shift)
+    extended_due = next_working_day_on_or_after(add_calendar_months(start, 3) + shift) if extended else None
     return Deadline(
         clock_start=start,
         deadline=due,

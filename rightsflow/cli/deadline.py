@@ -52,22 +52,32 @@ def _show(d: date | None) -> str:
 
 def deadline(
     received: Annotated[
-        str, typer.Option("--received", help="Day the request was received (YYYY-MM-DD).")
+        str,
+        typer.Option("--received", metavar="YYYY-MM-DD", help="Day the request was received."),
     ],
     identity_received: Annotated[
-        str | None, typer.Option("--identity-received", help="Day identity evidence arrived, if later.")
+        str | None,
+        typer.Option(
+            "--identity-received", metavar="YYYY-MM-DD", help="Day identity evidence arrived, if later."
+        ),
     ] = None,
     fee_received: Annotated[
-        str | None, typer.Option("--fee-received", help="Day a permitted fee arrived, if later.")
+        str | None,
+        typer.Option("--fee-received", metavar="YYYY-MM-DD", help="Day a permitted fee arrived, if later."),
     ] = None,
     authority_received: Annotated[
         str | None,
-        typer.Option("--authority-received", help="Day authority to act for the data subject arrived."),
+        typer.Option(
+            "--authority-received",
+            metavar="YYYY-MM-DD",
+            help="Day authority to act for the data subject arrived.",
+        ),
     ] = None,
     pause: Annotated[
         list[str] | None,
         typer.Option(
             "--pause",
+            metavar="ASKED:ANSWERED",
             help="Stop-the-clock period ASKED:ANSWERED (both days count); repeatable. "
             "ASKED: with no answer means the clock is stopped.",
         ),
