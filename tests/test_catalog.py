@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -83,10 +84,9 @@ def test_rightsflow_catalog_points_at_another_folder(tmp_path, monkeypatch, sett
     folder.mkdir()
     shutil.copy(CATALOG / "westminster_family_hub.yaml", folder)
     monkeypatch.setenv("RIGHTSFLOW_CATALOG", str(folder))
-    result = CliRunner().invoke(app, ["catalog"])
+    result = CliRunner().invoke(app, ["catalog", "--json"])
     assert result.exit_code == 0, result.output
-    assert "westminster_family_hub" in result.output
-    assert "lewisham" not in result.output
+    assert [s["service"] for s in json.loads(result.output)] == ["westminster_family_hub"]
 
 
 def test_the_command_refuses_a_broken_catalogue_with_the_file_name(tmp_path, monkeypatch, settings):

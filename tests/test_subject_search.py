@@ -43,7 +43,7 @@ async def _search(client: Client, settings, ids: SubjectIdentifiers):  # type: i
     ref = register.register_subject(ids)
     req = register.create_request("subject_search", ref, received_on=AS_OF)
     client = Client(**{**client.config(), "data_converter": data_converter(settings)})
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(16) as pool:
         async with build_worker(client, settings, pool):
             handle = await client.start_workflow(
                 SubjectSearch.run,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -39,9 +40,27 @@ def check_stores(settings: Settings, catalog: Catalog) -> dict[str, list[str]]:
 
 def catalog(
     check: Annotated[bool, typer.Option("--check", help="Check every mapped table and column in the stores.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the catalogued services (validated at start-up)."""
     settings, cat = settings_and_catalog()
+    if as_json:
+        problems = check_stores(settings, cat) if check else {}
+        out = [
+            {
+                "service": svc.service,
+                "authority": svc.authority,
+                "consent_based": svc.lawful_basis.consent_based,
+                "collections": sorted(svc.columns),
+                "retention_rules": [r.rule_id for r in svc.retention],
+                **({"problems": problems[svc.service]} if check else {}),
+            }
+            for svc in cat
+        ]
+        typer.echo(json.dumps(out, indent=2))
+        if any(problems.values()):
+            raise typer.Exit(1)
+        return
     console = Console()
     table = Table(title=f"Catalogue: {cat.folder}")
     for col in ("service", "authority", "basis", "collections", "retention rules"):
@@ -58,8 +77,8 @@ def catalog(
         if found:
             bad = True
             for p in found:
-                console.print(f"[red]✗[/red] {service}: {p}")
+                typer.echo(f"✗ {service}: {p}")
         else:
-            console.print(f"[green]✓[/green] {service}: every mapped table and column is in the store")
+            typer.echo(f"✓ {service}: every mapped table and column is in the store")
     if bad:
         raise typer.Exit(1)

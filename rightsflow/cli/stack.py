@@ -1,0 +1,69 @@
+"""``rightsflow up`` / ``rightsflow down``: the embedded stack (Temporal dev server, SeaweedFS S3,
+codec endpoint, worker) under RIGHTSFLOW_HOME."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rightsflow.config import load_settings
+
+
+def up(
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach", "-d", help="Start everything in the background and return; stop with `down`."
+        ),
+    ] = False,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Also start the rightsflow worker.")
+    ] = True,
+    seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Seed the demo data if empty.")] = True,
+    codec_port: Annotated[
+        int, typer.Option("--codec-port", help="Port of the codec endpoint the Web UI decodes through.")
+    ] = 8081,
+) -> None:
+    """Start the embedded stack: Temporal dev server, SeaweedFS S3, codec endpoint and worker."""
+    from rightsflow.keys import KeyMaterialError
+    from rightsflow.s3 import ArchiveBucketError
+    from rightsflow.stack import StackError, start_stack
+
+    settings = load_settings()
+    try:
+        stack = start_stack(
+            settings, foreground=not detach, with_worker=worker, codec_port=codec_port, seed=seed
+        )
+    except (StackError, ArchiveBucketError, KeyMaterialError) as exc:
+        typer.echo(f"rightsflow: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if stack.failed:
+        raise typer.Exit(1)
+    if detach:
+        typer.echo("running in the background; stop it with `rightsflow down`")
+
+
+def down() -> None:
+    """Stop the embedded stack started by `rightsflow up` (reads <home>/run/stack.json)."""
+    from rightsflow.stack import stop_stack
+
+    settings = load_settings()
+    stopped = stop_stack(settings)
+    if stopped:
+        typer.echo(f"stopped: {', '.join(stopped)}")
+    else:
+        typer.echo(f"no rightsflow stack is running under {settings.home}")
+
+
+def codec_server(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
+    cors_origin: Annotated[
+        str, typer.Option(help="Comma-separated Web UI origins allowed to call it.")
+    ] = "http://localhost:8233,http://127.0.0.1:8233",
+) -> None:
+    """Serve the remote codec endpoint alone (for a Web UI in front of a production cluster)."""
+    from rightsflow.codec import main
+
+    raise typer.Exit(main(["--host", host, "--port", str(port), "--cors-origin", cors_origin]))

@@ -1,0 +1,181 @@
+"""The embedded stack: the Temporal dev server keeps its data across restarts; up/down; pidfile."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+
+from rightsflow.codec import connect_client
+from rightsflow.config import REPO_ROOT, Settings, load_settings
+from rightsflow.stack import (
+    StackAlreadyRunning,
+    free_port,
+    pidfile_path,
+    start_stack,
+    start_temporal_dev_server,
+    stop_stack,
+)
+
+pytestmark = pytest.mark.devserver
+
+
+def _settings(home: Path, t_port: int, s3_port: int) -> Settings:
+    return dataclasses.replace(
+        load_settings(),
+        home=home,
+        temporal_address=f"127.0.0.1:{t_port}",
+        temporal_namespace="default",
+        temporal_tls_cert=None,
+        temporal_tls_key=None,
+        temporal_tls_ca=None,
+        s3_endpoint=f"http://127.0.0.1:{s3_port}",
+        s3_access_key=None,
+        s3_secret_key=None,
+        codec_key_id=None,
+        codec_key=None,
+        codec_key_file=home / "keys" / "codec.key",
+        hash_key=None,
+        hash_key_file=home / "keys" / "hash.key",
+        register_url=f"sqlite:///{home / 'register.db'}",
+    )
+
+
+def _pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+async def test_dev_server_keeps_data_across_restarts(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    port = free_port()
+    settings = _settings(home, port, free_port())
+    workflow_id = f"kept-{uuid.uuid4()}"
+
+    server = start_temporal_dev_server(home, port, None, namespace="rf-kept")
+    try:
+        assert (home / "temporal" / "temporal.db").exists()
+        client = await connect_client(settings)
+        # No worker: the workflow stays running, recorded in the SQLite file.
+        await client.start_workflow("NoSuchWorkflow", "payload", id=workflow_id, task_queue="nobody")
+    finally:
+        assert server.stop() is not None
+    assert not server.alive()
+
+    port2 = free_port()
+    server = start_temporal_dev_server(home, port2, None)  # without --namespace rf-kept this time
+    try:
+        client = await connect_client(dataclasses.replace(settings, temporal_address=f"127.0.0.1:{port2}"))
+        described = await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace="rf-kept")
+        )
+        assert described.namespace_info.name == "rf-kept"
+        desc = await client.get_workflow_handle(workflow_id).describe()
+        assert desc.raw_description.workflow_execution_info.status == (
+            WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+        )
+    finally:
+        server.stop()
+
+
+def test_up_pidfile_second_up_refused_and_down(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    settings = _settings(home, free_port(), free_port())
+    stack = start_stack(
+        settings, foreground=False, with_worker=False, seed=False, codec_port=free_port(), ui_port=free_port()
+    )
+    try:
+        record = json.loads(pidfile_path(settings).read_text())
+        names = [child["name"] for child in record["children"]]
+        assert names == ["codec", "temporal", "seaweedfs"]
+        assert record["addresses"]["s3_bucket"] == settings.s3_bucket
+        for sub in ("logs", "run", "temporal", "s3", "keys"):
+            assert (home / sub).is_dir()
+        assert (home / "keys" / "s3.json").stat().st_mode & 0o777 == 0o600
+
+        with pytest.raises(StackAlreadyRunning, match="already running"):
+            start_stack(settings, foreground=False, with_worker=False, seed=False)
+
+        # Ports held by a stack under another home are reported as such.
+        other = dataclasses.replace(
+            _settings(tmp_path / "other", 0, 0), temporal_address=settings.temporal_address
+        )
+        other = dataclasses.replace(other, s3_endpoint=settings.s3_endpoint)
+        with pytest.raises(StackAlreadyRunning, match="already in use"):
+            start_stack(other, foreground=False, with_worker=False, seed=False, codec_port=free_port())
+
+        stopped = stop_stack(settings)
+        assert set(stopped) == {"codec", "temporal", "seaweedfs"}
+        assert not pidfile_path(settings).exists()
+        assert all(_pid_gone(child["pid"]) for child in record["children"])
+    finally:
+        stack.stop()
+    assert stop_stack(settings) == []
+
+
+def test_foreground_up_stops_children_on_sigterm(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    t_port, s3_port, codec_port, ui_port = free_port(), free_port(), free_port(), free_port()
+    settings = _settings(home, t_port, s3_port)
+    env = dict(os.environ)
+    env.update(
+        {
+            "RIGHTSFLOW_HOME": str(home),
+            "TEMPORAL_ADDRESS": settings.temporal_address,
+            "RIGHTSFLOW_S3_ENDPOINT": settings.s3_endpoint or "",
+            "RIGHTSFLOW_CODEC_KEY_FILE": str(settings.codec_key_file),
+            "RIGHTSFLOW_HASH_KEY_FILE": str(settings.hash_key_file),
+        }
+    )
+    for name in ("RIGHTSFLOW_S3_ACCESS_KEY", "RIGHTSFLOW_S3_SECRET_KEY", "AWS_ACCESS_KEY_ID"):
+        env.pop(name, None)
+    code = (
+        "from rightsflow.config import load_settings\n"
+        "from rightsflow.stack import start_stack\n"
+        f"s = start_stack(load_settings(), with_worker=False, seed=False, codec_port={codec_port}, "
+        f"ui_port={ui_port})\n"
+        "raise SystemExit(1 if s.failed else 0)\n"
+    )
+    up = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        pidfile = pidfile_path(settings)
+        deadline = time.monotonic() + 60
+        while not pidfile.exists() and up.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert pidfile.exists(), up.stdout.read() if up.poll() is not None else "no pidfile"
+        record = json.loads(pidfile.read_text())
+        assert record["supervisor"]["pid"] == up.pid
+
+        # `rightsflow down` from another process: SIGTERM to the supervisor, which stops its children.
+        assert "supervisor" in stop_stack(settings)
+        output, _ = up.communicate(timeout=60)
+        assert up.returncode == 0, output
+        assert "stopped." in output
+        assert f"127.0.0.1:{t_port}" in output and f"http://127.0.0.1:{s3_port}" in output
+        assert all(_pid_gone(child["pid"]) for child in record["children"])
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
