@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
@@ -65,6 +66,10 @@ async def run_worker(settings: Settings | None = None) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(run_worker())
+    # The worker has drained and shut down; skip interpreter finalisation, where the
+    # Temporal core runtime's threads can abort the process after a clean stop.
+    logging.shutdown()
+    os._exit(0)
 
 
 if __name__ == "__main__":
