@@ -16,6 +16,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.discovery import DiscoveryActivities
+from activities.subject_access import SubjectAccessActivities
+from workflows.subject_access import SubjectAccessRequest
 from workflows.subject_search import SubjectSearch
 
 from .catalog import load_catalog
@@ -26,6 +28,7 @@ from .register import Register
 log = logging.getLogger("rightsflow.worker")
 
 WORKFLOWS = [SubjectSearch]
+WORKFLOWS.append(SubjectAccessRequest)
 
 
 def build_activities(settings: Settings) -> list:
@@ -33,7 +36,11 @@ def build_activities(settings: Settings) -> list:
     register = Register(settings)
     register.create_schema()
     discovery = DiscoveryActivities(settings, catalog, register)
-    return [discovery.list_services, discovery.discover_in_service]
+    activities = [discovery.list_services, discovery.discover_in_service]
+    sar = SubjectAccessActivities(settings, catalog, register)
+    activities += [sar.record_event, sar.confirm_matches, sar.gather_service, sar.redact,
+                   sar.build_and_deliver_pack, sar.write_letter, sar.purge_working_copies]
+    return activities
 
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:

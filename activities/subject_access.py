@@ -1,0 +1,867 @@
+"""Subject access: gather a subject's records from each store, redact third parties, build the pack.
+
+The workflow passes opaque references only (request id, subject reference, store keys, claim-check
+keys). Gathered records are personal data: they go to the archive bucket as claim-check objects,
+encrypted here with the codec key (AES-GCM) on top of the bucket's SSE, and are deleted when the
+request closes. Every activity is idempotent: claim keys are fixed per request and step, audit
+entries carry deterministic idempotency keys, and the pack key is a keyed hash of the request id.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import zipfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import and_, inspect, or_, select
+from temporalio import activity
+
+from rightsflow.catalog import Catalog, ServiceCatalog
+from rightsflow.config import Settings
+from rightsflow.db import store_engine
+from rightsflow.keys import keyed_hash, load_codec_keys, load_hash_key
+from rightsflow.redaction import (
+    BASES,
+    DPO_ADDED,
+    HOUSEHOLD_MEMBER,
+    MASK,
+    RELATED_PERSON,
+    Redaction,
+    Redactor,
+)
+from rightsflow.register import Register
+from rightsflow.s3 import ensure_archive_bucket, opaque_key, presigned_get, put_locked_object, s3_client
+from rightsflow.storemap import StoreMap
+
+# -- inputs and results (opaque references only) ---------------------------------------------------
+
+
+@dataclass
+class GatherInput:
+    request_id: str
+    subject_ref: str
+    service: str
+    record_keys: list[str]
+
+
+@dataclass
+class GatherResult:
+    service: str
+    claim_key: str
+    records: int
+    collections: int
+
+
+@dataclass
+class AddedRedaction:
+    """A DPO's addition: withhold ``text`` wherever it appears (encrypted in Temporal by the codec)."""
+
+    text: str
+    basis: str = "third-party"  # key of rightsflow.redaction.BASES
+
+
+@dataclass
+class RedactInput:
+    request_id: str
+    subject_ref: str
+    gathered: list[str]  # claim keys of GatherResult
+    version: int = 0  # bumped by each DPO review: a new, separately stored redaction run
+    released: list[str] = field(default_factory=list)
+    added: list[AddedRedaction] = field(default_factory=list)
+
+
+@dataclass
+class RedactResult:
+    claim_key: str
+    redactions: int
+    released: int
+    by_kind: dict[str, int] = field(default_factory=dict)
+    redaction_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PackInput:
+    request_id: str
+    subject_ref: str
+    redacted_key: str
+    services_searched: list[str]
+    received_on: str
+    clock_start: str
+    deadline: str
+    retention_days: int = 730
+    link_expiry_seconds: int = 7 * 24 * 3600
+
+
+@dataclass
+class PackResult:
+    pack_key: str
+    sha256: str
+    files: list[str]
+    retain_until: str
+    link: str
+    link_expires_at: str
+
+
+@dataclass
+class LetterInput:
+    request_id: str
+    subject_ref: str
+    kind: str  # "extension" | "refusal"
+    text: str  # the reasons (extension) or the exemption relied on (refusal)
+    clock_start: str
+    deadline: str
+    extended_deadline: str | None = None
+    retention_days: int = 730
+
+
+@dataclass
+class RecordInput:
+    """An event to record in the register: an audit entry (idempotent) and request fields."""
+
+    request_id: str
+    key: str  # idempotency key suffix
+    action: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    legal_basis: str | None = None
+    actor: str = "rightsflow"
+    stage: str | None = None
+    status: str | None = None
+    clock_start: str | None = None
+    deadline: str | None = None
+    decision: str | None = None
+
+
+@dataclass
+class MatchDecisionInput:
+    request_id: str
+    confirmed: list[str]  # "service/record_key"
+
+
+# -- claim check -----------------------------------------------------------------------------------
+
+
+class ClaimStore:
+    """Working objects in the archive bucket, AES-GCM encrypted with the codec key, unlocked."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.bucket = settings.s3_bucket
+        self._client: Any = None
+        key_id, keys = load_codec_keys(settings)
+        self._key_id, self._keys = key_id, keys
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = s3_client(self.settings)
+            ensure_archive_bucket(self._client, self.bucket)
+        return self._client
+
+    def put(self, key: str, doc: Any) -> None:
+        body = json.dumps(doc, default=_json_default, sort_keys=True).encode()
+        nonce = os.urandom(12)
+        sealed = AESGCM(self._keys[self._key_id]).encrypt(nonce, body, key.encode())
+        header = json.dumps({"kid": self._key_id}).encode() + b"\n"
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=header + nonce + sealed,
+            ContentType="application/octet-stream",
+            ServerSideEncryption="AES256",
+        )
+
+    def get(self, key: str) -> Any:
+        raw = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        header, _, rest = raw.partition(b"\n")
+        kid = json.loads(header)["kid"]
+        plain = AESGCM(self._keys[kid]).decrypt(rest[:12], rest[12:], key.encode())
+        return json.loads(plain)
+
+    def purge(self, prefix: str) -> int:
+        """Delete every version of every object under ``prefix`` (working copies only)."""
+        n = 0
+        paginator = self.client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                self.client.delete_object(Bucket=self.bucket, Key=v["Key"], VersionId=v["VersionId"])
+                n += 1
+        return n
+
+
+def work_prefix(request_id: str) -> str:
+    return opaque_key("work", request_id) + "/"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return None
+    raise TypeError(f"cannot store a {type(value).__name__}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return None
+    return value
+
+
+# -- gathering (catalogue-driven) --------------------------------------------------------------------
+
+
+def _primary_key(cat: ServiceCatalog, collection: str) -> str | None:
+    for c in cat.dataset.collections:
+        if c.name == collection:
+            for f in c.fields:
+                if f.fides_meta and f.fides_meta.primary_key:
+                    return f.name
+    return None
+
+
+def _references(cat: ServiceCatalog, collection: str) -> dict[str, tuple[str, str]]:
+    """field -> (target collection, target field) for the fields of ``collection`` with references."""
+    out: dict[str, tuple[str, str]] = {}
+    for c in cat.dataset.collections:
+        if c.name != collection:
+            continue
+        for f in c.fields:
+            for ref in (f.fides_meta.references or []) if f.fides_meta else []:
+                target, _, target_field = ref.field.partition(".")
+                out[f.name] = (target, target_field)
+    return out
+
+
+def _fields_with_category(cat: ServiceCatalog, collection: str, prefix: str) -> list[str]:
+    return [
+        f
+        for f in cat.columns[collection]
+        if any(c.startswith(prefix) for c in cat.field_categories(collection, f))
+    ]
+
+
+class _Typed:
+    """Converts opaque string keys to the store column's Python type, so index lookups work everywhere."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self._types: dict[tuple[str, str], type] = {}
+
+    def values(self, table: str, column: str, values: list[Any]) -> list[Any]:
+        if (table, column) not in self._types:
+            for col in inspect(self.engine).get_columns(table):
+                try:
+                    self._types[(table, col["name"])] = col["type"].python_type
+                except NotImplementedError:
+                    self._types[(table, col["name"])] = str
+        kind = self._types.get((table, column), str)
+        out = []
+        for v in values:
+            try:
+                out.append(kind(v) if kind in (int, str) else v)
+            except (TypeError, ValueError):
+                continue
+        return out
+
+
+def gather_records(cat: ServiceCatalog, engine: Any, record_keys: list[str]) -> dict[str, Any]:
+    """Everything the catalogue maps about the subject in one store, plus the third parties' names.
+
+    person rows (the subject key), family links (the household link collection), household-level
+    collections (rows referencing the household/case, when not about another member) and
+    person-level collections (rows referencing the subject). Other members' rows are never
+    included: they give only the names and identifiers to withhold.
+    """
+    smap = StoreMap(cat)
+    typed = _Typed(engine)
+    subj = cat.subject
+    person, pkey = subj.collection, subj.key
+    hh = subj.household
+    records: list[dict[str, Any]] = []
+    third: list[dict[str, Any]] = []
+    keep: set[str] = set()
+    professionals: set[str] = set()
+
+    def rows(q: Any, conn: Any) -> list[dict[str, Any]]:
+        return [{k: _plain(v) for k, v in r._mapping.items()} for r in conn.execute(q)]
+
+    with engine.connect() as conn:
+        keys = typed.values(person, pkey, record_keys)
+        pcol = smap.c(person, pkey)
+        subject_rows = rows(select(smap.t(person)).where(pcol.in_(keys)), conn)
+        names_first = [f for f in _fields_with_category(cat, person, "user.name.first")]
+        names_last = [f for f in _fields_with_category(cat, person, "user.name.last")]
+        for r in subject_rows:
+            for f in names_first + names_last:
+                if r.get(f):
+                    keep.add(str(r[f]).casefold())
+            full = " ".join(str(r[f]) for f in names_first[:1] + names_last[:1] if r.get(f))
+            if full:
+                keep.add(full.casefold())
+        records.append({"collection": person, "level": "person", "key_field": pkey, "rows": subject_rows})
+
+        # the household / family
+        groups: list[Any] = []
+        group_target: tuple[str, str] | None = None
+        others: set[Any] = set()
+        link = smap.t(hh.collection)
+        if hh.via in ("column", "membership"):
+            assert hh.group_column
+            group_target = _references(cat, hh.collection).get(hh.group_column)
+            groups = [
+                r[0]
+                for r in conn.execute(
+                    select(link.c[hh.group_column]).where(link.c[hh.person_column].in_(keys)).distinct()
+                )
+            ]
+            if groups:
+                others = {
+                    r[0]
+                    for r in conn.execute(
+                        select(link.c[hh.person_column]).where(link.c[hh.group_column].in_(groups)).distinct()
+                    )
+                }
+            if hh.collection != person:
+                link_rows = rows(select(link).where(link.c[hh.person_column].in_(keys)), conn)
+                records.append(
+                    {
+                        "collection": hh.collection,
+                        "level": "family_link",
+                        "key_field": _primary_key(cat, hh.collection),
+                        "rows": link_rows,
+                    }
+                )
+        else:
+            assert hh.related_column
+            link_rows = rows(
+                select(link).where(
+                    or_(link.c[hh.person_column].in_(keys), link.c[hh.related_column].in_(keys))
+                ),
+                conn,
+            )
+            for r in link_rows:
+                others.add(r[hh.person_column])
+                others.add(r[hh.related_column])
+            records.append(
+                {
+                    "collection": hh.collection,
+                    "level": "family_link",
+                    "key_field": _primary_key(cat, hh.collection),
+                    "rows": link_rows,
+                    "person_fields": [hh.person_column, hh.related_column],
+                }
+            )
+        others -= set(keys)
+        other_rows = rows(select(smap.t(person)).where(pcol.in_(list(others))), conn) if others else []
+        if subj.professional_field:
+            other_rows = [r for r in other_rows if not r.get(subj.professional_field)]
+        relation_fields = _fields_with_category(cat, person, "user.childrens.family_relationships")
+        identifier_fields = [
+            f
+            for f in cat.columns[person]
+            if any(
+                c.startswith(("user.government_id", "user.contact.phone_number", "user.contact.email"))
+                for c in cat.field_categories(person, f)
+            )
+        ]
+        kind = RELATED_PERSON if hh.via == "relationship" else HOUSEHOLD_MEMBER
+        members_summary = []
+        for r in other_rows:
+            given = next((str(r[f]) for f in names_first if r.get(f)), None)
+            family = next((str(r[f]) for f in names_last if r.get(f)), None)
+            third.append({"text": f"{given} {family}" if given and family else None, "kind": kind})
+            third.append({"text": given, "kind": kind})
+            for f in identifier_fields:
+                third.append({"text": r.get(f), "kind": kind, "identifier": True})
+            if relation_fields:
+                members_summary.append({"relationship": r.get(relation_fields[0]), "name": MASK})
+        if members_summary and hh.via == "column":
+            records.append(
+                {
+                    "collection": f"{person} (other household members)",
+                    "level": "family_link",
+                    "key_field": None,
+                    "rows": members_summary,
+                }
+            )
+
+        # every other mapped collection, by its references to the subject or the household
+        for collection in cat.columns:
+            if collection in (person, hh.collection):
+                continue
+            table = smap.t(collection)
+            refs = _references(cat, collection)
+            person_refs = [f for f, tgt in refs.items() if tgt == (person, pkey)]
+            group_refs = [f for f, tgt in refs.items() if group_target and tgt == group_target]
+            if group_target and collection == group_target[0]:
+                if not groups:
+                    continue
+                q = select(table).where(table.c[group_target[1]].in_(groups))
+                level = "household"
+            elif person_refs and group_refs and groups:
+                q = select(table).where(
+                    or_(
+                        *(table.c[f].in_(keys) for f in person_refs),
+                        and_(
+                            or_(*(table.c[f].in_(groups) for f in group_refs)),
+                            *(table.c[f].is_(None) for f in person_refs),
+                        ),
+                    )
+                )
+                level = "person_or_household"
+            elif person_refs:
+                q = select(table).where(or_(*(table.c[f].in_(keys) for f in person_refs)))
+                level = "person"
+            elif group_refs and groups:
+                q = select(table).where(or_(*(table.c[f].in_(groups) for f in group_refs)))
+                level = "household"
+            else:
+                continue
+            found = rows(q, conn)
+            entry = {
+                "collection": collection,
+                "level": level,
+                "key_field": _primary_key(cat, collection),
+                "rows": found,
+                "person_fields": person_refs,
+            }
+            records.append(entry)
+
+        # people referenced from gathered rows who are not the subject: staff are named, others withheld
+        referenced: set[Any] = set()
+        for entry in records:
+            for r in entry["rows"]:
+                for f in entry.get("person_fields", []):
+                    if r.get(f) is not None and r[f] not in keys:
+                        referenced.add(r[f])
+        if referenced:
+            ref_rows = rows(select(smap.t(person)).where(pcol.in_(list(referenced))), conn)
+            staff = {
+                r[pkey]: " ".join(str(r[f]) for f in names_first[:1] + names_last[:1] if r.get(f))
+                for r in ref_rows
+                if subj.professional_field and r.get(subj.professional_field)
+            }
+            professionals.update(staff.values())
+            for entry in records:
+                for r in entry["rows"]:
+                    for f in entry.get("person_fields", []):
+                        v = r.get(f)
+                        if v is None or v in keys:
+                            continue
+                        if v in staff:
+                            r[f"{f} (name)"] = staff[v]
+                        else:
+                            r[f] = MASK
+                            entry.setdefault("masked_ids", 0)
+                            entry["masked_ids"] += 1
+
+        # the names this store holds: a held given name alone in free text is a private individual
+        given_vocab: set[str] = set()
+        family_vocab: set[str] = set()
+        for f in names_first:
+            given_vocab |= {str(v) for (v,) in conn.execute(select(smap.c(person, f)).distinct()) if v}
+        for f in names_last:
+            family_vocab |= {str(v) for (v,) in conn.execute(select(smap.c(person, f)).distinct()) if v}
+
+    return {
+        "service": cat.service,
+        "name": cat.name,
+        "authority": cat.authority,
+        "records": records,
+        "third_parties": [t for t in third if t.get("text")],
+        "keep": sorted(keep),
+        "professionals": sorted(professionals),
+        "given_names": sorted(given_vocab),
+        "family_names": sorted(family_vocab),
+    }
+
+
+def redact_dossiers(
+    dossiers: list[dict[str, Any]], released: set[str], added: list[AddedRedaction]
+) -> tuple[list[dict[str, Any]], list[Redaction]]:
+    """Apply third-party redaction across every service's records (names travel across services)."""
+    red = Redactor(released=released)
+    for d in dossiers:
+        red.keep |= set(d["keep"])
+        red.given_names |= set(d["given_names"])
+        red.family_names |= set(d["family_names"])
+    for d in dossiers:
+        for t in d["third_parties"]:
+            red.add(t["text"], t["kind"], identifier=bool(t.get("identifier")))
+    for a in added:
+        red.add(a.text, DPO_ADDED, basis=BASES[a.basis], overrides_professional=True)
+    found: dict[str, Redaction] = {}
+    out = []
+    for d in dossiers:
+        collections = []
+        for entry in d["records"]:
+            key_field = entry.get("key_field")
+            new_rows = []
+            for i, r in enumerate(entry["rows"]):
+                record_key = str(r.get(key_field)) if key_field and r.get(key_field) is not None else str(i)
+                new_rows.append(
+                    {
+                        k: red.redact_value(
+                            v,
+                            service=d["service"],
+                            collection=entry["collection"],
+                            record_key=record_key,
+                            field_name=k,
+                            found=found,
+                        )
+                        if isinstance(v, str) and k != key_field
+                        else v
+                        for k, v in r.items()
+                    }
+                )
+            collections.append(
+                {
+                    "collection": entry["collection"],
+                    "level": entry["level"],
+                    "key_field": key_field,
+                    "rows": new_rows,
+                }
+            )
+        out.append(
+            {
+                "service": d["service"],
+                "name": d["name"],
+                "authority": d["authority"],
+                "collections": collections,
+            }
+        )
+    return out, sorted(found.values(), key=lambda r: (r.service, r.collection, r.record_key, r.field))
+
+
+# -- pack rendering ---------------------------------------------------------------------------------
+
+ICO = {
+    "name": "Information Commissioner's Office",
+    "address": "Wycliffe House, Water Lane, Wilmslow, Cheshire SK9 5AF",
+    "telephone": "0303 123 1113",
+    "website": "https://ico.org.uk/make-a-complaint/",
+}
+
+
+def _jinja(settings: Settings) -> Any:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader(str(settings.templates_dir)),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["label"] = lambda s: str(s).replace("_", " ")
+    return env
+
+
+def _rule_text(rule: Any) -> str:
+    parts = []
+    if rule.period.years:
+        parts.append(f"{rule.period.years} year{'s' if rule.period.years != 1 else ''}")
+    if rule.period.months:
+        parts.append(f"{rule.period.months} month{'s' if rule.period.months != 1 else ''}")
+    trigger, action = rule.trigger.replace("_", " "), rule.action.replace("_", " ")
+    return f"{' and '.join(parts)} from {trigger}, then {action}"
+
+
+def pack_files(
+    settings: Settings,
+    catalog: Catalog,
+    subject: dict[str, Any],
+    inp: PackInput,
+    services: list[dict[str, Any]],
+    redactions: list[Redaction],
+    today: date,
+) -> dict[str, bytes]:
+    """The response pack: cover letter, records (HTML, PDF), JSON and CSV exports."""
+    env = _jinja(settings)
+    holding = [s for s in services if any(c["rows"] for c in s["collections"])]
+    art15 = []
+    for s in holding:
+        cat = catalog[s["service"]]
+        art15.append(
+            {
+                "service": cat,
+                "retention": [(r.record_class, _rule_text(r), r.source) for r in cat.retention],
+            }
+        )
+    withheld = [r for r in redactions if not r.released]
+    by_basis: dict[str, int] = {}
+    for r in withheld:
+        by_basis[r.legal_basis] = by_basis.get(r.legal_basis, 0) + 1
+    ctx = {
+        "request_id": inp.request_id,
+        "today": today.isoformat(),
+        "subject": subject,
+        "received_on": inp.received_on,
+        "clock_start": inp.clock_start,
+        "deadline": inp.deadline,
+        "services": holding,
+        "art15": art15,
+        "ico": ICO,
+        "withheld_by_basis": by_basis,
+        "searched": [catalog[s].name for s in inp.services_searched],
+        "not_holding": [s["name"] for s in services if s not in holding],
+    }
+    letter = env.get_template("sar_cover_letter.html.j2").render(**ctx)
+    records_html = env.get_template("sar_records.html.j2").render(**ctx)
+    from weasyprint import HTML
+
+    pdf = HTML(string=letter + '<div style="page-break-before: always"></div>' + records_html).write_pdf()
+    export = {
+        "request_id": inp.request_id,
+        "generated_on": today.isoformat(),
+        "subject": subject,
+        "services": [
+            {
+                "service": s["service"],
+                "name": s["name"],
+                "authority": s["authority"],
+                "records": {c["collection"]: c["rows"] for c in s["collections"] if c["rows"]},
+            }
+            for s in holding
+        ],
+        "redactions": [r.public() for r in withheld],
+    }
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["service", "collection", "record", "field", "value"])
+    for s in holding:
+        for c in s["collections"]:
+            for i, r in enumerate(c["rows"]):
+                rk = r.get(c["key_field"]) if c["key_field"] else i
+                for k, v in r.items():
+                    w.writerow([s["service"], c["collection"], rk, k, "" if v is None else v])
+    files = {
+        "cover_letter.html": letter.encode(),
+        "records.html": records_html.encode(),
+        "records.pdf": pdf,
+        "records.json": json.dumps(export, indent=2, default=_json_default).encode(),
+        "records.csv": buf.getvalue().encode(),
+    }
+    return files
+
+
+def zip_pack(files: dict[str, bytes]) -> bytes:
+    manifest = {name: hashlib.sha256(body).hexdigest() for name, body in files.items()}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # stable bytes on retry
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, files[name])
+        info = zipfile.ZipInfo("manifest-sha256.json", date_time=(2020, 1, 1, 0, 0, 0))
+        z.writestr(info, json.dumps(manifest, indent=2, sort_keys=True))
+    return out.getvalue()
+
+
+# -- the activities ---------------------------------------------------------------------------------
+
+
+class SubjectAccessActivities:
+    def __init__(
+        self, settings: Settings, catalog: Catalog, register: Register, claims: ClaimStore | None = None
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.register = register
+        self.claims = claims or ClaimStore(settings)
+
+    @activity.defn
+    def record_event(self, inp: RecordInput) -> None:
+        """Audit entry (once per key) and the request's stage/status/dates in the register."""
+        changes: dict[str, Any] = {}
+        if inp.stage:
+            changes["stage"] = inp.stage
+        if inp.status:
+            changes["status"] = inp.status
+            if inp.status == "closed":
+                changes["closed_at"] = datetime.now(UTC).replace(tzinfo=None)
+        if inp.clock_start:
+            changes["clock_start"] = date.fromisoformat(inp.clock_start)
+        if inp.deadline:
+            changes["deadline"] = date.fromisoformat(inp.deadline)
+        if changes:
+            self.register.update_request(inp.request_id, **changes)
+        if inp.decision:
+            self.register.record_decision(
+                f"{inp.request_id}:{inp.key}",
+                inp.request_id,
+                inp.decision,
+                decided_by=inp.actor,
+                legal_basis=inp.legal_basis,
+            )
+        self.register.audit(
+            f"{inp.request_id}:{inp.key}",
+            actor=inp.actor,
+            action=inp.action,
+            request_id=inp.request_id,
+            legal_basis=inp.legal_basis,
+            detail=inp.detail,
+        )
+
+    @activity.defn
+    def confirm_matches(self, inp: MatchDecisionInput) -> None:
+        for ref in inp.confirmed:
+            service, _, key = ref.partition("/")
+            self.register.confirm_match(inp.request_id, service, key)
+
+    @activity.defn
+    def gather_service(self, inp: GatherInput) -> GatherResult:
+        cat = self.catalog[inp.service]
+        dossier = gather_records(cat, store_engine(cat, self.settings), inp.record_keys)
+        key = opaque_key("work", inp.request_id, "gathered", f"{inp.service}.bin")
+        self.claims.put(key, dossier)
+        n = sum(len(e["rows"]) for e in dossier["records"])
+        self.register.audit(
+            f"{inp.request_id}:gathered:{inp.service}",
+            actor="rightsflow",
+            action="subject_access.gathered",
+            request_id=inp.request_id,
+            service=inp.service,
+            detail={
+                "records": n,
+                "collections": {e["collection"]: len(e["rows"]) for e in dossier["records"]},
+            },
+        )
+        activity.logger.info("gathered %d record(s) from %s for %s", n, inp.service, inp.request_id)
+        return GatherResult(inp.service, key, n, sum(1 for e in dossier["records"] if e["rows"]))
+
+    @activity.defn
+    def redact(self, inp: RedactInput) -> RedactResult:
+        dossiers = [self.claims.get(k) for k in inp.gathered]
+        redacted, redactions = redact_dossiers(dossiers, set(inp.released), inp.added)
+        key = opaque_key("work", inp.request_id, "redacted", f"v{inp.version}.bin")
+        self.claims.put(key, {"services": redacted, "redactions": [asdict(r) for r in redactions]})
+        by_kind: dict[str, int] = {}
+        for r in redactions:
+            if not r.released:
+                by_kind[r.kind] = by_kind.get(r.kind, 0) + 1
+        released = sum(r.released for r in redactions)
+        self.register.audit(
+            f"{inp.request_id}:redacted:v{inp.version}",
+            actor="rightsflow",
+            action="subject_access.redacted",
+            request_id=inp.request_id,
+            legal_basis="DPA 2018 Sch 2 para 16; Sch 3 (where the DPO decided)",
+            detail={
+                "version": inp.version,
+                "withheld": by_kind,
+                "released": released,
+                "added_by_dpo": len(inp.added),
+                "redaction_ids": [r.redaction_id for r in redactions],
+            },
+        )
+        return RedactResult(
+            key, len(redactions) - released, released, by_kind, [r.redaction_id for r in redactions]
+        )
+
+    def _subject(self, subject_ref: str) -> dict[str, Any]:
+        ids = self.register.subject_identifiers(subject_ref)
+        return {
+            "name": " ".join(p for p in (ids.given_name, ids.family_name) if p) or None,
+            "date_of_birth": ids.date_of_birth.isoformat() if ids.date_of_birth else None,
+        }
+
+    @activity.defn
+    def build_and_deliver_pack(self, inp: PackInput) -> PackResult:
+        """Render, write under Object Lock with SSE at a keyed-hash key, presign, record what was sent."""
+        doc = self.claims.get(inp.redacted_key)
+        redactions = [Redaction(**r) for r in doc["redactions"]]
+        subject = self._subject(inp.subject_ref)
+        today = datetime.now(UTC).date()
+        files = pack_files(self.settings, self.catalog, subject, inp, doc["services"], redactions, today)
+        body = zip_pack(files)
+        token = keyed_hash(load_hash_key(self.settings), inp.request_id, "sar.pack")[:32]
+        key = opaque_key("packs", token, "subject-access-pack.zip")
+        client = self.claims.client
+        retain_until = datetime.now(UTC) + timedelta(days=inp.retention_days)
+        try:  # idempotent: a retry after the write finds the object and does not write it again
+            head = client.head_object(Bucket=self.claims.bucket, Key=key)
+            stored = client.get_object(Bucket=self.claims.bucket, Key=key)["Body"].read()
+            sha = hashlib.sha256(stored).hexdigest()
+            retain_until = head.get("ObjectLockRetainUntilDate") or retain_until
+        except Exception:  # noqa: BLE001 - absent: write it
+            put = put_locked_object(client, self.claims.bucket, key, body, "application/zip", retain_until)
+            sha = put["sha256"]
+        link = presigned_get(client, self.claims.bucket, key, inp.link_expiry_seconds)
+        expires = datetime.now(UTC) + timedelta(seconds=inp.link_expiry_seconds)
+        self.register.audit(
+            f"{inp.request_id}:pack-sent",
+            actor="rightsflow",
+            action="subject_access.pack_sent",
+            request_id=inp.request_id,
+            detail={
+                "pack_key": key,
+                "sha256": sha,
+                "files": sorted(files),
+                "bytes": len(body),
+                "retain_until": retain_until.isoformat(),
+                "link_expires_at": expires.isoformat(),
+                "withheld": sum(not r.released for r in redactions),
+                "services": [
+                    s["service"] for s in doc["services"] if any(c["rows"] for c in s["collections"])
+                ],
+            },
+        )
+        return PackResult(key, sha, sorted(files), retain_until.isoformat(), link, expires.isoformat())
+
+    @activity.defn
+    def write_letter(self, inp: LetterInput) -> str:
+        """The extension or refusal letter, stored under Object Lock; returns its (opaque) key."""
+        env = _jinja(self.settings)
+        html = (
+            env.get_template(f"sar_{inp.kind}_letter.html.j2")
+            .render(
+                request_id=inp.request_id,
+                subject=self._subject(inp.subject_ref),
+                text=inp.text,
+                clock_start=inp.clock_start,
+                deadline=inp.deadline,
+                extended_deadline=inp.extended_deadline,
+                today=datetime.now(UTC).date().isoformat(),
+                ico=ICO,
+            )
+            .encode()
+        )
+        token = keyed_hash(load_hash_key(self.settings), f"{inp.request_id}:{inp.kind}", "sar.letter")[:32]
+        key = opaque_key("letters", token, f"{inp.kind}.html")
+        client = self.claims.client
+        try:
+            client.head_object(Bucket=self.claims.bucket, Key=key)
+        except Exception:  # noqa: BLE001 - absent: write it
+            put_locked_object(
+                client,
+                self.claims.bucket,
+                key,
+                html,
+                "text/html; charset=utf-8",
+                datetime.now(UTC) + timedelta(days=inp.retention_days),
+            )
+        self.register.audit(
+            f"{inp.request_id}:letter:{inp.kind}",
+            actor="rightsflow",
+            action=f"subject_access.{inp.kind}_letter",
+            request_id=inp.request_id,
+            detail={"letter_key": key},
+        )
+        return key
+
+    @activity.defn
+    def purge_working_copies(self, request_id: str) -> int:
+        return self.claims.purge(work_prefix(request_id))

@@ -1,0 +1,772 @@
+"""SubjectAccessRequest: one subject access request from filing to a delivered pack (or a refusal).
+
+The statutory clock is rightsflow.clock (the same code as ``rightsflow deadline``): it starts on the
+latest of receipt, identity evidence, authority evidence and fee; clarification pauses add their
+days; an extension (only before the one-month deadline passes) moves it to three months. Durable
+timers send reminders 10 and 3 working days before the deadline and escalate once it has passed.
+
+Gathering runs per service in parallel as soon as the request is filed (nothing is disclosed before
+the clock starts and the DPO approves). A store that is down delays only its own service: the
+workflow keeps retrying it with a growing pause and ``status`` shows the outage.
+
+Everything that crosses Temporal is an opaque reference; records travel as claim-check keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.discovery import DiscoverInService, DiscoveryActivities
+    from activities.subject_access import (
+        AddedRedaction,
+        GatherInput,
+        LetterInput,
+        MatchDecisionInput,
+        PackInput,
+        PackResult,
+        RecordInput,
+        RedactInput,
+        RedactResult,
+        SubjectAccessActivities,
+    )
+    from rightsflow.clock import (
+        LONDON,
+        ClockState,
+        Pause,
+        can_extend,
+        clock_start,
+        compute_deadline,
+        end_of_day,
+        reminder_dates,
+    )
+    from rightsflow.redaction import BASES
+
+REQUESTERS = ("self", "parent", "representative")
+REMINDER_DAYS = (10, 3)
+REMINDER_HOUR = time(9, 0)
+EXACT = "exact_identifier"
+
+# Each try at a store: a few quick attempts; then the workflow waits (durable timer) and tries again.
+STORE_ATTEMPT = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_attempts=3,
+)
+QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+# -- inputs ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SarInput:
+    request_id: str
+    subject_ref: str
+    received_on: str  # YYYY-MM-DD
+    requester: str = "self"  # self | parent | representative
+    services: list[str] | None = None  # None: every catalogued service
+    pack_retention_days: int = 730  # Object Lock on the pack: two years after closure by default
+    link_expiry_seconds: int = 7 * 24 * 3600
+    store_retry_max_seconds: int = 1800  # longest wait between tries at a store that is down
+
+
+@dataclass
+class VerifyInput:
+    identity_received: str | None = None
+    authority_received: str | None = None
+    fee_received: str | None = None
+    parental_responsibility: bool | None = None  # a parent acting for a child: checked and held
+    child_competent: bool | None = None  # the child's competence to make the request, noted
+    confirm_matches: list[str] = field(default_factory=list)  # "service/record_key" candidates
+    reject_matches: list[str] = field(default_factory=list)
+    decided_by: str = "dpo"
+
+
+@dataclass
+class ExtendInput:
+    reason: str
+    decided_by: str = "dpo"
+
+
+@dataclass
+class ClarifyInput:
+    asked: str | None = None  # YYYY-MM-DD: the day the requester was asked (stops the clock)
+    answered: str | None = None  # YYYY-MM-DD: the day the answer arrived (restarts it)
+
+
+@dataclass
+class ReviewInput:
+    release: list[str] = field(default_factory=list)  # redaction ids
+    add: list[AddedRedaction] = field(default_factory=list)
+    decided_by: str = "dpo"
+
+
+@dataclass
+class ApproveInput:
+    decided_by: str = "dpo"
+
+
+@dataclass
+class RejectInput:
+    exemption: str
+    decided_by: str = "dpo"
+
+
+# -- views ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClockView:
+    received_on: str
+    clock_started: bool
+    clock_start: str | None
+    deadline: str | None  # the deadline in force (the extended one if extended)
+    one_month_deadline: str | None
+    extended_deadline: str | None
+    state: str  # waiting_for_evidence | running | stopped
+    paused_days: int
+    pauses: list[list[str | None]]
+    extended: bool
+    waiting_for: list[str]
+
+
+@dataclass
+class ServiceState:
+    service: str
+    state: str = "pending"  # pending | discovering | awaiting_confirmation | gathering | store_unavailable
+    #                         | gathered | not_found
+    exact: int = 0
+    candidates: list[str] = field(default_factory=list)
+    confirmed: list[str] = field(default_factory=list)
+    failures: int = 0
+    unavailable_since: str | None = None
+    records: int = 0
+    claim_key: str | None = None
+
+
+@dataclass
+class SarStatus:
+    request_id: str
+    stage: str
+    clock: ClockView
+    days_left: int | None
+    overdue: bool
+    services: list[ServiceState]
+    redactions: int
+    released: int
+    review_version: int
+    decision: str | None
+    pack_key: str | None
+    events: list[str]
+
+
+@dataclass
+class SarResult:
+    request_id: str
+    outcome: str  # delivered | refused
+    pack: PackResult | None = None
+    letter_key: str | None = None
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@workflow.defn
+class SubjectAccessRequest:
+    def __init__(self) -> None:
+        self._inp: SarInput | None = None
+        self._stage = "filed"
+        self._identity: date | None = None
+        self._authority: date | None = None
+        self._fee: date | None = None
+        self._parental_responsibility: bool | None = None
+        self._pauses: list[Pause] = []
+        self._extended = False
+        self._extension_reason: str | None = None
+        self._services: dict[str, ServiceState] = {}
+        self._match_decisions: dict[str, bool] = {}
+        self._gathered = False
+        self._redaction: RedactResult | None = None
+        self._review_version = 0
+        self._released: list[str] = []
+        self._added: list[AddedRedaction] = []
+        self._decision: str | None = None
+        self._decided_by = "dpo"
+        self._exemption: str | None = None
+        self._pack: PackResult | None = None
+        self._clock_version = 0
+        self._fired: list[str] = []
+        self._overdue = False
+        self._closing = False
+
+    # -- clock ------------------------------------------------------------------------------------------
+
+    def _today(self) -> date:
+        return workflow.now().astimezone(LONDON).date()
+
+    def _received(self) -> date:
+        assert self._inp is not None
+        return date.fromisoformat(self._inp.received_on)
+
+    def _waiting_for(self) -> list[str]:
+        assert self._inp is not None
+        need = []
+        if self._identity is None:
+            need.append("identity")
+        if self._inp.requester != "self" and self._authority is None:
+            need.append("authority")
+        return need
+
+    def _started(self) -> bool:
+        return not self._waiting_for()
+
+    def _start(self) -> date:
+        return clock_start(self._received(), self._identity, self._authority, self._fee)
+
+    def _clock(self) -> ClockView:
+        started = self._started()
+        deadline = one_month = extended = None
+        state, paused = "waiting_for_evidence", 0
+        if started:
+            dl = compute_deadline(self._start(), self._pauses, extended=self._extended)
+            one_month, extended, paused = dl.deadline, dl.extended_deadline, dl.paused_days
+            deadline = extended if self._extended else one_month
+            state = "stopped" if dl.state is ClockState.STOPPED else "running"
+        return ClockView(
+            received_on=self._received().isoformat(),
+            clock_started=started,
+            clock_start=_iso(self._start()) if started else None,
+            deadline=_iso(deadline),
+            one_month_deadline=_iso(one_month),
+            extended_deadline=_iso(extended),
+            state=state,
+            paused_days=paused,
+            pauses=[[_iso(p.asked), _iso(p.answered)] for p in self._pauses],
+            extended=self._extended,
+            waiting_for=self._waiting_for(),
+        )
+
+    def _next_clock_event(self) -> tuple[datetime, str] | None:
+        view = self._clock()
+        if view.state != "running" or view.deadline is None:
+            return None
+        deadline = date.fromisoformat(view.deadline)
+        events = [
+            (datetime.combine(d, REMINDER_HOUR, tzinfo=LONDON), f"reminder_{n}:{deadline}")
+            for n, d in zip(REMINDER_DAYS, reminder_dates(deadline, REMINDER_DAYS), strict=True)
+        ]
+        events.append((end_of_day(deadline) + timedelta(microseconds=1), f"escalation:{deadline}"))
+        pending = [e for e in events if e[1] not in self._fired]
+        return min(pending) if pending else None
+
+    async def _clock_loop(self) -> None:
+        assert self._inp is not None
+        while not self._closing:
+            version = self._clock_version
+            nxt = self._next_clock_event()
+
+            def changed(version: int = version) -> bool:
+                return self._clock_version != version or self._closing
+
+            if nxt is None:
+                await workflow.wait_condition(changed)
+                continue
+            when, name = nxt
+            delay = when - workflow.now()
+            if delay > timedelta(0):
+                try:
+                    await workflow.wait_condition(changed, timeout=delay)
+                    continue
+                except TimeoutError:
+                    if self._closing:
+                        return
+            kind, _, deadline = name.partition(":")
+            self._fired.append(name)
+            if kind == "escalation":
+                self._overdue = True
+            await self._record(
+                name,
+                f"subject_access.{kind}",
+                {"deadline": deadline, "working_days_left": kind.partition("_")[2] or "0"},
+            )
+
+    # -- register -------------------------------------------------------------------------------------
+
+    async def _record(
+        self, key: str, action: str, detail: dict[str, Any] | None = None, **extra: Any
+    ) -> None:
+        assert self._inp is not None
+        await workflow.execute_activity_method(
+            SubjectAccessActivities.record_event,
+            RecordInput(
+                request_id=self._inp.request_id, key=key, action=action, detail=detail or {}, **extra
+            ),
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=QUICK,
+        )
+
+    async def _record_clock(self, key: str, action: str, detail: dict[str, Any], **extra: Any) -> None:
+        view = self._clock()
+        await self._record(
+            key,
+            action,
+            {**detail, "clock_start": view.clock_start, "deadline": view.deadline},
+            clock_start=view.clock_start,
+            deadline=view.deadline,
+            **extra,
+        )
+
+    async def _set_stage(self, stage: str, **extra: Any) -> None:
+        self._stage = stage
+        await self._record(f"stage:{stage}", f"subject_access.{stage}", {}, stage=stage, **extra)
+
+    # -- gathering ------------------------------------------------------------------------------------
+
+    async def _with_store(self, st: ServiceState, call: Any, busy: str) -> Any:
+        """Run a store activity; while the store is down, wait (durable timer) and try again."""
+        assert self._inp is not None
+        wait = 15
+        while True:
+            st.state = busy
+            try:
+                return await call()
+            except ActivityError:
+                st.failures += 1
+                st.state = "store_unavailable"
+                st.unavailable_since = st.unavailable_since or workflow.now().isoformat()
+                if st.failures == 1:
+                    await self._record(
+                        f"outage:{st.service}", "subject_access.store_unavailable", {"service": st.service}
+                    )
+                await workflow.sleep(timedelta(seconds=wait))
+                wait = min(wait * 2, self._inp.store_retry_max_seconds)
+
+    async def _service(self, service: str) -> None:
+        assert self._inp is not None
+        inp = self._inp
+        st = self._services[service]
+        found = await self._with_store(
+            st,
+            lambda: workflow.execute_activity_method(
+                DiscoveryActivities.discover_in_service,
+                DiscoverInService(inp.request_id, inp.subject_ref, service),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=STORE_ATTEMPT,
+                activity_id=f"discover-{service}",
+            ),
+            "discovering",
+        )
+        exact = [m.record_key for m in found.matches if m.strength == EXACT]
+        st.exact = len(exact)
+        st.candidates = [f"{service}/{m.record_key}" for m in found.matches if m.strength != EXACT]
+        if st.candidates:
+            st.state = "awaiting_confirmation"
+            await workflow.wait_condition(lambda: all(c in self._match_decisions for c in st.candidates))
+            st.confirmed = [c for c in st.candidates if self._match_decisions[c]]
+            if st.confirmed:
+                await workflow.execute_activity_method(
+                    SubjectAccessActivities.confirm_matches,
+                    MatchDecisionInput(inp.request_id, st.confirmed),
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=QUICK,
+                )
+        keys = exact + [c.partition("/")[2] for c in st.confirmed]
+        if not keys:
+            st.state = "not_found"
+            return
+        result = await self._with_store(
+            st,
+            lambda: workflow.execute_activity_method(
+                SubjectAccessActivities.gather_service,
+                GatherInput(inp.request_id, inp.subject_ref, service, keys),
+                start_to_close_timeout=timedelta(minutes=10),
+                retry_policy=STORE_ATTEMPT,
+                activity_id=f"gather-{service}",
+            ),
+            "gathering",
+        )
+        st.state, st.records, st.claim_key = "gathered", result.records, result.claim_key
+        st.unavailable_since = None
+
+    async def _redact(self) -> None:
+        assert self._inp is not None
+        self._redaction = await workflow.execute_activity_method(
+            SubjectAccessActivities.redact,
+            RedactInput(
+                request_id=self._inp.request_id,
+                subject_ref=self._inp.subject_ref,
+                gathered=[s.claim_key for s in self._services.values() if s.claim_key],
+                version=self._review_version,
+                released=list(self._released),
+                added=list(self._added),
+            ),
+            start_to_close_timeout=timedelta(minutes=10),
+            retry_policy=QUICK,
+        )
+
+    # -- run --------------------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: SarInput) -> SarResult:
+        self._inp = inp
+        services = inp.services or await workflow.execute_activity_method(
+            DiscoveryActivities.list_services,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=QUICK,
+        )
+        self._services = {s: ServiceState(s) for s in services}
+        clock_task = asyncio.create_task(self._clock_loop())
+        await self._set_stage("gathering")
+        await asyncio.gather(*(self._service(s) for s in services))
+        self._gathered = True
+        await self._set_stage("redacting")
+        await self._redact()
+        await self._set_stage("awaiting_review")
+        await workflow.wait_condition(lambda: self._decision is not None)
+        result: SarResult
+        if self._decision == "approved":
+            await self._set_stage("packing")
+            view = self._clock()
+            self._pack = await workflow.execute_activity_method(
+                SubjectAccessActivities.build_and_deliver_pack,
+                PackInput(
+                    request_id=inp.request_id,
+                    subject_ref=inp.subject_ref,
+                    redacted_key=self._redaction.claim_key if self._redaction else "",
+                    services_searched=services,
+                    received_on=inp.received_on,
+                    clock_start=view.clock_start or inp.received_on,
+                    deadline=view.deadline or "",
+                    retention_days=inp.pack_retention_days,
+                    link_expiry_seconds=inp.link_expiry_seconds,
+                ),
+                start_to_close_timeout=timedelta(minutes=10),
+                retry_policy=QUICK,
+            )
+            result = SarResult(inp.request_id, "delivered", pack=self._pack)
+        else:
+            view = self._clock()
+            letter = await workflow.execute_activity_method(
+                SubjectAccessActivities.write_letter,
+                LetterInput(
+                    request_id=inp.request_id,
+                    subject_ref=inp.subject_ref,
+                    kind="refusal",
+                    text=self._exemption or "",
+                    clock_start=view.clock_start or inp.received_on,
+                    deadline=view.deadline or "",
+                    retention_days=inp.pack_retention_days,
+                ),
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=QUICK,
+            )
+            result = SarResult(inp.request_id, "refused", letter_key=letter)
+        self._closing = True
+        await workflow.execute_activity_method(
+            SubjectAccessActivities.purge_working_copies,
+            inp.request_id,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=QUICK,
+        )
+        final = "delivered" if result.outcome == "delivered" else "refused"
+        self._stage = final
+        await self._record(
+            f"stage:{final}",
+            f"subject_access.{final}",
+            {"on_time": not self._overdue},
+            stage=final,
+            status="closed",
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await clock_task
+        return result
+
+    # -- queries ----------------------------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> SarStatus:
+        assert self._inp is not None
+        view = self._clock()
+        days_left = None
+        if view.deadline:
+            days_left = (date.fromisoformat(view.deadline) - self._today()).days
+        return SarStatus(
+            request_id=self._inp.request_id,
+            stage=self._stage,
+            clock=view,
+            days_left=days_left,
+            overdue=self._overdue,
+            services=list(self._services.values()),
+            redactions=self._redaction.redactions if self._redaction else 0,
+            released=self._redaction.released if self._redaction else 0,
+            review_version=self._review_version,
+            decision=self._decision,
+            pack_key=self._pack.pack_key if self._pack else None,
+            events=list(self._fired),
+        )
+
+    # -- updates: identity and authority ------------------------------------------------------------------
+
+    def _date(self, value: str | None, what: str) -> date | None:
+        if value is None:
+            return None
+        try:
+            d = date.fromisoformat(value)
+        except ValueError:
+            raise ApplicationError(f"{what} must be a date as YYYY-MM-DD", non_retryable=True) from None
+        if d > self._today():
+            raise ApplicationError(f"{what} {d} is in the future", non_retryable=True)
+        if d < self._received():
+            raise ApplicationError(
+                f"{what} {d} is before the request was received ({self._received()})", non_retryable=True
+            )
+        return d
+
+    @workflow.update
+    async def verify(self, inp: VerifyInput) -> ClockView:
+        self._identity = self._date(inp.identity_received, "identity received") or self._identity
+        self._authority = self._date(inp.authority_received, "authority received") or self._authority
+        self._fee = self._date(inp.fee_received, "fee received") or self._fee
+        if inp.parental_responsibility is not None:
+            self._parental_responsibility = inp.parental_responsibility
+        for ref in inp.confirm_matches:
+            self._match_decisions[ref] = True
+        for ref in inp.reject_matches:
+            self._match_decisions[ref] = False
+        self._clock_version += 1
+        view = self._clock()
+        n = self._clock_version
+        await self._record_clock(
+            f"verify:{n}",
+            "subject_access.verified",
+            {
+                "identity_received": _iso(self._identity),
+                "authority_received": _iso(self._authority),
+                "fee_received": _iso(self._fee),
+                "parental_responsibility": self._parental_responsibility,
+                "child_competent": inp.child_competent,
+                "matches_confirmed": len(inp.confirm_matches),
+                "matches_rejected": len(inp.reject_matches),
+                "clock_started": view.clock_started,
+            },
+            actor=inp.decided_by,
+        )
+        return view
+
+    @verify.validator
+    def _validate_verify(self, inp: VerifyInput) -> None:
+        assert self._inp is not None
+        if self._decision is not None:
+            raise ValueError(f"the request has already been {self._decision}")
+        given = [inp.identity_received, inp.authority_received, inp.fee_received]
+        if not any(given) and not inp.confirm_matches and not inp.reject_matches:
+            raise ValueError(
+                "give --identity-received, --authority-received, --fee-received or a match decision"
+            )
+        for value, what in zip(
+            given, ("identity received", "authority received", "fee received"), strict=True
+        ):
+            try:
+                self._date(value, what)
+            except ApplicationError as exc:
+                raise ValueError(exc.message) from None
+        if inp.authority_received and self._inp.requester == "self":
+            raise ValueError("the requester is the data subject: no authority to act is needed")
+        if (
+            inp.authority_received
+            and self._inp.requester == "parent"
+            and inp.parental_responsibility is not True
+        ):
+            raise ValueError(
+                "a parent's authority needs parental responsibility checked "
+                "(--parental-responsibility) before it is accepted"
+            )
+        known = {c for s in self._services.values() for c in s.candidates}
+        for ref in [*inp.confirm_matches, *inp.reject_matches]:
+            if ref not in known:
+                raise ValueError(f"{ref} is not a candidate match awaiting confirmation")
+
+    # -- updates: the clock --------------------------------------------------------------------------------
+
+    @workflow.update
+    async def extend(self, inp: ExtendInput) -> ClockView:
+        assert self._inp is not None
+        before = self._clock()
+        self._extended = True
+        self._extension_reason = inp.reason
+        self._clock_version += 1
+        view = self._clock()
+        letter = await workflow.execute_activity_method(
+            SubjectAccessActivities.write_letter,
+            LetterInput(
+                request_id=self._inp.request_id,
+                subject_ref=self._inp.subject_ref,
+                kind="extension",
+                text=inp.reason,
+                clock_start=view.clock_start or "",
+                deadline=before.deadline or "",
+                extended_deadline=view.deadline,
+                retention_days=self._inp.pack_retention_days,
+            ),
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=QUICK,
+        )
+        await self._record_clock(
+            "extended",
+            "subject_access.extended",
+            {"one_month_deadline": before.deadline, "letter_key": letter},
+            actor=inp.decided_by,
+            decision="extended",
+            legal_basis="UK GDPR Art 12(3): extension by two further months",
+        )
+        return view
+
+    @extend.validator
+    def _validate_extend(self, inp: ExtendInput) -> None:
+        if self._decision is not None:
+            raise ValueError(f"the request has already been {self._decision}")
+        if not inp.reason or not inp.reason.strip():
+            raise ValueError("an extension needs the reasons the requester will be given")
+        if not self._started():
+            raise ValueError("the clock has not started yet: nothing to extend")
+        if self._extended:
+            raise ValueError("the deadline has already been extended")
+        dl = compute_deadline(self._start(), self._pauses)
+        if not can_extend(dl, self._today()):
+            raise ValueError(
+                f"the one-month deadline ({dl.deadline}) has passed: an extension must be "
+                "notified within the first month"
+            )
+
+    @workflow.update
+    async def clarify(self, inp: ClarifyInput) -> ClockView:
+        if inp.asked:
+            self._pauses.append(Pause(date.fromisoformat(inp.asked)))
+        if inp.answered:
+            last = self._pauses[-1]
+            self._pauses[-1] = Pause(last.asked, date.fromisoformat(inp.answered))
+        self._clock_version += 1
+        n = len(self._pauses)
+        await self._record_clock(
+            f"pause:{n}:{'answered' if inp.answered else 'asked'}",
+            "subject_access.clarification_answered" if inp.answered else "subject_access.clarification_asked",
+            {"asked": _iso(self._pauses[-1].asked), "answered": _iso(self._pauses[-1].answered)},
+            legal_basis="UK GDPR Art 12A: the clock stops while awaiting clarification",
+        )
+        return self._clock()
+
+    @clarify.validator
+    def _validate_clarify(self, inp: ClarifyInput) -> None:
+        if self._decision is not None:
+            raise ValueError(f"the request has already been {self._decision}")
+        if bool(inp.asked) == bool(inp.answered):
+            raise ValueError("give either --asked (the clock stops) or --answered (it restarts)")
+        if not self._started():
+            raise ValueError("the clock has not started yet: a pause needs a running clock")
+        open_pause = bool(self._pauses) and self._pauses[-1].answered is None
+        try:
+            if inp.asked:
+                if open_pause:
+                    raise ValueError(f"a clarification asked on {self._pauses[-1].asked} is still unanswered")
+                asked = self._date(inp.asked, "asked")
+                assert asked is not None
+                pauses = [*self._pauses, Pause(asked)]
+            else:
+                if not open_pause:
+                    raise ValueError("no clarification is awaiting an answer")
+                answered = self._date(inp.answered, "answered")
+                assert answered is not None
+                pauses = [*self._pauses[:-1], Pause(self._pauses[-1].asked, answered)]
+        except ApplicationError as exc:
+            raise ValueError(exc.message) from None
+        compute_deadline(self._start(), pauses)  # raises ValueError for a reversed or overlapping pause
+
+    # -- updates: review and decision ---------------------------------------------------------------------
+
+    @workflow.update
+    async def review(self, inp: ReviewInput) -> RedactResult:
+        self._released = sorted(set(self._released) | set(inp.release))
+        self._added = [*self._added, *inp.add]
+        self._review_version += 1
+        await self._redact()
+        assert self._redaction is not None
+        return self._redaction
+
+    @review.validator
+    def _validate_review(self, inp: ReviewInput) -> None:
+        if self._decision is not None:
+            raise ValueError(f"the request has already been {self._decision}")
+        if self._redaction is None or self._stage != "awaiting_review":
+            raise ValueError("redactions can be reviewed once the records have been gathered and redacted")
+        if not inp.release and not inp.add:
+            raise ValueError("give redactions to release or to add")
+        unknown = [r for r in inp.release if r not in self._redaction.redaction_ids]
+        if unknown:
+            raise ValueError(f"no such redaction: {', '.join(unknown)}")
+        for a in inp.add:
+            if not a.text or len(a.text.strip()) < 2:
+                raise ValueError("an added redaction needs the text to withhold")
+            if a.basis not in BASES:
+                raise ValueError(f"basis must be one of {', '.join(BASES)}")
+
+    @workflow.update
+    async def approve(self, inp: ApproveInput) -> str:
+        self._decision = "approved"
+        self._decided_by = inp.decided_by
+        await self._record(
+            "approved",
+            "subject_access.approved",
+            {"review_version": self._review_version},
+            actor=inp.decided_by,
+            decision="approved",
+            legal_basis="UK GDPR Art 15",
+        )
+        return "approved"
+
+    @approve.validator
+    def _validate_approve(self, inp: ApproveInput) -> None:
+        if self._decision is not None:
+            raise ValueError(f"the request has already been {self._decision}")
+        if not self._started():
+            raise ValueError(
+                "the clock has not started: waiting for "
+                + " and ".join(self._waiting_for())
+                + " evidence; nothing can be disclosed yet"
+            )
+        if self._stage != "awaiting_review":
+            raise ValueError(f"the response is not ready for approval (stage: {self._stage})")
+
+    @workflow.update
+    async def reject(self, inp: RejectInput) -> str:
+        self._decision = "refused"
+        self._exemption = inp.exemption
+        await self._record(
+            "refused",
+            "subject_access.refused",
+            {},
+            actor=inp.decided_by,
+            decision="refused",
+            legal_basis=inp.exemption[:200],
+        )
+        return "refused"
+
+    @reject.validator
+    def _validate_reject(self, inp: RejectInput) -> None:
+        if self._decision is not None:
+            raise ValueError(f"the request has already been {self._decision}")
+        if not inp.exemption or not inp.exemption.strip():
+            raise ValueError("a refusal must state the exemption relied on")
