@@ -140,17 +140,91 @@ class RetentionPeriod(_Strict):
         return self
 
 
+class FieldCondition(_Strict):
+    """Rows of ``collection`` whose ``field`` holds one of ``values`` (compared as text)."""
+
+    collection: str
+    field: str
+    values: list[str] = Field(min_length=1)
+
+
+# Where a trigger's date is read when the rule does not name trigger_field.
+DEFAULT_TRIGGER_SOURCES = {
+    "last_contact": "roles.contacts (collection.date_field)",
+    "date_of_birth": "the subject collection's field marked with identity date_of_birth",
+}
+
+
 class RetentionRule(_Strict):
-    """When a record class falls due, and what happens then."""
+    """When a record class falls due, and what happens then.
+
+    Precisely (rightsflow/retention.py applies this):
+
+    * ``trigger_field`` ("collection.field") holds the trigger date. It defaults to the contacts
+      role's date for ``last_contact`` and to the subject's date of birth for ``date_of_birth``;
+      ``case_closure``, ``death`` and ``record_created`` must name it. The collection must be the
+      subject collection, the household's group collection, or reference one of them.
+    * Without ``applies_when`` the rule applies to the households holding a trigger row (no
+      evaluation extract, nothing of that class to dispose of); ``applies_when`` limits it to
+      households holding a matching row. Where the trigger
+      reads the same collection, only matching rows count (the closure of a CP episode); where
+      both are about single people, only the people with a matching row count (the date of birth
+      of the child with a CIN episode).
+    * A household's date for the rule is the latest trigger date among the rows that count plus
+      ``period`` (a missing day of month becomes the month's last day: 29 Feb + 3 years is
+      28 Feb). The records are kept through that whole day and fall due the day after. A row that
+      counts but has no date (an open case, a person alive, a child without a date of birth)
+      keeps the household: the rule has not run yet.
+    * ``anonymise`` keeps the ``anonymise_keep`` fields (and the keys that hold the kept rows
+      together); every other field of the kept rows is cleared and every other row is deleted.
+    * ``archive_then_destroy`` moves the household's records into a BagIt package in the
+      archive bucket, locked until the trigger date plus ``archive_until``, then deletes them.
+    """
 
     rule_id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     record_class: str
     trigger: Literal[RETENTION_TRIGGERS]  # type: ignore[valid-type]
+    trigger_field: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$")] = None
     period: RetentionPeriod
     action: Literal[DISPOSAL_ACTIONS]  # type: ignore[valid-type]
-    applies_when: str | None = None  # e.g. an episode or plan type; None = every record of the class
+    applies_when: FieldCondition | None = None  # None: every household of the service
+    archive_until: RetentionPeriod | None = None  # archive_then_destroy: the archive's lock, from the trigger
+    anonymise_keep: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$")]] = Field(
+        default_factory=list
+    )
     review_stages: Annotated[int, Field(ge=0, le=5)] = 0
     source: Annotated[str, Field(min_length=10)]
+
+    @model_validator(mode="after")
+    def _action_needs(self) -> RetentionRule:
+        if self.trigger in ("case_closure", "death", "record_created") and not self.trigger_field:
+            raise ValueError(f"trigger_field is required when trigger is {self.trigger!r}")
+        if self.action == "archive_then_destroy":
+            if self.archive_until is None:
+                raise ValueError("archive_until is required when action is 'archive_then_destroy'")
+            until, period = self.archive_until, self.period
+            if (until.years, until.months) <= (period.years, period.months):
+                raise ValueError("archive_until must be longer than period")
+        elif self.archive_until is not None:
+            raise ValueError("archive_until is only for action 'archive_then_destroy'")
+        if self.action == "anonymise" and not self.anonymise_keep:
+            raise ValueError("anonymise_keep is required when action is 'anonymise'")
+        if self.action != "anonymise" and self.anonymise_keep:
+            raise ValueError("anonymise_keep is only for action 'anonymise'")
+        if self.action == "review" and self.review_stages < 1:
+            raise ValueError("review_stages must be at least 1 when action is 'review'")
+        return self
+
+    def trigger_ref(self, subject: Subject, roles: Roles, dob_field: str | None) -> FieldRef | None:
+        """The (collection, field) this rule's trigger date is read from."""
+        if self.trigger_field:
+            collection, _, fld = self.trigger_field.partition(".")
+            return FieldRef(collection=collection, field=fld)
+        if self.trigger == "last_contact":
+            return FieldRef(collection=roles.contacts.collection, field=roles.contacts.date_field)
+        if self.trigger == "date_of_birth" and dob_field:
+            return FieldRef(collection=subject.collection, field=dob_field)
+        return None
 
 
 class Recipient(_Strict):
@@ -249,6 +323,19 @@ def _check_references(cat: ServiceCatalog) -> list[str]:
                     problems.append(f"{where}.fides_meta.references: {ref.field!r} is not a mapped field")
     if not cat.identity_fields("nhs_number") and not cat.identity_fields("name"):
         problems.append("dataset: no field is marked with fides_meta.identity nhs_number or name")
+    dob = next((f.field for f in cat.identity_fields("date_of_birth") if f.collection == s.collection), None)
+    for i, rule in enumerate(cat.retention):
+        where = f"retention[{i}] ({rule.rule_id})"
+        ref = rule.trigger_ref(s, r, dob)
+        if ref is None:
+            problems.append(f"{where}.trigger_field: set it: no default source for trigger {rule.trigger!r}")
+        else:
+            need(f"{where}.trigger_field", ref.collection, ref.field)
+        if rule.applies_when:
+            need(f"{where}.applies_when", rule.applies_when.collection, rule.applies_when.field)
+        for kept in rule.anonymise_keep:
+            coll, _, fld = kept.partition(".")
+            need(f"{where}.anonymise_keep", coll, fld)
     ids = [rule.rule_id for rule in cat.retention]
     for dup in {i for i in ids if ids.count(i) > 1}:
         problems.append(f"retention: rule_id {dup!r} is used twice")

@@ -1,0 +1,549 @@
+"""Retention sweep activities: evaluate and dispose in batches, archive, certify.
+
+``sweep_batches`` works through a service's households in batches, one store transaction per
+batch, and heartbeats its cursor and tallies after every batch: a retried attempt (a killed
+worker) starts from the last heartbeat, and households disposed before the crash are gone from
+the store, so nothing is disposed twice. The register's ``retention_disposal`` rows (keyed-hash
+references) are the record of what was disposed; ``finish_service`` reconciles them, removes
+archives whose date has passed, writes the disposal certificate to S3 under Object Lock and
+appends the sweep to the audit log. Payloads carry counts and opaque store keys only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tempfile
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import delete, select, update
+from temporalio import activity
+
+from rightsflow.catalog import Catalog
+from rightsflow.config import Settings
+from rightsflow.db import store_engine
+from rightsflow.keys import load_hash_key
+from rightsflow.register import Register
+from rightsflow.retention import (
+    AnonymisePlan,
+    Decision,
+    RetentionDisposal,
+    StorePlan,
+    already_anonymised,
+    anonymise_plan,
+    anonymise_rows,
+    build_plan,
+    coerce_keys,
+    count_people,
+    destroy_rows,
+    ensure_schema,
+    evaluate,
+    household_rows,
+    next_households,
+    record_done,
+    record_pending,
+    rows_json,
+)
+from rightsflow.s3 import ensure_archive_bucket, opaque_key, put_locked_object, s3_client
+
+CERTIFICATE_LOCK_YEARS = 25  # disposal certificates outlive any claim about the disposal
+CERTIFICATE_MAX_INLINE_REFS = 500
+TIME_BUDGET_SECONDS = 20.0  # per activity attempt: then return so the workflow records progress
+
+
+@dataclass
+class SweepCounts:
+    households: int = 0
+    disposed: int = 0
+    anonymised: int = 0
+    archived: int = 0
+    retained_hold: int = 0
+    retained_linked: int = 0
+    retained_open_request: int = 0
+    retained_restricted: int = 0
+    retained_not_due: int = 0
+    retained_no_rule: int = 0
+    awaiting_review: int = 0
+    already_anonymised: int = 0
+    people_disposed: int = 0
+    rows_changed: int = 0
+    by_rule: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, other: SweepCounts) -> None:
+        for k, v in asdict(other).items():
+            if k == "by_rule":
+                for rule, tallies in v.items():
+                    mine = self.by_rule.setdefault(rule, {})
+                    for what, n in tallies.items():
+                        mine[what] = mine.get(what, 0) + n
+            else:
+                setattr(self, k, getattr(self, k) + v)
+
+    def tally(self, d: Decision) -> None:
+        self.households += 1
+        rule = d.rule_id or "(no rule)"
+        what = (
+            {"destroy": "disposed", "anonymise": "anonymised", "archive_then_destroy": "archived"}[
+                d.action or ""
+            ]
+            if d.dispose
+            else ("awaiting_review" if d.reason == "awaiting_review" else f"retained_{d.reason}")
+        )
+        setattr(self, what, getattr(self, what) + 1)
+        if d.dispose:
+            self.people_disposed += len(d.household.people)
+        per = self.by_rule.setdefault(rule, {})
+        per[what] = per.get(what, 0) + 1
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> SweepCounts:
+        return cls(**data) if data else cls()
+
+
+@dataclass
+class SweepBatchesInput:
+    sweep_id: str
+    service: str
+    as_of: str  # ISO date
+    dry_run: bool
+    cursor: str | int | None = None
+    batch_size: int = 500
+    batch_pause_seconds: float = 0.0  # throttle for a live store
+    max_seconds: float = TIME_BUDGET_SECONDS
+
+
+@dataclass
+class SweepBatchesResult:
+    cursor: str | int | None
+    done: bool
+    counts: SweepCounts
+    batches: int
+
+
+@dataclass
+class FinishServiceInput:
+    sweep_id: str
+    service: str
+    as_of: str
+    approved_by: str
+    counts: SweepCounts
+
+
+@dataclass
+class FinishServiceResult:
+    service: str
+    certificate_key: str | None
+    certificate_sha256: str | None
+    disposed_households: int
+    archives_purged: int
+
+
+def _archive_lock_until(d: date) -> datetime:
+    """Locked to the end of the archive's last day (UTC)."""
+    return datetime.combine(d + timedelta(days=1), dtime(0, 0), tzinfo=UTC)
+
+
+class RetentionActivities:
+    """Retention sweeps over the catalogued stores (one instance per worker)."""
+
+    def __init__(
+        self, settings: Settings, catalog: Catalog, register: Register, s3: Any | None = None
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.register = register
+        ensure_schema(register.engine)
+        self.plans: dict[str, StorePlan] = {svc.service: build_plan(svc) for svc in catalog}
+        self.hash_key = load_hash_key(settings)
+        self._s3 = s3
+        self._anon: dict[str, dict[str, AnonymisePlan]] = {}
+
+    # -- helpers ---------------------------------------------------------------------------------
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            self._s3 = s3_client(self.settings)
+            ensure_archive_bucket(self._s3, self.settings.s3_bucket)
+        return self._s3
+
+    def _anonymise(self, service: str, rule_id: str) -> AnonymisePlan:
+        plans = self._anon.setdefault(service, {})
+        if rule_id not in plans:
+            rule = next(r for r in self.catalog[service].retention if r.rule_id == rule_id)
+            plans[rule_id] = anonymise_plan(
+                self.plans[service], rule, store_engine(self.catalog[service], self.settings)
+            )
+        return plans[rule_id]
+
+    def _object_exists(self, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.settings.s3_bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def _archive(self, conn: Any, plan: StorePlan, d: Decision, sweep_id: str, as_of: date) -> str:
+        """A BagIt package of the household's rows, locked until the archive date. Idempotent."""
+        import bagit
+
+        key = opaque_key("retention/archives", plan.service, f"{d.ref}.zip")
+        if self._object_exists(key):
+            return key
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp) / "bag"
+            root.mkdir()
+            for collection, body in rows_json(household_rows(conn, plan, d.household)).items():
+                (root / f"{collection}.json").write_bytes(body)
+            bagit.make_bag(
+                str(root),
+                {
+                    "Source-Organization": self.catalog[plan.service].authority,
+                    "External-Identifier": d.ref,
+                    "External-Description": f"rightsflow retention archive: service {plan.service}, "
+                    f"rule {d.rule_id}",
+                    "Bagging-Date": as_of.isoformat(),
+                    "Rightsflow-Sweep": sweep_id,
+                    "Rightsflow-Archive-Until": d.archive_until.isoformat() if d.archive_until else "",
+                },
+                checksums=["sha256"],
+            )
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+                for path in sorted(root.rglob("*")):
+                    if path.is_file():
+                        info = zipfile.ZipInfo(
+                            f"{d.ref}/{path.relative_to(root).as_posix()}", (1980, 1, 1, 0, 0, 0)
+                        )
+                        zf.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+        put_locked_object(
+            self.s3,
+            self.settings.s3_bucket,
+            key,
+            buf.getvalue(),
+            "application/zip",
+            _archive_lock_until(d.archive_until or as_of),
+        )
+        return key
+
+    # -- activities ------------------------------------------------------------------------------
+    @activity.defn
+    def retention_services(self) -> list[str]:
+        return self.catalog.ids
+
+    @activity.defn
+    def count_people(self, service: str) -> int:
+        with store_engine(self.catalog[service], self.settings).connect() as conn:
+            return count_people(conn, self.plans[service])
+
+    @activity.defn
+    def sweep_batches(self, inp: SweepBatchesInput) -> SweepBatchesResult:
+        cursor, counts = inp.cursor, SweepCounts()
+        details = activity.info().heartbeat_details if activity.in_activity() else []
+        if details:  # a retried attempt: resume after the last batch that was reported done
+            last = details[0]
+            cursor, counts = last["cursor"], SweepCounts.from_dict(last["counts"])
+        result = run_batches(
+            self, inp, cursor, counts, heartbeat=activity.heartbeat if activity.in_activity() else None
+        )
+        activity.logger.info(
+            "retention %s %s: %d batch(es), done=%s", inp.sweep_id, inp.service, result.batches, result.done
+        )
+        return result
+
+    @activity.defn
+    def finish_service(self, inp: FinishServiceInput) -> FinishServiceResult:
+        return finish_service(self, inp)
+
+
+def run_batches(
+    acts: RetentionActivities,
+    inp: SweepBatchesInput,
+    cursor: str | int | None,
+    counts: SweepCounts,
+    heartbeat: Any = None,
+) -> SweepBatchesResult:
+    plan = acts.plans[inp.service]
+    engine = store_engine(acts.catalog[inp.service], acts.settings)
+    as_of = date.fromisoformat(inp.as_of)
+    open_keys = acts.register.open_request_keys(inp.service)
+    has_anonymise = any(r.action == "anonymise" for r in acts.catalog[inp.service].retention)
+    started = time.monotonic()
+    batches = 0
+    finished = False
+    while not finished and time.monotonic() - started < inp.max_seconds:
+        batch = SweepCounts()
+        with engine.begin() as conn:
+            households, next_cursor, finished = next_households(conn, plan, cursor, inp.batch_size)
+            decisions = evaluate(conn, plan, households, as_of, open_keys, acts.hash_key)
+            if has_anonymise:
+                with acts.register.engine.connect() as rconn:
+                    marked = already_anonymised(rconn, inp.service, [d.ref for d in decisions])
+                kept = []
+                for d in decisions:
+                    state = marked.get(d.ref)
+                    if state is None:
+                        kept.append(d)
+                    elif state[0] == "done":
+                        batch.already_anonymised += 1
+                    elif d.dispose or d.reason in ("not_due", "no_rule", "linked"):
+                        # An interrupted anonymisation: finish it (clearing twice changes nothing).
+                        d.dispose, d.reason, d.action = True, None, "anonymise"
+                        d.rule_id = d.rule_id or "anonymise"
+                        kept.append(d)
+                    else:
+                        kept.append(d)
+                decisions = kept
+            for d in decisions:
+                batch.tally(d)
+            chosen = [d for d in decisions if d.dispose]
+            if chosen and not inp.dry_run:
+                with acts.register.engine.begin() as rconn:
+                    record_pending(rconn, inp.sweep_id, inp.service, as_of, chosen)
+                archive_keys = {
+                    d.ref: acts._archive(conn, plan, d, inp.sweep_id, as_of)
+                    for d in chosen
+                    if d.action == "archive_then_destroy" and d.archive_until and d.archive_until >= as_of
+                }
+                gone = [d for d in chosen if d.action in ("destroy", "archive_then_destroy")]
+                rows = (
+                    destroy_rows(
+                        conn,
+                        plan,
+                        [p for d in gone for p in d.household.people],
+                        [g for d in gone for g in d.household.groups],
+                    )
+                    if gone
+                    else 0
+                )
+                by_rule: dict[str, list[Decision]] = {}
+                for d in chosen:
+                    if d.action == "anonymise":
+                        by_rule.setdefault(d.rule_id or "", []).append(d)
+                for rule_id, ds in by_rule.items():
+                    anon = acts._anonymise(inp.service, _anonymise_rule(acts, inp.service, rule_id))
+                    rows += anonymise_rows(
+                        conn,
+                        plan,
+                        anon,
+                        [p for d in ds for p in d.household.people],
+                        [g for d in ds for g in d.household.groups],
+                    )
+                batch.rows_changed = rows
+        # The store transaction has committed: the register says so, then the heartbeat.
+        if chosen and not inp.dry_run:
+            with acts.register.engine.begin() as rconn:
+                record_done(
+                    rconn,
+                    inp.sweep_id,
+                    inp.service,
+                    [d.ref for d in chosen],
+                    batch.rows_changed,
+                    archive_keys,
+                )
+        counts.add(batch)
+        cursor = next_cursor
+        batches += 1
+        if heartbeat is not None:
+            heartbeat({"cursor": cursor, "counts": asdict(counts)})
+        if inp.batch_pause_seconds and not finished:
+            time.sleep(inp.batch_pause_seconds)
+    return SweepBatchesResult(cursor, finished, counts, batches)
+
+
+def _anonymise_rule(acts: RetentionActivities, service: str, rule_id: str) -> str:
+    rules = acts.catalog[service].retention
+    if any(r.rule_id == rule_id and r.action == "anonymise" for r in rules):
+        return rule_id
+    return next(r.rule_id for r in rules if r.action == "anonymise")
+
+
+def finish_service(acts: RetentionActivities, inp: FinishServiceInput) -> FinishServiceResult:
+    """Reconcile, purge expired archives, certify, audit. Every step is safe to repeat."""
+    plan = acts.plans[inp.service]
+    t = RetentionDisposal.__table__  # type: ignore[attr-defined]
+    as_of = date.fromisoformat(inp.as_of)
+    store = store_engine(acts.catalog[inp.service], acts.settings)
+    reg = acts.register.engine
+    # 1. Pending rows from an interrupted batch: done if the household is gone, else forgotten.
+    with reg.begin() as rconn:
+        pending = rconn.execute(
+            select(t.c.household_ref, t.c.household_key).where(
+                t.c.service == inp.service, t.c.sweep_id == inp.sweep_id, t.c.status == "pending"
+            )
+        ).all()
+        if pending:
+            key = plan.map.c(plan.person_table, plan.person_key)
+            with store.connect() as sconn:
+                wanted = coerce_keys(store, plan, [p[1] for p in pending])
+                present = {str(r[0]) for r in sconn.execute(select(key).where(key.in_(wanted)))}
+            for ref, hkey in pending:
+                if hkey in present:
+                    rconn.execute(delete(t).where(t.c.service == inp.service, t.c.household_ref == ref))
+                else:
+                    rconn.execute(
+                        update(t)
+                        .where(t.c.service == inp.service, t.c.household_ref == ref)
+                        .values(status="done", household_key=None)
+                    )
+    # 2. Archives whose date has passed.
+    purged = 0
+    with reg.begin() as rconn:
+        expired = rconn.execute(
+            select(t.c.household_ref, t.c.archive_key).where(
+                t.c.service == inp.service,
+                t.c.action == "archive_then_destroy",
+                t.c.status == "done",
+                t.c.archive_until < as_of,
+                t.c.archive_purged_on.is_(None),
+                t.c.archive_key.is_not(None),
+            )
+        ).all()
+    for ref, key in expired:
+        versions = acts.s3.list_object_versions(Bucket=acts.settings.s3_bucket, Prefix=key)
+        for v in versions.get("Versions", []) + versions.get("DeleteMarkers", []):
+            if v["Key"] == key:
+                acts.s3.delete_object(Bucket=acts.settings.s3_bucket, Key=key, VersionId=v["VersionId"])
+        with reg.begin() as rconn:
+            rconn.execute(
+                update(t)
+                .where(t.c.service == inp.service, t.c.household_ref == ref)
+                .values(archive_purged_on=as_of)
+            )
+        purged += 1
+    # 3. The certificate: what this sweep disposed, by rule and action, with keyed-hash references.
+    with reg.connect() as rconn:
+        done = rconn.execute(
+            select(
+                t.c.household_ref,
+                t.c.rule_id,
+                t.c.action,
+                t.c.people,
+                t.c.rows,
+                t.c.due_on,
+                t.c.archive_key,
+                t.c.archive_until,
+            )
+            .where(t.c.service == inp.service, t.c.sweep_id == inp.sweep_id, t.c.status == "done")
+            .order_by(t.c.household_ref)
+        ).all()
+    cert_key = cert_sha = None
+    if done or purged:
+        cert_key, cert_sha = write_certificate(acts, inp, done, purged)
+    acts.register.audit(
+        f"retention:{inp.sweep_id}:{inp.service}",
+        actor=inp.approved_by,
+        action="retention.swept",
+        service=inp.service,
+        legal_basis="UK GDPR Art 5(1)(e) storage limitation; the service's retention schedule",
+        detail={
+            "sweep_id": inp.sweep_id,
+            "as_of": inp.as_of,
+            "disposed_households": len(done),
+            "archives_purged": purged,
+            "certificate": cert_key,
+            "certificate_sha256": cert_sha,
+            "counts": {k: v for k, v in asdict(inp.counts).items() if k != "by_rule"},
+        },
+    )
+    return FinishServiceResult(inp.service, cert_key, cert_sha, len(done), purged)
+
+
+def render_certificate(settings: Settings, context: dict[str, Any]) -> str:
+    env = Environment(
+        loader=FileSystemLoader(str(settings.templates_dir)), autoescape=select_autoescape(["html", "j2"])
+    )
+    return env.get_template("disposal_certificate.html.j2").render(**context)
+
+
+def write_certificate(
+    acts: RetentionActivities, inp: FinishServiceInput, done: list[Any], purged: int
+) -> tuple[str, str]:
+    svc = acts.catalog[inp.service]
+    rules = {r.rule_id: r for r in svc.retention}
+    summary: dict[tuple[str, str], dict[str, int]] = {}
+    for row in done:
+        s = summary.setdefault((row.rule_id, row.action), {"households": 0, "people": 0, "rows": 0})
+        s["households"] += 1
+        s["people"] += row.people
+        s["rows"] += row.rows or 0
+    refs = [row.household_ref for row in done]
+    manifest = json.dumps(
+        {
+            "service": inp.service,
+            "sweep_id": inp.sweep_id,
+            "as_of": inp.as_of,
+            "households": [
+                {
+                    "ref": r.household_ref,
+                    "rule": r.rule_id,
+                    "action": r.action,
+                    "due_on": r.due_on.isoformat() if r.due_on else None,
+                    "archive_until": r.archive_until.isoformat() if r.archive_until else None,
+                }
+                for r in done
+            ],
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+    manifest_sha = hashlib.sha256(manifest).hexdigest()
+    base = opaque_key("retention/certificates", inp.service, inp.sweep_id)
+    lock = datetime.combine(date.fromisoformat(inp.as_of), dtime(0, 0), tzinfo=UTC)
+    lock = max(lock, datetime.now(UTC)) + timedelta(days=365 * CERTIFICATE_LOCK_YEARS)
+    context = {
+        "service": inp.service,
+        "service_name": svc.name,
+        "authority": svc.authority,
+        "sweep_id": inp.sweep_id,
+        "as_of": inp.as_of,
+        "approved_by": inp.approved_by,
+        "rows": [
+            {
+                "rule_id": rid,
+                "action": action,
+                "record_class": rules[rid].record_class if rid in rules else "",
+                "source": rules[rid].source if rid in rules else "",
+                **s,
+            }
+            for (rid, action), s in sorted(summary.items())
+        ],
+        "total_households": len(done),
+        "archives_purged": purged,
+        "refs": refs if len(refs) <= CERTIFICATE_MAX_INLINE_REFS else [],
+        "refs_elided": len(refs) > CERTIFICATE_MAX_INLINE_REFS,
+        "manifest_key": f"{base}.manifest.json",
+        "manifest_sha256": manifest_sha,
+        "counts": inp.counts,
+    }
+    html = render_certificate(acts.settings, context).encode()
+    bucket = acts.settings.s3_bucket
+    for key, body, ctype in (
+        (f"{base}.manifest.json", manifest, "application/json"),
+        (f"{base}.html", html, "text/html; charset=utf-8"),
+    ):
+        if not acts._object_exists(key):
+            put_locked_object(acts.s3, bucket, key, body, ctype, lock)
+    pdf = _pdf(html)
+    if pdf is not None and not acts._object_exists(f"{base}.pdf"):
+        put_locked_object(acts.s3, bucket, f"{base}.pdf", pdf, "application/pdf", lock)
+    return f"{base}.html", hashlib.sha256(html).hexdigest()
+
+
+def _pdf(html: bytes) -> bytes | None:
+    """The certificate as PDF where WeasyPrint is installed; None otherwise."""
+    try:
+        from weasyprint import HTML  # type: ignore[import-not-found]
+    except Exception:  # noqa: BLE001 - optional dependency (and its system libraries)
+        return None
+    return HTML(string=html.decode()).write_pdf()
