@@ -1,0 +1,244 @@
+"""``rightsflow sweep`` and ``rightsflow schedule``: retention sweeps now, and every day.
+
+``ensure_retention_schedule(client, settings)`` registers (or updates) the daily schedule; the
+embedded stack calls it from ``rightsflow up``, production runs ``rightsflow schedule``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import asdict
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+import typer
+
+from .common import fail, is_terminal, settings_and_catalog
+
+SCHEDULE_ID = "retention-sweep-daily"
+SWEEP_WORKFLOW_ID = "retention-sweep"
+REPORT_KEYS = (
+    "service",
+    "disposed",
+    "anonymised",
+    "archived",
+    "retained_hold",
+    "retained_linked",
+    "retained_open_request",
+)
+
+
+async def ensure_retention_schedule(
+    client: Any,
+    settings: Any,
+    *,
+    hour: int = 2,
+    minute: int = 30,
+    catchup_window: timedelta = timedelta(days=3),
+    paused: bool = False,
+) -> str:
+    """Create or update the daily RetentionSweep schedule (overlap: skip; catch-up window). Returns its id."""
+    from temporalio.client import (
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        ScheduleCalendarSpec,
+        ScheduleOverlapPolicy,
+        SchedulePolicy,
+        ScheduleRange,
+        ScheduleSpec,
+        ScheduleState,
+        ScheduleUpdate,
+    )
+
+    from workflows.retention_sweep import RetentionSweep, RetentionSweepInput
+
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            RetentionSweep.run,
+            RetentionSweepInput(approved_by="retention schedule"),
+            id=SWEEP_WORKFLOW_ID,
+            task_queue=settings.task_queue,
+        ),
+        spec=ScheduleSpec(
+            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])],
+            time_zone_name="Europe/London",
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=catchup_window),
+        state=ScheduleState(paused=paused, note="Daily retention sweep (rightsflow)"),
+    )
+    try:
+        await client.create_schedule(SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        handle = client.get_schedule_handle(SCHEDULE_ID)
+        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
+    return SCHEDULE_ID
+
+
+def _report(result: Any) -> list[dict[str, Any]]:
+    out = []
+    for s in result.services:
+        c = asdict(s.counts) if not isinstance(s.counts, dict) else s.counts
+        row = {"service": s.service, **{k: c[k] for k in REPORT_KEYS[1:]}}
+        row.update(
+            retained_restricted=c["retained_restricted"],
+            retained_not_due=c["retained_not_due"],
+            retained_no_rule=c["retained_no_rule"],
+            awaiting_review=c["awaiting_review"],
+            households=c["households"],
+            by_rule=c["by_rule"],
+        )
+        if not result.dry_run:
+            row["certificate"] = s.certificate_key
+            row["archives_purged"] = s.archives_purged
+        out.append(row)
+    return out
+
+
+async def _run_sweep(
+    settings: Any, as_of: str, services: list[str] | None, dry_run: bool, show: bool, approved_by: str
+) -> Any:
+    from rightsflow.codec import connect_client
+    from workflows.retention_sweep import RetentionSweep, RetentionSweepInput
+
+    client = await connect_client(settings)
+    wf_id = f"retention-{'dry-run' if dry_run else 'sweep'}-{as_of}-{uuid.uuid4().hex[:8]}"
+    handle = await client.start_workflow(
+        RetentionSweep.run,
+        RetentionSweepInput(as_of=as_of, services=services, dry_run=dry_run, approved_by=approved_by),
+        id=wf_id,
+        task_queue=settings.task_queue,
+    )
+    if not show:
+        return await handle.result()
+    from rich.progress import Progress
+
+    task = asyncio.ensure_future(handle.result())
+    with Progress(transient=True) as progress:
+        bars: dict[str, Any] = {}
+        while not task.done():
+            for svc in services or []:
+                try:
+                    p = await client.get_workflow_handle(f"{wf_id}--{svc}").query("progress")
+                except Exception:  # noqa: BLE001 - the child may not have started yet
+                    continue
+                if svc not in bars:
+                    bars[svc] = progress.add_task(svc, total=max(p["people"], 1))
+                progress.update(bars[svc], completed=min(p["households"], p["people"]))
+            await asyncio.wait([task], timeout=0.5)
+    return task.result()
+
+
+def sweep(
+    as_of: Annotated[str, typer.Option("--as-of", help="Assess retention as of this date (YYYY-MM-DD).")],
+    service: Annotated[
+        list[str] | None, typer.Option("--service", help="Only this service (repeatable).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would be disposed; change nothing.")
+    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Run the sweep now and wait for it.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    approved_by: Annotated[
+        str, typer.Option("--approved-by", help="Named on the certificates.")
+    ] = "records manager (rightsflow sweep)",
+) -> None:
+    """Run a retention sweep now (--wait) or rehearse it (--dry-run); prints per-service counts."""
+    if dry_run == wait:
+        fail("give exactly one of --dry-run or --wait")
+    try:
+        when = date.fromisoformat(as_of)
+    except ValueError:
+        fail(f"--as-of must be a date YYYY-MM-DD, got {as_of!r}")
+    settings, catalog = settings_and_catalog()
+    for s in service or []:
+        if s not in catalog.ids:
+            fail(f"no service {s!r} in the catalogue ({', '.join(catalog.ids)})")
+    services = list(service) if service else catalog.ids
+    try:
+        result = asyncio.run(
+            _run_sweep(
+                settings, when.isoformat(), services, dry_run, is_terminal() and not as_json, approved_by
+            )
+        )
+    except Exception as exc:  # the message names only the address
+        fail(
+            f"the sweep did not complete: {type(exc).__name__}: is the worker running at "
+            f"{settings.temporal_address}?",
+            code=1,
+        )
+    rows = _report(result)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "sweep_id": result.sweep_id,
+                    "as_of": result.as_of,
+                    "dry_run": result.dry_run,
+                    "services": rows,
+                },
+                indent=2,
+            )
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Retention {'dry run' if dry_run else 'sweep'} as of {result.as_of}")
+    cols = [
+        "service",
+        "disposed",
+        "anonymised",
+        "archived",
+        "retained_hold",
+        "retained_linked",
+        "retained_open_request",
+        "retained_restricted",
+        "awaiting_review",
+        "retained_not_due",
+    ]
+    for c in cols:
+        table.add_column(c.replace("retained_", "kept: ").replace("_", " "))
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in cols))
+    Console().print(table)
+
+
+def schedule(
+    hour: Annotated[
+        int, typer.Option("--hour", min=0, max=23, help="Hour of the daily run (Europe/London).")
+    ] = 2,
+    minute: Annotated[int, typer.Option("--minute", min=0, max=59)] = 30,
+    catchup_days: Annotated[int, typer.Option("--catchup-days", min=0, help="Catch-up window in days.")] = 3,
+    paused: Annotated[bool, typer.Option("--paused", help="Register the schedule paused.")] = False,
+) -> None:
+    """Register (or update) the daily retention sweep schedule on the Temporal cluster."""
+    settings, _ = settings_and_catalog()
+
+    async def go() -> str:
+        from rightsflow.codec import connect_client
+
+        client = await connect_client(settings)
+        return await ensure_retention_schedule(
+            client,
+            settings,
+            hour=hour,
+            minute=minute,
+            catchup_window=timedelta(days=catchup_days),
+            paused=paused,
+        )
+
+    try:
+        schedule_id = asyncio.run(go())
+    except Exception as exc:
+        fail(
+            f"could not register the schedule: {type(exc).__name__}: is Temporal at "
+            f"{settings.temporal_address}?",
+            code=1,
+        )
+    typer.echo(
+        f"schedule {schedule_id}: daily at {hour:02d}:{minute:02d} Europe/London, overlap skip, "
+        f"catch-up {catchup_days} day(s){' (paused)' if paused else ''}"
+    )

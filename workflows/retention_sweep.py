@@ -1,0 +1,177 @@
+"""RetentionSweep: dispose of what the retention schedule says is due, one child workflow per service.
+
+The parent picks the services and the as-of date (the workflow's own clock when not given) and
+waits for a ServiceSweep child per service. Each child counts the people (for progress), then
+calls ``sweep_batches`` until the store is done — each call works for a bounded time, heartbeating
+its cursor so a killed worker resumes where it stopped — and continues as new every
+CONTINUE_EVERY calls so its history stays small. A real sweep ends with ``finish_service``
+(reconcile, purge expired archives, certificate, audit). Ids, inputs and results carry service
+ids, dates, counts and opaque store keys only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.retention import (
+        FinishServiceInput,
+        FinishServiceResult,
+        RetentionActivities,
+        SweepBatchesInput,
+        SweepCounts,
+    )
+
+CONTINUE_EVERY = 40  # sweep_batches calls per run: ~250 events, far below Temporal's limits
+STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=5),
+    backoff_coefficient=2.0,
+    non_retryable_error_types=["RetentionPlanError"],
+)
+
+
+@dataclass
+class RetentionSweepInput:
+    as_of: str | None = None  # ISO date; None: the workflow's date (the schedule's run)
+    services: list[str] | None = None  # None: every service in the catalogue
+    dry_run: bool = False
+    approved_by: str = "retention schedule"
+    batch_size: int = 500
+    batch_pause_seconds: float = 0.0
+    heartbeat_timeout_seconds: float = 120.0
+
+
+@dataclass
+class ServiceSweepInput:
+    sweep_id: str
+    service: str
+    as_of: str
+    dry_run: bool
+    approved_by: str
+    batch_size: int = 500
+    batch_pause_seconds: float = 0.0
+    heartbeat_timeout_seconds: float = 120.0
+    cursor: str | int | None = None
+    counts: SweepCounts | None = None
+    people: int | None = None
+    runs: int = 0
+
+
+@dataclass
+class ServiceSweepResult:
+    service: str
+    dry_run: bool
+    counts: SweepCounts
+    certificate_key: str | None = None
+    archives_purged: int = 0
+    runs: int = 1
+
+
+@dataclass
+class RetentionSweepResult:
+    sweep_id: str
+    as_of: str
+    dry_run: bool
+    services: list[ServiceSweepResult] = field(default_factory=list)
+
+
+def sweep_id_for(as_of: str, dry_run: bool) -> str:
+    return f"{'dry-run' if dry_run else 'sweep'}-{as_of}"
+
+
+@workflow.defn
+class ServiceSweep:
+    def __init__(self) -> None:
+        self._seen = 0
+        self._people = 0
+
+    @workflow.query
+    def progress(self) -> dict[str, int]:
+        return {"households": self._seen, "people": self._people}
+
+    @workflow.run
+    async def run(self, inp: ServiceSweepInput) -> ServiceSweepResult:
+        counts = inp.counts or SweepCounts()
+        if inp.people is None:
+            inp.people = await workflow.execute_activity_method(
+                RetentionActivities.count_people,
+                inp.service,
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=STORE_RETRY,
+            )
+        self._people, self._seen = inp.people, counts.households
+        cursor = inp.cursor
+        for _ in range(CONTINUE_EVERY):
+            res = await workflow.execute_activity_method(
+                RetentionActivities.sweep_batches,
+                SweepBatchesInput(
+                    sweep_id=inp.sweep_id,
+                    service=inp.service,
+                    as_of=inp.as_of,
+                    dry_run=inp.dry_run,
+                    cursor=cursor,
+                    batch_size=inp.batch_size,
+                    batch_pause_seconds=inp.batch_pause_seconds,
+                ),
+                start_to_close_timeout=timedelta(hours=1),
+                heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_seconds),
+                retry_policy=STORE_RETRY,
+            )
+            counts.add(res.counts)
+            cursor = res.cursor
+            self._seen = counts.households
+            if res.done:
+                break
+        else:
+            workflow.continue_as_new(
+                ServiceSweepInput(
+                    **{**inp.__dict__, "cursor": cursor, "counts": counts, "runs": inp.runs + 1}
+                )
+            )
+        result = ServiceSweepResult(inp.service, inp.dry_run, counts, runs=inp.runs + 1)
+        if not inp.dry_run:
+            fin: FinishServiceResult = await workflow.execute_activity_method(
+                RetentionActivities.finish_service,
+                FinishServiceInput(inp.sweep_id, inp.service, inp.as_of, inp.approved_by, counts),
+                start_to_close_timeout=timedelta(minutes=30),
+                retry_policy=STORE_RETRY,
+            )
+            result.certificate_key, result.archives_purged = fin.certificate_key, fin.archives_purged
+        return result
+
+
+@workflow.defn
+class RetentionSweep:
+    @workflow.run
+    async def run(self, inp: RetentionSweepInput) -> RetentionSweepResult:
+        as_of = inp.as_of or workflow.now().date().isoformat()
+        services = inp.services or await workflow.execute_activity_method(
+            RetentionActivities.retention_services, start_to_close_timeout=timedelta(seconds=30)
+        )
+        sweep_id = sweep_id_for(as_of, inp.dry_run)
+        parent = workflow.info().workflow_id
+
+        async def one(service: str) -> ServiceSweepResult:
+            return await workflow.execute_child_workflow(
+                ServiceSweep.run,
+                ServiceSweepInput(
+                    sweep_id=sweep_id,
+                    service=service,
+                    as_of=as_of,
+                    dry_run=inp.dry_run,
+                    approved_by=inp.approved_by,
+                    batch_size=inp.batch_size,
+                    batch_pause_seconds=inp.batch_pause_seconds,
+                    heartbeat_timeout_seconds=inp.heartbeat_timeout_seconds,
+                ),
+                id=f"{parent}--{service}",
+            )
+
+        results = await asyncio.gather(*(one(s) for s in services))
+        return RetentionSweepResult(sweep_id, as_of, inp.dry_run, list(results))
