@@ -257,7 +257,8 @@ async def main():
     a = RetentionActivities(s, load_catalog(s.catalog_dir), Register(s))
     with ThreadPoolExecutor(4) as pool:
         async with Worker(client, task_queue=s.task_queue, workflows=[RetentionSweep, ServiceSweep],
-                          activities=[a.retention_services, a.count_people, a.sweep_batches, a.finish_service],
+                          activities=[a.retention_services, a.count_people, a.sweep_batches,
+                                      a.finish_service],
                           activity_executor=pool):
             print("ready", flush=True)
             await asyncio.Event().wait()
