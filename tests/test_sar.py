@@ -14,9 +14,10 @@ import zipfile
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+import typer
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
@@ -32,6 +33,8 @@ from rightsflow.stores import SCHEMAS
 from rightsflow.worker import build_worker
 from workflows.subject_access import (
     ApproveInput,
+    ClarifyInput,
+    ExtendInput,
     SarInput,
     SubjectAccessRequest,
     VerifyInput,
@@ -134,6 +137,15 @@ async def _wait_stage(handle: WorkflowHandle, stage: str, timeout: float = 60) -
     raise AssertionError(f"stage {stage} not reached; last {st.stage}: {st.services}")
 
 
+async def _finish(handle: WorkflowHandle) -> None:
+    """End a test's request the way a DPO would (a refusal), so nothing is left in flight."""
+    from workflows.subject_access import RejectInput
+
+    await _wait_stage(handle, "awaiting_review")
+    await handle.execute_update(SubjectAccessRequest.reject, RejectInput("test over: manifestly unfounded"))
+    assert (await handle.result()).outcome == "refused"
+
+
 async def _today(env) -> date:  # type: ignore[no-untyped-def]
     return (await env.get_current_time()).astimezone(LONDON).date()
 
@@ -228,3 +240,139 @@ async def test_sar_from_filing_to_a_delivered_pack(sar_settings, time_skipping_e
     trail = [e.action for e in register.audit_trail(request_id)]
     assert "subject_access.pack_sent" in trail and "subject_access.approved" in trail
     assert register.get_request(request_id).status == "closed"
+
+
+# -- the statutory clock ------------------------------------------------------------------------------
+
+
+def _deadline_cli(*args: str) -> dict[str, str]:
+    from typer.testing import CliRunner
+
+    from rightsflow.cli.deadline import deadline
+
+    app = typer.Typer()
+    app.command()(deadline)
+    out = CliRunner().invoke(app, [*args, "--json"])
+    assert out.exit_code == 0, out.output
+    return json.loads(out.output)
+
+
+def _nobody() -> SubjectIdentifiers:
+    from rightsflow.nhs import synthetic_nhs_number
+
+    return SubjectIdentifiers.parse(nhs_number=synthetic_nhs_number(499_999))
+
+
+ONE = ["westminster_family_hub"]  # a quick search that finds nobody: these tests are about the clock
+
+
+@pytest.mark.parametrize(
+    "received, identity",
+    [
+        ("2026-01-31", "2026-01-31"),  # the 31st, and a Saturday: due 28 Feb (Sat) -> Mon 2 Mar
+        ("2025-11-25", "2025-11-25"),  # due on Christmas Day, then Boxing Day: -> Mon 29 Dec
+        ("2026-08-29", "2026-08-31"),  # received on a Saturday, identity on the August bank holiday
+    ],
+)
+async def test_the_deadline_command_and_the_workflow_agree(
+    sar_settings, time_skipping_env, received, identity
+):
+    settings = sar_settings
+    client = _codec_client(time_skipping_env.client, settings)
+    async with _worker(client, settings):
+        handle, _, _ = await _file(client, settings, _nobody(), date.fromisoformat(received), services=ONE)
+        view = await handle.execute_update(
+            SubjectAccessRequest.verify, VerifyInput(identity_received=identity)
+        )
+        await _finish(handle)
+    expected = _deadline_cli("--received", received, "--identity-received", identity)
+    assert (view.clock_start, view.deadline) == (expected["clock_start"], expected["deadline"])
+
+
+async def test_an_extension_after_the_first_month_is_refused(sar_settings, time_skipping_env):
+    settings = sar_settings
+    client = _codec_client(time_skipping_env.client, settings)
+    today = await _today(time_skipping_env)
+    late = today - timedelta(days=40)
+    async with _worker(client, settings):
+        handle, request_id, register = await _file(client, settings, _nobody(), late, services=ONE)
+        await handle.execute_update(
+            SubjectAccessRequest.verify, VerifyInput(identity_received=late.isoformat())
+        )
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(SubjectAccessRequest.extend, ExtendInput("complex request"))
+        assert "has passed" in str(refused.value.cause)
+        st = await handle.query(SubjectAccessRequest.status)
+        assert not st.clock.extended
+        # in time: three months from the start, as the deadline command computes, with a letter
+        handle2, request2, _ = await _file(client, settings, _nobody(), today, services=ONE)
+        await handle2.execute_update(
+            SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
+        )
+        view = await handle2.execute_update(
+            SubjectAccessRequest.extend, ExtendInput("records across three services")
+        )
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle2.execute_update(SubjectAccessRequest.extend, ExtendInput("again"))
+        for h in (handle, handle2):
+            await _finish(h)
+    expected = _deadline_cli("--received", today.isoformat(), "--extend")
+    assert view.deadline == expected["extended_deadline"] and view.extended
+    actions = [e.action for e in register.audit_trail(request2)]
+    assert "subject_access.extended" in actions and "subject_access.extension_letter" in actions
+    assert "subject_access.extended" not in [e.action for e in register.audit_trail(request_id)]
+
+
+async def test_a_pause_moves_the_deadline(sar_settings, time_skipping_env):
+    settings = sar_settings
+    env = time_skipping_env
+    client = _codec_client(env.client, settings)
+    today = await _today(env)
+    async with _worker(client, settings):
+        handle, _, _ = await _file(client, settings, _nobody(), today, services=ONE)
+        before = await handle.execute_update(
+            SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
+        )
+        stopped = await handle.execute_update(
+            SubjectAccessRequest.clarify, ClarifyInput(asked=today.isoformat())
+        )
+        assert stopped.state == "stopped" and stopped.deadline is None
+        with pytest.raises(WorkflowUpdateFailedError):  # one open pause at a time
+            await handle.execute_update(SubjectAccessRequest.clarify, ClarifyInput(asked=today.isoformat()))
+        await env.sleep(timedelta(days=4))
+        answered = today + timedelta(days=4)
+        after = await handle.execute_update(
+            SubjectAccessRequest.clarify, ClarifyInput(answered=answered.isoformat())
+        )
+        await _finish(handle)
+    expected = _deadline_cli("--received", today.isoformat(), "--pause", f"{today}:{answered}")
+    assert after.deadline == expected["deadline"]
+    assert after.paused_days == 5
+    assert date.fromisoformat(after.deadline) > date.fromisoformat(before.deadline)
+
+
+async def test_reminders_and_escalation_are_recorded_on_time(sar_settings, time_skipping_env):
+    settings = sar_settings
+    env = time_skipping_env
+    client = _codec_client(env.client, settings)
+    today = await _today(env)
+    async with _worker(client, settings):
+        handle, request_id, register = await _file(client, settings, _nobody(), today, services=ONE)
+        view = await handle.execute_update(
+            SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
+        )
+        await _wait_stage(handle, "awaiting_review")
+        await env.sleep(timedelta(days=15))
+        early = {e.action for e in register.audit_trail(request_id)}
+        await env.sleep(timedelta(days=30))
+        st = await handle.query(SubjectAccessRequest.status)
+        await _finish(handle)
+    assert "subject_access.escalation" not in early
+    actions = [e.action for e in register.audit_trail(request_id)]
+    for action in ("subject_access.reminder_10", "subject_access.reminder_3", "subject_access.escalation"):
+        assert actions.count(action) == 1, action
+    assert st.overdue and st.events == [
+        f"reminder_10:{view.deadline}",
+        f"reminder_3:{view.deadline}",
+        f"escalation:{view.deadline}",
+    ]

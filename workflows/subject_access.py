@@ -187,8 +187,10 @@ def _iso(value: date | None) -> str | None:
 
 @workflow.defn
 class SubjectAccessRequest:
-    def __init__(self) -> None:
-        self._inp: SarInput | None = None
+    @workflow.init
+    def __init__(self, inp: SarInput) -> None:
+        # Set here, not in run: an update can arrive in the first activation, before run starts.
+        self._inp: SarInput | None = inp
         self._stage = "filed"
         self._identity: date | None = None
         self._authority: date | None = None

@@ -1,0 +1,574 @@
+"""Subject access requests from the command line: file, verify, extend, clarify, review, decide, see.
+
+Every command talks to the request's SubjectAccessRequest workflow (id ``sar-<request id>``)
+through the encrypting client; decisions are Temporal updates, so a refused one (approving before
+the clock has started, twice, an extension after the first month) comes back as a clear message.
+Nothing personal is printed except by ``redactions``, which shows the DPO what is withheld.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rightsflow.config import Settings, load_settings
+from rightsflow.register import Register
+
+from .common import fail, settings_and_catalog
+from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt, parse_identifiers
+
+T = TypeVar("T")
+
+RequestId = Annotated[str, typer.Argument(metavar="ID", help="The request id printed by `rightsflow sar`.")]
+DateOpt = Annotated[str | None, typer.Option(metavar="YYYY-MM-DD")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ByOpt = Annotated[str, typer.Option("--by", help="Who decides (recorded in the register).")]
+
+REQUESTERS = ("self", "parent", "representative")
+
+
+def workflow_id(request_id: str) -> str:
+    return f"sar-{request_id}"
+
+
+def _parse_date(value: str, option: str, *, not_after: date | None = None) -> date:
+    try:
+        d = date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} must be a date as YYYY-MM-DD")
+    if len(value) != 10:
+        fail(f"{option} must be a date as YYYY-MM-DD")
+    if not_after and d > not_after:
+        fail(f"{option} {d} is in the future")
+    return d
+
+
+def _sar_options() -> dict[str, int]:
+    def env_int(name: str, default: int) -> int:
+        raw = os.environ.get(name)
+        try:
+            return int(raw) if raw else default
+        except ValueError:
+            fail(f"{name} must be a whole number")
+
+    return {
+        "pack_retention_days": env_int("RIGHTSFLOW_SAR_PACK_RETENTION_DAYS", 730),
+        "link_expiry_seconds": min(env_int("RIGHTSFLOW_SAR_LINK_EXPIRY_HOURS", 168) * 3600, 7 * 24 * 3600),
+    }
+
+
+async def _client(settings: Settings) -> Any:
+    from rightsflow.codec import connect_client
+
+    return await connect_client(settings)
+
+
+def _run(settings: Settings, request_id: str, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``action(handle)`` against the request's workflow; turn refusals into clear messages."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    async def go() -> T:
+        client = await _client(settings)
+        return await action(client.get_workflow_handle(workflow_id(request_id)))
+
+    try:
+        return asyncio.run(go())
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        message = getattr(cause, "message", None) or str(cause or exc)
+        fail(f"refused: {message}")
+    except RPCError as exc:
+        if "not found" in str(exc).lower():
+            fail(f"no workflow for request {request_id} (is the id right?)")
+        fail(f"Temporal at {settings.temporal_address} did not answer ({type(exc).__name__})", code=1)
+    except (OSError, RuntimeError) as exc:
+        fail(f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__})", code=1)
+
+
+def _echo_clock(view: Any) -> None:
+    if not view.clock_started:
+        typer.echo(f"clock not started: waiting for {' and '.join(view.waiting_for)} evidence")
+        return
+    typer.echo(f"clock start  {view.clock_start}")
+    if view.state == "stopped":
+        typer.echo("deadline     clock stopped (awaiting clarification)")
+    else:
+        typer.echo(f"deadline     {view.deadline}" + (" (extended)" if view.extended else ""))
+    if view.paused_days:
+        typer.echo(f"paused days  {view.paused_days}")
+
+
+# -- filing ------------------------------------------------------------------------------------------
+
+
+def file_request(
+    settings: Settings, ids: Any, received: date, requester: str = "self", services: list[str] | None = None
+) -> str:
+    """Record the request in the register and start its workflow; returns the request id."""
+    from workflows.subject_access import SarInput, SubjectAccessRequest
+
+    async def go() -> str:
+        client = await _client(settings)  # connect first: nothing is recorded if Temporal is away
+        register = Register(settings)
+        register.create_schema()
+        ref = register.register_subject(ids)
+        req = register.create_request("subject_access", ref, received_on=received, requester=requester)
+        register.update_request(req.request_id, workflow_id=workflow_id(req.request_id))
+        await client.start_workflow(
+            SubjectAccessRequest.run,
+            SarInput(
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=received.isoformat(),
+                requester=requester,
+                services=services,
+                **_sar_options(),
+            ),
+            id=workflow_id(req.request_id),
+            task_queue=settings.task_queue,
+        )
+        return req.request_id
+
+    return asyncio.run(go())
+
+
+def sar(
+    received: Annotated[
+        str, typer.Option("--received", metavar="YYYY-MM-DD", help="Day the request arrived.")
+    ],
+    nhs_number: NhsOpt = None,
+    upn: UpnOpt = None,
+    name: NameOpt = None,
+    dob: DobOpt = None,
+    postcode: PostcodeOpt = None,
+    requester: Annotated[
+        str, typer.Option("--requester", help="Who asks: self, parent or representative.")
+    ] = "self",
+) -> None:
+    """File a subject access request; prints its request id."""
+    today = date.today()
+    if requester not in REQUESTERS:
+        fail(f"--requester must be one of {', '.join(REQUESTERS)}")
+    received_on = _parse_date(received, "--received", not_after=today)
+    ids = parse_identifiers(nhs_number, upn, name, dob, postcode)
+    settings, _ = settings_and_catalog()
+    try:
+        request_id = file_request(settings, ids, received_on, requester)
+    except (OSError, RuntimeError) as exc:
+        fail(
+            f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__}); nothing recorded",
+            code=1,
+        )
+    typer.echo(request_id)
+
+
+# -- identity, authority, fee ----------------------------------------------------------------------
+
+
+def verify(
+    request_id: RequestId,
+    identity_received: Annotated[
+        DateOpt, typer.Option("--identity-received", help="Identity evidence arrived.")
+    ] = None,
+    authority_received: Annotated[
+        DateOpt, typer.Option("--authority-received", help="Evidence of authority to act arrived.")
+    ] = None,
+    fee_received: Annotated[DateOpt, typer.Option("--fee-received", help="A fee arrived.")] = None,
+    parental_responsibility: Annotated[
+        bool | None,
+        typer.Option(
+            "--parental-responsibility/--no-parental-responsibility",
+            help="A parent acting for a child: parental responsibility checked.",
+        ),
+    ] = None,
+    child_competent: Annotated[
+        bool | None,
+        typer.Option("--child-competent/--child-not-competent", help="The child's competence, noted."),
+    ] = None,
+    confirm_match: Annotated[
+        list[str] | None, typer.Option("--confirm-match", metavar="SERVICE/KEY", help="Confirm a candidate.")
+    ] = None,
+    reject_match: Annotated[
+        list[str] | None, typer.Option("--reject-match", metavar="SERVICE/KEY", help="Reject a candidate.")
+    ] = None,
+    by: ByOpt = "dpo",
+) -> None:
+    """Record identity / authority / fee evidence (the clock starts on the latest) or match decisions."""
+    from workflows.subject_access import SubjectAccessRequest, VerifyInput
+
+    for value, option in (
+        (identity_received, "--identity-received"),
+        (authority_received, "--authority-received"),
+        (fee_received, "--fee-received"),
+    ):
+        if value is not None:
+            _parse_date(value, option, not_after=date.today())
+    inp = VerifyInput(
+        identity_received=identity_received,
+        authority_received=authority_received,
+        fee_received=fee_received,
+        parental_responsibility=parental_responsibility,
+        child_competent=child_competent,
+        confirm_matches=list(confirm_match or []),
+        reject_matches=list(reject_match or []),
+        decided_by=by,
+    )
+    view = _run(load_settings(), request_id, lambda h: h.execute_update(SubjectAccessRequest.verify, inp))
+    _echo_clock(view)
+
+
+# -- the clock --------------------------------------------------------------------------------------
+
+
+def extend(
+    request_id: RequestId,
+    reason: Annotated[str, typer.Option("--reason", help="Why (told to the requester in a letter).")],
+    by: ByOpt = "dpo",
+) -> None:
+    """Extend the deadline to three months from the start (only within the first month)."""
+    from workflows.subject_access import ExtendInput, SubjectAccessRequest
+
+    view = _run(
+        load_settings(),
+        request_id,
+        lambda h: h.execute_update(SubjectAccessRequest.extend, ExtendInput(reason, by)),
+    )
+    _echo_clock(view)
+
+
+def clarify(
+    request_id: RequestId,
+    asked: Annotated[
+        DateOpt, typer.Option("--asked", help="Day clarification was asked: the clock stops.")
+    ] = None,
+    answered: Annotated[
+        DateOpt, typer.Option("--answered", help="Day the answer arrived: it restarts.")
+    ] = None,
+) -> None:
+    """Stop the clock while waiting for clarification, and restart it when the answer arrives."""
+    from workflows.subject_access import ClarifyInput, SubjectAccessRequest
+
+    if (asked is None) == (answered is None):
+        fail("give either --asked or --answered")
+    for value, option in ((asked, "--asked"), (answered, "--answered")):
+        if value is not None:
+            _parse_date(value, option, not_after=date.today())
+    view = _run(
+        load_settings(),
+        request_id,
+        lambda h: h.execute_update(SubjectAccessRequest.clarify, ClarifyInput(asked, answered)),
+    )
+    _echo_clock(view)
+
+
+# -- review and decision ---------------------------------------------------------------------------
+
+
+def _redacted_doc(settings: Settings, request_id: str) -> tuple[Any, dict[str, Any]]:
+    from activities.subject_access import ClaimStore
+    from rightsflow.s3 import opaque_key
+    from workflows.subject_access import SubjectAccessRequest
+
+    st = _run(settings, request_id, lambda h: h.query(SubjectAccessRequest.status))
+    if st.stage != "awaiting_review":
+        fail(f"request {request_id} has no redactions to review (stage: {st.stage})")
+    key = opaque_key("work", request_id, "redacted", f"v{st.review_version}.bin")
+    return st, ClaimStore(settings).get(key)
+
+
+def redactions(request_id: RequestId, as_json: JsonOpt = False) -> None:
+    """List what is withheld, where and on what legal basis (shows the withheld text to the DPO)."""
+    settings = load_settings()
+    _, doc = _redacted_doc(settings, request_id)
+    rows = doc["redactions"]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"Redactions for {request_id}")
+    for col in ("id", "service", "record", "field", "kind", "withheld", "released"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["redaction_id"],
+            r["service"],
+            f"{r['collection']}/{r['record_key']}",
+            r["field"],
+            r["kind"],
+            r["text"],
+            "yes" if r["released"] else "",
+        )
+    Console().print(table)
+
+
+def _review(request_id: str, release_ids: list[str], add: list[Any], by: str) -> None:
+    from workflows.subject_access import ReviewInput, SubjectAccessRequest
+
+    result = _run(
+        load_settings(),
+        request_id,
+        lambda h: h.execute_update(
+            SubjectAccessRequest.review, ReviewInput(release=release_ids, add=add, decided_by=by)
+        ),
+    )
+    typer.echo(f"withheld {result.redactions}, released {result.released}")
+
+
+def release(
+    request_id: RequestId,
+    redaction: Annotated[
+        list[str], typer.Option("--redaction", metavar="RID", help="A redaction id; repeatable.")
+    ],
+    by: ByOpt = "dpo",
+) -> None:
+    """Release redactions (the DPO decided disclosure is reasonable or the third party consented)."""
+    _review(request_id, list(redaction), [], by)
+
+
+def withhold(
+    request_id: RequestId,
+    text: Annotated[
+        list[str], typer.Option("--text", help="Text to withhold wherever it appears; repeatable.")
+    ],
+    basis: Annotated[
+        str, typer.Option("--basis", help="third-party (Sch 2 para 16) or serious-harm (Sch 3).")
+    ] = "third-party",
+    by: ByOpt = "dpo",
+) -> None:
+    """Add redactions the automatic pass missed, with their legal basis."""
+    from activities.subject_access import AddedRedaction
+    from rightsflow.redaction import BASES
+
+    if basis not in BASES:
+        fail(f"--basis must be one of {', '.join(BASES)}")
+    _review(request_id, [], [AddedRedaction(t, basis) for t in text], by)
+
+
+def approve(request_id: RequestId, by: ByOpt = "dpo") -> None:
+    """Approve the response: the pack is built, stored under Object Lock and a link is issued."""
+    from workflows.subject_access import ApproveInput, SubjectAccessRequest
+
+    _run(
+        load_settings(),
+        request_id,
+        lambda h: h.execute_update(SubjectAccessRequest.approve, ApproveInput(by)),
+    )
+    typer.echo(f"approved {request_id}: the pack is being prepared (see `rightsflow status {request_id}`)")
+
+
+def reject(
+    request_id: RequestId,
+    exemption: Annotated[str, typer.Option("--exemption", help="The exemption relied on.")],
+    by: ByOpt = "dpo",
+) -> None:
+    """Refuse the request, stating the exemption; a refusal letter names the ICO and the courts."""
+    from workflows.subject_access import RejectInput, SubjectAccessRequest
+
+    _run(
+        load_settings(),
+        request_id,
+        lambda h: h.execute_update(SubjectAccessRequest.reject, RejectInput(exemption, by)),
+    )
+    typer.echo(f"refused {request_id}")
+
+
+# -- seeing requests ----------------------------------------------------------------------------------
+
+
+def status_of(settings: Settings, request_id: str) -> dict[str, Any]:
+    """The live workflow state where Temporal has it, else what the register holds."""
+    from workflows.subject_access import SubjectAccessRequest
+
+    register = Register(settings)
+    try:
+        req = register.get_request(request_id)
+    except LookupError:
+        fail(f"no request {request_id} in the register")
+    out: dict[str, Any] = {
+        "request_id": request_id,
+        "type": req.request_type,
+        "status": req.status,
+        "stage": req.stage,
+        "received_on": req.received_on.isoformat() if req.received_on else None,
+        "clock_start": req.clock_start.isoformat() if req.clock_start else None,
+        "deadline": req.deadline.isoformat() if req.deadline else None,
+    }
+    try:
+        st = _run(settings, request_id, lambda h: h.query(SubjectAccessRequest.status))
+    except typer.Exit:
+        out["live"] = False
+        return out
+    view = st.clock
+    out.update(
+        {
+            "live": True,
+            "stage": st.stage,
+            "clock_started": view.clock_started,
+            "clock_start": view.clock_start,
+            "deadline": view.deadline,
+            "one_month_deadline": view.one_month_deadline,
+            "extended": view.extended,
+            "clock_state": view.state,
+            "waiting_for": view.waiting_for,
+            "days_left": st.days_left,
+            "overdue": st.overdue,
+            "paused_days": view.paused_days,
+            "pauses": view.pauses,
+            "services": [asdict(s) for s in st.services],
+            "redactions": st.redactions,
+            "released": st.released,
+            "decision": st.decision,
+            "pack_key": st.pack_key,
+            "clock_events": st.events,
+        }
+    )
+    for s in out["services"]:
+        s.pop("claim_key", None)
+    return out
+
+
+def status(request_id: RequestId, as_json: JsonOpt = False) -> None:
+    """A request's stage, clock, pauses, extension and each service's gathering state."""
+    out = status_of(load_settings(), request_id)
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    typer.echo(f"request      {request_id} ({out['type']}, {out['status']})")
+    typer.echo(f"stage        {out['stage']}")
+    typer.echo(f"received     {out['received_on']}")
+    if out.get("live") and not out.get("clock_started"):
+        typer.echo(f"clock        not started: waiting for {' and '.join(out['waiting_for'])} evidence")
+    else:
+        typer.echo(f"clock start  {out['clock_start'] or '-'}")
+        typer.echo(f"deadline     {out['deadline'] or '-'}" + (" (extended)" if out.get("extended") else ""))
+    if out.get("days_left") is not None:
+        typer.echo(f"days left    {out['days_left']}" + (" (OVERDUE)" if out.get("overdue") else ""))
+    for asked, answered in out.get("pauses", []):
+        typer.echo(f"pause        {asked} -> {answered or 'awaiting answer'}")
+    if out.get("services"):
+        table = Table(title="services")
+        for col in ("service", "state", "records", "candidates", "store failures"):
+            table.add_column(col)
+        for s in out["services"]:
+            table.add_row(
+                s["service"],
+                s["state"],
+                str(s["records"]),
+                ", ".join(s["candidates"]) or "",
+                str(s["failures"]) if s["failures"] else "",
+            )
+        Console().print(table)
+    if out.get("stage") == "awaiting_review":
+        typer.echo(f"redactions   {out['redactions']} withheld, {out['released']} released")
+    if out.get("pack_key"):
+        typer.echo(f"pack         s3://{load_settings().s3_bucket}/{out['pack_key']}")
+
+
+def requests(as_json: JsonOpt = False) -> None:
+    """Open rights requests, soonest statutory deadline first."""
+    settings = load_settings()
+    register = Register(settings)
+    register.create_schema()
+    today = date.today()
+    rows = [
+        {
+            "request_id": r.request_id,
+            "type": r.request_type,
+            "stage": r.stage,
+            "requester": r.requester,
+            "received_on": r.received_on.isoformat() if r.received_on else None,
+            "clock_start": r.clock_start.isoformat() if r.clock_start else None,
+            "deadline": r.deadline.isoformat() if r.deadline else None,
+            "days_left": (r.deadline - today).days if r.deadline else None,
+        }
+        for r in register.open_requests()
+        if r.request_type != "subject_search"
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Open rights requests")
+    for col in ("request", "type", "stage", "received", "clock start", "deadline", "days left"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["request_id"],
+            r["type"],
+            r["stage"] or "",
+            r["received_on"] or "",
+            r["clock_start"] or "-",
+            r["deadline"] or "-",
+            "-" if r["days_left"] is None else str(r["days_left"]),
+        )
+    Console().print(table)
+
+
+# -- the demo ------------------------------------------------------------------------------------------
+
+
+def run_sar_demo(
+    settings: Settings | None = None, *, timeout: float = 300, echo: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """On a running stack: a SAR for the demo child known to two services, filed to a delivered pack.
+
+    Files the request (received today), records identity evidence today, waits for gathering and
+    redaction, approves, and returns (and prints) where the pack is.
+    """
+    from rightsflow.catalog import load_catalog
+    from rightsflow.identity import SubjectIdentifiers
+    from rightsflow.seed import shared_child_example
+    from workflows.subject_access import ApproveInput, SubjectAccessRequest, VerifyInput
+
+    settings = settings or load_settings()
+    catalog = load_catalog(settings.catalog_dir)
+    urls = {svc.service: svc.store.resolved_url(settings.home) for svc in catalog}
+    child = shared_child_example(urls)
+    today = date.today()
+    request_id = file_request(settings, SubjectIdentifiers.parse(nhs_number=child.nhs_number), today)
+    echo(f"filed subject access request {request_id} (a child known to {len(child.services)} services)")
+
+    async def go() -> Any:
+        client = await _client(settings)
+        handle = client.get_workflow_handle(workflow_id(request_id))
+        await handle.execute_update(
+            SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            st = await handle.query(SubjectAccessRequest.status)
+            if st.stage == "awaiting_review":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"request {request_id} still at stage {st.stage}")
+            await asyncio.sleep(0.5)
+        echo(
+            f"gathered from {', '.join(s.service for s in st.services if s.state == 'gathered')}; "
+            f"{st.redactions} third-party redaction(s); deadline {st.clock.deadline}"
+        )
+        await handle.execute_update(SubjectAccessRequest.approve, ApproveInput("demo"))
+        return await handle.result()
+
+    result = asyncio.run(go())
+    pack = result.pack
+    echo(f"pack: s3://{settings.s3_bucket}/{pack.pack_key} (sha256 {pack.sha256[:16]}…)")
+    echo(f"link (expires {pack.link_expires_at}): {pack.link}")
+    return {"request_id": request_id, "pack_key": pack.pack_key, "link": pack.link, "sha256": pack.sha256}
+
+
+def demo() -> None:
+    """File a SAR for a demo child known to two services and take it to a delivered pack."""
+    settings, _ = settings_and_catalog()
+    try:
+        run_sar_demo(settings, echo=typer.echo)
+    except (OSError, RuntimeError, TimeoutError, LookupError) as exc:
+        fail(f"the demo did not complete: {type(exc).__name__}: {exc}", code=1)
