@@ -82,7 +82,8 @@ def find_in_store(service_map: StoreMap, engine, ids: SubjectIdentifiers) -> lis
             rows = conn.execute(q).all()
             given = normalise_name(ids.given_name or "")
             keys = [
-                (r[0],) for r in rows
+                (r[0],)
+                for r in rows
                 if not given or normalise_name(str(r[1] or "")).split()[:1] == given.split()[:1]
             ]
             if ids.postcode and keys:
@@ -106,8 +107,11 @@ def _narrow_by_postcode(service_map: StoreMap, conn, keys: list, postcode: str) 
             return [(k,) for k in keys]
         q = (
             select(service_map.c(subj, key))
-            .join_from(service_map.t(subj), service_map.t(pc[0]),
-                       service_map.c(subj, link[0]) == service_map.c(pc[0], link[1]))
+            .join_from(
+                service_map.t(subj),
+                service_map.t(pc[0]),
+                service_map.c(subj, link[0]) == service_map.c(pc[0], link[1]),
+            )
             .where(service_map.c(subj, key).in_(keys), pc_col == postcode)
         )
     return [tuple(r) for r in conn.execute(q)]
@@ -134,7 +138,9 @@ class DiscoveryActivities:
         activity.logger.info(
             "searched %s for request %s: %d match(es)", inp.service, inp.request_id, len(matches)
         )
-        self.register.record_matches(inp.request_id, inp.service, [(m.record_key, m.strength) for m in matches])
+        self.register.record_matches(
+            inp.request_id, inp.service, [(m.record_key, m.strength) for m in matches]
+        )
         self.register.audit(
             f"{inp.request_id}:discover:{inp.service}",
             actor="rightsflow",

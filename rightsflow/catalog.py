@@ -293,13 +293,17 @@ def _check_references(cat: ServiceCatalog) -> list[str]:
     r = cat.roles
     for name, role in (("contacts", r.contacts), ("sharing_log", r.sharing_log), ("flags", r.flags)):
         need(f"roles.{name}", role.collection, role.person_column, role.group_column, role.date_field)
-    need("roles.sharing_log", r.sharing_log.collection, r.sharing_log.recipient_field, r.sharing_log.what_field)
+    need(
+        "roles.sharing_log", r.sharing_log.collection, r.sharing_log.recipient_field, r.sharing_log.what_field
+    )
     need("roles.flags", r.flags.collection, r.flags.code_field, r.flags.ended_field)
     if r.consents:
         c = r.consents
         need("roles.consents", c.collection, c.person_column, c.group_column, c.date_field, c.withdrawn_field)
     for i, note in enumerate(r.case_notes):
-        need(f"roles.case_notes[{i}]", note.collection, note.person_column, note.group_column, note.date_field)
+        need(
+            f"roles.case_notes[{i}]", note.collection, note.person_column, note.group_column, note.date_field
+        )
     for name, role in (("contacts", r.contacts), ("sharing_log", r.sharing_log), ("flags", r.flags)):
         if not (role.person_column or role.group_column):
             problems.append(f"roles.{name}: set person_column or group_column")
@@ -313,7 +317,8 @@ def _check_references(cat: ServiceCatalog) -> list[str]:
             meta = f.fides_meta
             if meta and meta.identity and meta.identity not in IDENTITY_NAMES:
                 problems.append(
-                    f"{where}.fides_meta.identity: {meta.identity!r} is not one of {', '.join(IDENTITY_NAMES)}"
+                    f"{where}.fides_meta.identity: {meta.identity!r} is not one of "
+                    + ", ".join(IDENTITY_NAMES)
                 )
             for ref in (meta.references or []) if meta else []:
                 coll, _, fld = ref.field.partition(".")

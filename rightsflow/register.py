@@ -148,8 +148,18 @@ def _append_only(_mapper, _conn, _target) -> None:  # type: ignore[no-untyped-de
 
 def _entry_hash(previous: str, e: AuditEntry) -> str:
     body = json.dumps(
-        [previous, e.idempotency_key, e.at.isoformat(), e.actor, e.action, e.request_id,
-         e.subject_ref, e.service, e.legal_basis, e.detail],
+        [
+            previous,
+            e.idempotency_key,
+            e.at.isoformat(),
+            e.actor,
+            e.action,
+            e.request_id,
+            e.subject_ref,
+            e.service,
+            e.legal_basis,
+            e.detail,
+        ],
         separators=(",", ":"),
     )
     return hashlib.sha256(body.encode()).hexdigest()
@@ -253,7 +263,10 @@ class Register:
             )
             s.add(req)
         self.audit(
-            f"{request_id}:filed", actor=actor, action=f"{request_type}.filed", request_id=request_id,
+            f"{request_id}:filed",
+            actor=actor,
+            action=f"{request_type}.filed",
+            request_id=request_id,
             subject_ref=subject_ref,
         )
         return req
@@ -288,8 +301,15 @@ class Register:
             for record_key, strength in matches:
                 row = s.get(RequestMatch, (request_id, service, record_key))
                 if row is None:
-                    s.add(RequestMatch(request_id=request_id, service=service, record_key=record_key,
-                                       strength=strength, confirmed=strength == "exact_identifier"))
+                    s.add(
+                        RequestMatch(
+                            request_id=request_id,
+                            service=service,
+                            record_key=record_key,
+                            strength=strength,
+                            confirmed=strength == "exact_identifier",
+                        )
+                    )
 
     def confirm_match(self, request_id: str, service: str, record_key: str) -> None:
         with self.session() as s:
@@ -308,19 +328,36 @@ class Register:
             q = (
                 select(RequestMatch.record_key)
                 .join(RightsRequest, RightsRequest.request_id == RequestMatch.request_id)
-                .where(RequestMatch.service == service, RightsRequest.status != "closed",
-                       RightsRequest.request_type != "subject_search")
+                .where(
+                    RequestMatch.service == service,
+                    RightsRequest.status != "closed",
+                    RightsRequest.request_type != "subject_search",
+                )
             )
             return set(s.scalars(q))
 
     def record_decision(
-        self, decision_id: str, request_id: str, decision: str, *, decided_by: str,
-        service: str | None = None, legal_basis: str | None = None,
+        self,
+        decision_id: str,
+        request_id: str,
+        decision: str,
+        *,
+        decided_by: str,
+        service: str | None = None,
+        legal_basis: str | None = None,
     ) -> None:
         with self.session() as s:
             if s.get(Decision, decision_id) is None:
-                s.add(Decision(decision_id=decision_id, request_id=request_id, service=service,
-                               decision=decision, legal_basis=legal_basis, decided_by=decided_by))
+                s.add(
+                    Decision(
+                        decision_id=decision_id,
+                        request_id=request_id,
+                        service=service,
+                        decision=decision,
+                        legal_basis=legal_basis,
+                        decided_by=decided_by,
+                    )
+                )
 
     # -- audit log -------------------------------------------------------------------------
     def audit(
@@ -345,10 +382,17 @@ class Register:
             )
             previous = last.entry_hash if last else "0" * 64
             entry = AuditEntry(
-                idempotency_key=idempotency_key, at=_now(), actor=actor, action=action,
-                request_id=request_id, subject_ref=subject_ref, service=service,
-                legal_basis=legal_basis, detail=json.dumps(detail or {}, sort_keys=True, default=str),
-                previous_hash=previous, entry_hash="",
+                idempotency_key=idempotency_key,
+                at=_now(),
+                actor=actor,
+                action=action,
+                request_id=request_id,
+                subject_ref=subject_ref,
+                service=service,
+                legal_basis=legal_basis,
+                detail=json.dumps(detail or {}, sort_keys=True, default=str),
+                previous_hash=previous,
+                entry_hash="",
             )
             entry.entry_hash = _entry_hash(previous, entry)
             s.add(entry)
@@ -360,7 +404,9 @@ class Register:
                 select(AuditEntry).where(AuditEntry.request_id == request_id).order_by(AuditEntry.entry_id)
             )
             return [
-                AuditRecord(r.at, r.actor, r.action, r.request_id, r.service, r.legal_basis, json.loads(r.detail))
+                AuditRecord(
+                    r.at, r.actor, r.action, r.request_id, r.service, r.legal_basis, json.loads(r.detail)
+                )
                 for r in rows
             ]
 

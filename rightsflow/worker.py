@@ -16,7 +16,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.discovery import DiscoveryActivities
+from activities.retention import RetentionActivities
 from activities.subject_access import SubjectAccessActivities
+from workflows.retention_sweep import RetentionSweep, ServiceSweep
 from workflows.subject_access import SubjectAccessRequest
 from workflows.subject_search import SubjectSearch
 
@@ -27,8 +29,7 @@ from .register import Register
 
 log = logging.getLogger("rightsflow.worker")
 
-WORKFLOWS = [SubjectSearch]
-WORKFLOWS.append(SubjectAccessRequest)
+WORKFLOWS: list[type] = [SubjectSearch, SubjectAccessRequest, RetentionSweep, ServiceSweep]
 
 
 def build_activities(settings: Settings) -> list:
@@ -38,8 +39,22 @@ def build_activities(settings: Settings) -> list:
     discovery = DiscoveryActivities(settings, catalog, register)
     activities = [discovery.list_services, discovery.discover_in_service]
     sar = SubjectAccessActivities(settings, catalog, register)
-    activities += [sar.record_event, sar.confirm_matches, sar.gather_service, sar.redact,
-                   sar.build_and_deliver_pack, sar.write_letter, sar.purge_working_copies]
+    activities += [
+        sar.record_event,
+        sar.confirm_matches,
+        sar.gather_service,
+        sar.redact,
+        sar.build_and_deliver_pack,
+        sar.write_letter,
+        sar.purge_working_copies,
+    ]
+    retention = RetentionActivities(settings, catalog, register)
+    activities += [
+        retention.retention_services,
+        retention.count_people,
+        retention.sweep_batches,
+        retention.finish_service,
+    ]
     return activities
 
 
@@ -63,8 +78,12 @@ async def run_worker(settings: Settings | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        log.info("worker on %s / %s, task queue %s", settings.temporal_address,
-                 settings.temporal_namespace, settings.task_queue)
+        log.info(
+            "worker on %s / %s, task queue %s",
+            settings.temporal_address,
+            settings.temporal_namespace,
+            settings.task_queue,
+        )
         async with worker:
             await stop.wait()
         log.info("worker stopped")

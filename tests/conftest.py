@@ -69,7 +69,12 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     from rightsflow.keys import ensure_codec_key_file, ensure_hash_key_file
 
     monkeypatch.setenv("RIGHTSFLOW_HOME", str(tmp_path / "home"))
-    for var in ("RIGHTSFLOW_CODEC_KEY", "RIGHTSFLOW_CODEC_KEY_ID", "RIGHTSFLOW_HASH_KEY", "RIGHTSFLOW_CATALOG"):
+    for var in (
+        "RIGHTSFLOW_CODEC_KEY",
+        "RIGHTSFLOW_CODEC_KEY_ID",
+        "RIGHTSFLOW_HASH_KEY",
+        "RIGHTSFLOW_CATALOG",
+    ):
         monkeypatch.delenv(var, raising=False)
     s = load_settings()
     ensure_codec_key_file(s)

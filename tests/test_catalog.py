@@ -62,12 +62,18 @@ def test_a_broken_retention_rule_is_refused_naming_file_field_and_problem(tmp_pa
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda d: d["dataset"]["collections"][1]["fields"][2]["fides_meta"].update(identity="email"),
-         "fides_meta.identity: 'email' is not one of"),
-        (lambda d: d["dataset"]["collections"][0]["fields"][1].update(data_categories=["user.shoe_size"]),
-         "unknown data category 'user.shoe_size'"),
-        (lambda d: d["roles"]["contacts"].update(date_field="visit_date"),
-         "roles.contacts: field hub_session.visit_date is not mapped"),
+        (
+            lambda d: d["dataset"]["collections"][1]["fields"][2]["fides_meta"].update(identity="email"),
+            "fides_meta.identity: 'email' is not one of",
+        ),
+        (
+            lambda d: d["dataset"]["collections"][0]["fields"][1].update(data_categories=["user.shoe_size"]),
+            "unknown data category 'user.shoe_size'",
+        ),
+        (
+            lambda d: d["roles"]["contacts"].update(date_field="visit_date"),
+            "roles.contacts: field hub_session.visit_date is not mapped",
+        ),
         (lambda d: d.pop("recipients"), "recipients: Field required"),
         (lambda d: d.update(service="other_name"), "must match the file name"),
     ],

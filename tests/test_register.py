@@ -43,8 +43,9 @@ def test_identifiers_are_sealed_and_indexed_not_stored_in_plain_text(register):
 
 def test_the_same_subject_is_found_again_through_the_blind_index(register):
     first = register.register_subject(CHILD)
-    again = register.register_subject(SubjectIdentifiers.parse(nhs_number="9434765919", name="amelia  okafor",
-                                                               dob="2015-03-14"))
+    again = register.register_subject(
+        SubjectIdentifiers.parse(nhs_number="9434765919", name="amelia  okafor", dob="2015-03-14")
+    )
     other = register.register_subject(SubjectIdentifiers.parse(nhs_number="4010232137"))
     assert again == first
     assert other != first
@@ -62,8 +63,13 @@ def test_requests_list_soonest_deadline_first(register):
 def test_audit_entries_are_written_once_and_the_log_is_append_only(register):
     ref = register.register_subject(CHILD)
     req = register.create_request("subject_access", ref, received_on=date(2026, 11, 2))
-    assert register.audit("k1", actor="dpo", action="identity.verified", request_id=req.request_id,
-                          legal_basis="UK GDPR Art 12(6)")
+    assert register.audit(
+        "k1",
+        actor="dpo",
+        action="identity.verified",
+        request_id=req.request_id,
+        legal_basis="UK GDPR Art 12(6)",
+    )
     assert not register.audit("k1", actor="dpo", action="identity.verified", request_id=req.request_id)
     trail = register.audit_trail(req.request_id)
     assert [e.action for e in trail] == ["subject_access.filed", "identity.verified"]

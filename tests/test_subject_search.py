@@ -72,8 +72,9 @@ async def test_a_child_known_to_two_services_is_found_in_both(seeded, time_skipp
 async def test_name_and_date_of_birth_give_candidates_to_confirm(seeded, time_skipping_env):
     settings, urls = seeded
     example = shared_child_example(urls)
-    ids = SubjectIdentifiers.parse(name=f"{example.given_name} {example.family_name}",
-                                   dob=example.date_of_birth.isoformat())
+    ids = SubjectIdentifiers.parse(
+        name=f"{example.given_name} {example.family_name}", dob=example.date_of_birth.isoformat()
+    )
     result, _, _, _ = await _search(time_skipping_env.client, settings, ids)
     found = {s.service: s.matches for s in result.services if s.matches}
     assert set(example.services) <= set(found)
@@ -90,8 +91,12 @@ async def test_history_on_the_dev_server_holds_no_personal_data_in_plain_text(se
     plain = dev_server_env.client.get_workflow_handle(handle.id)
     history = await plain.fetch_history()
     raw = history.to_json().encode() + b"".join(e.SerializeToString() for e in history.events)
-    for secret in (example.nhs_number, example.nhs_number[:3] + " " + example.nhs_number[3:6],
-                   example.family_name, example.given_name):
+    for secret in (
+        example.nhs_number,
+        example.nhs_number[:3] + " " + example.nhs_number[3:6],
+        example.family_name,
+        example.given_name,
+    ):
         assert secret.encode() not in raw
     assert b"binary/encrypted" in raw or b"YmluYXJ5L2VuY3J5cHRlZA" in raw  # payloads were encrypted
 

@@ -35,8 +35,9 @@ class SubjectSearchResult:
 
 
 # A store that is down is retried for a day before the search gives up on it.
-STORE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5),
-                          backoff_coefficient=2.0)
+STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5), backoff_coefficient=2.0
+)
 
 
 @workflow.defn

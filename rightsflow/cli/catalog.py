@@ -31,7 +31,9 @@ def check_stores(settings: Settings, catalog: Catalog) -> dict[str, list[str]]:
                     found.append(f"table {collection} is mapped but not in the store")
                     continue
                 live = {c["name"] for c in insp.get_columns(collection)}
-                found += [f"column {collection}.{f} is mapped but not in the store" for f in fields if f not in live]
+                found += [
+                    f"column {collection}.{f} is mapped but not in the store" for f in fields if f not in live
+                ]
         except SQLAlchemyError as exc:
             found.append(f"store unreachable ({type(exc).__name__})")
         problems[svc.service] = found
@@ -39,7 +41,9 @@ def check_stores(settings: Settings, catalog: Catalog) -> dict[str, list[str]]:
 
 
 def catalog(
-    check: Annotated[bool, typer.Option("--check", help="Check every mapped table and column in the stores.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Check every mapped table and column in the stores.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the catalogued services (validated at start-up)."""

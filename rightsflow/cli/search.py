@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rightsflow.nhs import InvalidIdentifier
 from rightsflow.identity import SubjectIdentifiers
+from rightsflow.nhs import InvalidIdentifier
 from rightsflow.register import Register
 
 from .common import fail, settings_and_catalog
@@ -21,7 +21,9 @@ NhsOpt = Annotated[str | None, typer.Option("--nhs-number", help="NHS number (10
 UpnOpt = Annotated[str | None, typer.Option("--upn", help="Unique Pupil Number.")]
 NameOpt = Annotated[str | None, typer.Option("--name", help="Full name; needs --dob.")]
 DobOpt = Annotated[str | None, typer.Option("--dob", help="Date of birth, YYYY-MM-DD.")]
-PostcodeOpt = Annotated[str | None, typer.Option("--postcode", help="Narrows a name and date of birth search.")]
+PostcodeOpt = Annotated[
+    str | None, typer.Option("--postcode", help="Narrows a name and date of birth search.")
+]
 
 
 def parse_identifiers(
@@ -69,8 +71,11 @@ def search(
         result = asyncio.run(_run_search(settings, register, req.request_id, subject_ref))
     except Exception as exc:  # a connection failure names only the address
         register.update_request(req.request_id, stage="failed")
-        fail(f"search {req.request_id} did not complete: {type(exc).__name__}: is the worker running at "
-             f"{settings.temporal_address}?", code=1)
+        fail(
+            f"search {req.request_id} did not complete: {type(exc).__name__}: is the worker running at "
+            f"{settings.temporal_address}?",
+            code=1,
+        )
     register.update_request(req.request_id, stage="searched", status="closed")
     out = {
         "request_id": req.request_id,
