@@ -16,8 +16,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.discovery import DiscoveryActivities
+from activities.erasure import ErasureActivities
 from activities.retention import RetentionActivities
+from activities.rights import RightsActivities
 from activities.subject_access import SubjectAccessActivities
+from workflows.erasure import Erasure
 from workflows.retention_sweep import RetentionSweep, ServiceSweep
 from workflows.subject_access import SubjectAccessRequest
 from workflows.subject_search import SubjectSearch
@@ -30,6 +33,7 @@ from .register import Register
 log = logging.getLogger("rightsflow.worker")
 
 WORKFLOWS: list[type] = [SubjectSearch, SubjectAccessRequest, RetentionSweep, ServiceSweep]
+WORKFLOWS += [Erasure]
 
 
 def build_activities(settings: Settings) -> list:
@@ -54,6 +58,20 @@ def build_activities(settings: Settings) -> list:
         retention.count_people,
         retention.sweep_batches,
         retention.finish_service,
+    ]
+    erasure = ErasureActivities(settings, catalog, register)
+    rights = RightsActivities(settings, catalog, register)
+    activities += [erasure.assess_service, erasure.erase_service]
+    activities += [
+        rights.record_decision,
+        rights.set_restriction,
+        rights.withdraw_consent,
+        rights.rectify_service,
+        rights.attach_statement,
+        rights.holds_field,
+        rights.send_notices,
+        rights.write_rights_letter,
+        rights.write_rights_certificate,
     ]
     return activities
 

@@ -1,0 +1,279 @@
+"""Erasure: read what decides it in each store, and erase what the catalogue marks.
+
+``assess_service`` reads the subject's active hold flags (person- and household-level), consents
+and the service's lawful basis and returns a proposal (rightsflow.erasure.propose), no personal
+data. ``erase_service`` applies the catalogue's erasure plan inside one transaction per service:
+the subject's person-scope rows deleted children first, kept rows masked per field; a retry finds
+nothing left to delete and values already masked, so it changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, inspect, or_, select, update
+from temporalio import activity
+
+from activities.rights import chunks, subject_groups
+from activities.subject_access import _Typed
+from rightsflow.catalog import Catalog, ServiceCatalog
+from rightsflow.config import Settings
+from rightsflow.db import store_engine
+from rightsflow.erasure import (
+    EXEMPTIONS,
+    HASH_MARK,
+    ErasurePlan,
+    Proposal,
+    ServiceFacts,
+    erasure_plan,
+    field_rules,
+    propose,
+)
+from rightsflow.keys import keyed_hash, load_hash_key
+from rightsflow.register import Register
+from rightsflow.storemap import StoreMap
+
+
+@dataclass
+class AssessInput:
+    request_id: str
+    service: str
+    record_keys: list[str]
+    ground: str
+
+
+@dataclass
+class Assessment:
+    service: str
+    facts: ServiceFacts
+    proposal: Proposal
+    recipients: int = 0  # distinct recipients in the sharing log for the subject
+
+
+@dataclass
+class EraseInput:
+    request_id: str
+    service: str
+    record_keys: list[str]
+
+
+@dataclass
+class EraseResult:
+    service: str
+    rows_deleted: int = 0
+    rows_masked: int = 0
+    by_collection: dict[str, int] = field(default_factory=dict)
+
+
+def active_holds(
+    conn: Connection, cat: ServiceCatalog, smap: StoreMap, keys: list[Any], groups: list[Any]
+) -> list[str]:
+    """Hold kinds of flags still open (no end date) on the subject or the subject's household."""
+    fl = cat.roles.flags
+    t = smap.t(fl.collection)
+    conds = []
+    if fl.person_column and keys:
+        conds.append(t.c[fl.person_column].in_(keys))
+    if fl.group_column and groups:
+        conds.append(t.c[fl.group_column].in_(groups))
+    if not conds:
+        return []
+    q = select(t.c[fl.code_field]).where(or_(*conds), t.c[fl.ended_field].is_(None)).distinct()
+    kinds = {fl.codes[str(r[0])] for r in conn.execute(q) if str(r[0]) in fl.codes}
+    return sorted(kinds)
+
+
+def _scope_keys(conn: Connection, plan: ErasurePlan, smap: StoreMap, keys: list[Any]) -> dict[str, list[Any]]:
+    """Primary keys of the person-scope rows that other person-scope rows reference."""
+    found: dict[str, list[Any]] = {plan.person: list(keys)}
+    referenced = {p[1] for c in plan.order for p in plan.parents[c]}
+    for c in plan.order:
+        if c in found or c not in referenced:
+            continue
+        pk = smap.c(c, plan.primary_keys[c])
+        vals: set[Any] = set()
+        for col, parent, _ in plan.parents[c]:
+            for ch in chunks(found.get(parent, [])):
+                if ch:
+                    vals.update(r[0] for r in conn.execute(select(pk).where(smap.c(c, col).in_(ch))))
+        found[c] = sorted(vals, key=str)
+    return found
+
+
+def _filters(
+    plan: ErasurePlan, smap: StoreMap, c: str, found: dict[str, list[Any]]
+) -> list[tuple[Any, list[Any]]]:
+    if c == plan.person:
+        return [(smap.c(c, plan.key), found[c])]
+    return [(smap.c(c, col), found.get(parent, [])) for col, parent, _ in plan.parents[c]]
+
+
+def erase_rows(
+    conn: Connection, plan: ErasurePlan, smap: StoreMap, keys: list[Any], hash_key: bytes, engine: Any
+) -> EraseResult:
+    """Delete (children first) and mask the subject's person-scope rows; set-based, idempotent."""
+    result = EraseResult(plan.service)
+    found = _scope_keys(conn, plan, smap, keys)
+    for c in plan.delete_order:
+        t = smap.t(c)
+        n = 0
+        for col, values in _filters(plan, smap, c, found):
+            for ch in chunks(values):
+                if ch:
+                    n += conn.execute(delete(t).where(col.in_(ch))).rowcount or 0
+        result.rows_deleted += n
+        result.by_collection[c] = n
+    insp = inspect(engine)
+    for c in plan.order:
+        if c not in plan.kept:
+            continue
+        rules = plan.kept[c]
+        cols = {col["name"]: col for col in insp.get_columns(c)}
+        t = smap.t(c)
+        pk = plan.primary_keys[c]
+        cleared: dict[str, Any] = {}
+        for f in plan.personal[c]:
+            rule = rules.get(f)
+            if rule in ("keep", "keyed_hash") or f not in cols:
+                continue
+            cleared[f] = None if cols[f]["nullable"] else ""
+        for f, rule in rules.items():
+            if rule == "null" and f in cols:
+                cleared[f] = None if cols[f]["nullable"] else ""
+        hashed = [f for f, rule in rules.items() if rule == "keyed_hash" and f in cols]
+        n = 0
+        for col, values in _filters(plan, smap, c, found):
+            for ch in chunks(values):
+                if not ch:
+                    continue
+                if cleared:
+                    changed = [t.c[f].is_not(None) if v is None else t.c[f] != v for f, v in cleared.items()]
+                    n += (
+                        conn.execute(update(t).where(col.in_(ch), or_(*changed)).values(cleared)).rowcount
+                        or 0
+                    )
+                for f in hashed:
+                    length = getattr(cols[f]["type"], "length", None)
+                    todo = conn.execute(
+                        select(t.c[pk], t.c[f]).where(
+                            col.in_(ch), t.c[f].is_not(None), ~t.c[f].startswith(HASH_MARK)
+                        )
+                    ).all()
+                    if not todo:
+                        continue
+                    params = []
+                    for key, value in todo:
+                        digest = HASH_MARK + keyed_hash(
+                            hash_key, str(value), f"erasure.{plan.service}.{c}.{f}"
+                        )
+                        params.append({"k": key, "v": digest[:length] if length else digest})
+                    stmt = update(t).where(t.c[pk] == bindparam("k")).values({f: bindparam("v")})
+                    n += conn.execute(stmt, params).rowcount or 0
+        result.rows_masked += n
+        result.by_collection[c] = result.by_collection.get(c, 0) + n
+    return result
+
+
+class ErasureActivities:
+    """Art 17 assessment and erasure over the catalogued stores (one instance per worker)."""
+
+    def __init__(self, settings: Settings, catalog: Catalog, register: Register) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.register = register
+        self.maps = {svc.service: StoreMap(svc) for svc in catalog}
+        self.hash_key = load_hash_key(settings)
+
+    def plan(self, service: str) -> ErasurePlan:
+        return erasure_plan(self.catalog[service], field_rules(self.settings.catalog_dir, service))
+
+    @activity.defn
+    def assess_service(self, inp: AssessInput) -> Assessment:
+        cat = self.catalog[inp.service]
+        engine = store_engine(cat, self.settings)
+        smap = self.maps[inp.service]
+        keys = _Typed(engine).values(cat.subject.collection, cat.subject.key, inp.record_keys)
+        with engine.connect() as conn:
+            t = smap.t(cat.subject.collection)
+            held = (
+                bool(keys)
+                and conn.execute(
+                    select(func.count()).select_from(t).where(t.c[cat.subject.key].in_(keys))
+                ).scalar_one()
+                > 0
+            )
+            groups = subject_groups(conn, cat, smap, keys)
+            holds = active_holds(conn, cat, smap, keys, groups) if held else []
+            consents = withdrawn = 0
+            role = cat.roles.consents
+            if role and role.person_column and keys:
+                ct = smap.t(role.collection)
+                consents, withdrawn = conn.execute(
+                    select(func.count(), func.count(ct.c[role.withdrawn_field])).where(
+                        ct.c[role.person_column].in_(keys)
+                    )
+                ).one()
+            sl = cat.roles.sharing_log
+            st = smap.t(sl.collection)
+            recipients = 0
+            if sl.person_column and keys:
+                recipients = conn.execute(
+                    select(func.count(func.distinct(st.c[sl.recipient_field]))).where(
+                        st.c[sl.person_column].in_(keys)
+                    )
+                ).scalar_one()
+        facts = ServiceFacts(
+            inp.service, held, cat.lawful_basis.consent_based, holds, int(consents), int(withdrawn)
+        )
+        proposal = propose(facts, inp.ground)
+        self.register.audit(
+            f"{inp.request_id}:assessed:{inp.service}",
+            actor="rightsflow",
+            action="erasure.proposed",
+            request_id=inp.request_id,
+            service=inp.service,
+            legal_basis=EXEMPTIONS[proposal.exemption][:200] if proposal.exemption else None,
+            detail={
+                "proposal": proposal.decision,
+                "exemption": proposal.exemption,
+                "holds": holds,
+                "consent_based": facts.consent_based,
+                "consents": facts.consents,
+                "consents_withdrawn": facts.consents_withdrawn,
+            },
+        )
+        return Assessment(inp.service, facts, proposal, int(recipients))
+
+    @activity.defn
+    def erase_service(self, inp: EraseInput) -> EraseResult:
+        cat = self.catalog[inp.service]
+        engine = store_engine(cat, self.settings)
+        smap = self.maps[inp.service]
+        keys = _Typed(engine).values(cat.subject.collection, cat.subject.key, inp.record_keys)
+        plan = self.plan(inp.service)
+        with engine.begin() as conn:
+            result = erase_rows(conn, plan, smap, keys, self.hash_key, engine)
+        # The store has committed; the register records it once (a retry finds the entry).
+        self.register.audit(
+            f"{inp.request_id}:erased:{inp.service}",
+            actor="rightsflow",
+            action="erasure.erased",
+            request_id=inp.request_id,
+            service=inp.service,
+            legal_basis="UK GDPR Art 17(1)",
+            detail={
+                "rows_deleted": result.rows_deleted,
+                "rows_masked": result.rows_masked,
+                "by_collection": result.by_collection,
+                "people": len(keys),
+            },
+        )
+        activity.logger.info(
+            "erased %s for %s: %d deleted, %d masked",
+            inp.service,
+            inp.request_id,
+            result.rows_deleted,
+            result.rows_masked,
+        )
+        return result
