@@ -21,6 +21,8 @@ from activities.retention import RetentionActivities
 from activities.rights import RightsActivities
 from activities.subject_access import SubjectAccessActivities
 from workflows.erasure import Erasure
+from workflows.rectification import Rectification
+from workflows.restriction import Restriction
 from workflows.retention_sweep import RetentionSweep, ServiceSweep
 from workflows.subject_access import SubjectAccessRequest
 from workflows.subject_search import SubjectSearch
@@ -33,7 +35,7 @@ from .register import Register
 log = logging.getLogger("rightsflow.worker")
 
 WORKFLOWS: list[type] = [SubjectSearch, SubjectAccessRequest, RetentionSweep, ServiceSweep]
-WORKFLOWS += [Erasure]
+WORKFLOWS += [Erasure, Restriction, Rectification]
 
 
 def build_activities(settings: Settings) -> list:

@@ -1,0 +1,193 @@
+"""Rectification (Art 16): restrict while checked, then correct everywhere or attach a statement.
+
+Discover the subject; in every service that maps the field (by identity name or data category in
+the catalogue) and holds the subject, processing is restricted while the DPO checks. ``decide``
+accepts (the value is corrected in each service, a note that a correction was made goes in the
+case record, recipients are told under Art 19) or declines (the person's supplementary statement
+is attached; an opinion stays recorded as an opinion). The person is told the outcome, then the
+restriction is lifted. The audit log records that a change was made, never the values.
+
+Workflow id ``rectification-<request id>``. The new value and the statement travel only inside
+the encrypted payload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from temporalio import workflow
+
+from workflows.erasure import (
+    STORE,
+    ConfirmInput,
+    ServiceMatchState,
+    certificate,
+    deadline_for,
+    discover,
+    letter,
+    notices,
+    record,
+    today,
+    validate_confirm,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from activities.rights import (
+        CertificateInput,
+        LetterInput,
+        Notice,
+        NoticesInput,
+        RectifyInput,
+        RectifyResult,
+        RestrictInput,
+        RightsActivities,
+        StatementInput,
+    )
+    from rightsflow.erasure import field_label
+
+
+@dataclass
+class RectificationInput:
+    request_id: str
+    subject_ref: str
+    received_on: str
+    field: str  # identity name or data category
+    value: str  # the corrected value the person gives
+    services: list[str] | None = None
+
+
+@dataclass
+class RectifyDecision:
+    accept: bool
+    reason: str = ""
+    statement: str = ""  # declined: the person's supplementary statement
+    decided_by: str = "dpo"
+
+
+@dataclass
+class RectificationStatus:
+    request_id: str
+    stage: str
+    field: str
+    deadline: str
+    services: list[str]
+    candidates: list[str]
+    decision: str | None
+    corrected: list[str] = field(default_factory=list)
+    notices_sent: int = 0
+
+
+@workflow.defn
+class Rectification:
+    @workflow.init
+    def __init__(self, inp: RectificationInput) -> None:
+        self._inp = inp
+        self._stage = "filed"
+        self._matches: dict[str, ServiceMatchState] = {}
+        self._match_decisions: dict[str, bool] = {}
+        self._services: list[str] = []
+        self._decision: RectifyDecision | None = None
+        self._results: list[RectifyResult] = []
+        self._notices: list[Notice] = []
+
+    async def _to(self, stage: str, **extra: object) -> None:
+        self._stage = stage
+        await record(self._inp.request_id, f"stage:{stage}", f"rectification.{stage}", {}, stage=stage, **extra)
+
+    async def _restrict(self, found: dict[str, list[str]], on: bool) -> None:
+        await asyncio.gather(*(
+            workflow.execute_activity_method(
+                RightsActivities.set_restriction,
+                RestrictInput(self._inp.request_id, s, found[s], on, today().isoformat(), "accuracy"),
+                start_to_close_timeout=timedelta(minutes=2), retry_policy=STORE,
+            )
+            for s in self._services
+        ))
+
+    @workflow.run
+    async def run(self, inp: RectificationInput) -> RectificationStatus:
+        deadline = deadline_for(inp.received_on)
+        await self._to("discovering", clock_start=inp.received_on, deadline=deadline)
+        await discover(inp.request_id, inp.subject_ref, inp.services, self._matches, self._match_decisions)
+        found = {s: m.keys for s, m in self._matches.items() if m.keys}
+        for s, keys in found.items():
+            if await workflow.execute_activity_method(
+                RightsActivities.holds_field, RectifyInput(inp.request_id, s, keys, inp.field, "", ""),
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE,
+            ):
+                self._services.append(s)
+        await self._restrict(found, True)
+        await self._to("awaiting_decision")
+        await workflow.wait_condition(lambda: self._decision is not None)
+        d = self._decision
+        assert d is not None
+        on = today().isoformat()
+        label = field_label(inp.field)
+        await record(inp.request_id, "decision", f"rectification.{'accepted' if d.accept else 'declined'}",
+                     {"services": self._services}, actor=d.decided_by,
+                     decision="accepted" if d.accept else "declined", legal_basis="UK GDPR Art 16")
+        for s in self._services:
+            if d.accept:
+                self._results.append(await workflow.execute_activity_method(
+                    RightsActivities.rectify_service, RectifyInput(inp.request_id, s, found[s], inp.field, inp.value, on),
+                    start_to_close_timeout=timedelta(minutes=5), retry_policy=STORE,
+                ))
+                self._notices += await notices(NoticesInput(
+                    inp.request_id, s, found[s], "rectification", on, f"the {label} was corrected"))
+            else:
+                await workflow.execute_activity_method(
+                    RightsActivities.attach_statement,
+                    StatementInput(inp.request_id, s, found[s], inp.field, d.statement, on),
+                    start_to_close_timeout=timedelta(minutes=5), retry_policy=STORE,
+                )
+        await letter(LetterInput(inp.request_id, inp.subject_ref, "rectification_letter.html.j2", "outcome", {
+            "accepted": d.accept, "field": label, "services": self._services, "reason": d.reason,
+            "recipients": sorted({n.recipient for n in self._notices if n.sent}),
+        }))
+        # Told the outcome: the restriction put on while checking is lifted.
+        await self._restrict(found, False)
+        await certificate(CertificateInput(inp.request_id, "rectification", "outcome", {
+            "field": inp.field, "decision": "accepted" if d.accept else "declined", "on": on,
+            "services": [{"service": r.service, "columns": r.fields, "rows": r.rows, "note": r.note}
+                         for r in self._results] or self._services,
+            "article19_sent": sum(n.sent for n in self._notices),
+        }))
+        self._stage = "completed"
+        await record(inp.request_id, "stage:completed", "rectification.completed", {}, stage="completed",
+                     status="closed")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.status()
+
+    @workflow.query
+    def status(self) -> RectificationStatus:
+        return RectificationStatus(
+            self._inp.request_id, self._stage, self._inp.field, deadline_for(self._inp.received_on),
+            list(self._services), [c for m in self._matches.values() for c in m.candidates],
+            None if self._decision is None else ("accepted" if self._decision.accept else "declined"),
+            [r.service for r in self._results if r.fields], sum(n.sent for n in self._notices),
+        )
+
+    @workflow.update
+    def confirm(self, inp: ConfirmInput) -> None:
+        for ref in inp.confirm:
+            self._match_decisions[ref] = True
+        for ref in inp.reject:
+            self._match_decisions[ref] = False
+
+    @confirm.validator
+    def _validate_confirm(self, inp: ConfirmInput) -> None:
+        validate_confirm(inp, self._matches)
+
+    @workflow.update
+    def decide(self, inp: RectifyDecision) -> str:
+        self._decision = inp
+        return "accepted" if inp.accept else "declined"
+
+    @decide.validator
+    def _validate_decide(self, inp: RectifyDecision) -> None:
+        if self._stage != "awaiting_decision":
+            raise ValueError(f"not awaiting a decision (stage: {self._stage})")
+        if not inp.accept and not inp.statement.strip():
+            raise ValueError("declining needs the person's supplementary statement to attach")
