@@ -185,7 +185,7 @@ async def test_sar_from_filing_to_a_delivered_pack(sar_settings, time_skipping_e
     today = await _today(time_skipping_env)
     async with _worker(client, settings):
         handle, request_id, register = await _file(
-            client, settings, SubjectIdentifiers.parse(nhs_number=child.nhs_number), today
+            client, settings, SubjectIdentifiers.parse(nhs_number=child.nhs_number), today, **QUICK_RETRY
         )
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(SubjectAccessRequest.approve, ApproveInput())
@@ -376,3 +376,159 @@ async def test_reminders_and_escalation_are_recorded_on_time(sar_settings, time_
         f"reminder_3:{view.deadline}",
         f"escalation:{view.deadline}",
     ]
+
+
+# -- gathering: outages, a stopped worker ----------------------------------------------------------------
+
+QUICK_RETRY = {"store_retry_first_seconds": 1, "store_retry_max_seconds": 2}  # real seconds, not skipped
+DOWN = "postgresql+psycopg://nobody@127.0.0.1:1/down"  # nothing listens on port 1: connection refused
+
+
+async def _wait_for(handle: WorkflowHandle, check, timeout: float = 60):  # type: ignore[no-untyped-def]
+    for _ in range(int(timeout * 10)):
+        st = await handle.query(SubjectAccessRequest.status)
+        if check(st):
+            return st
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"condition not reached: {st}")
+
+
+def _others_done_one_down(st, down: str) -> bool:  # type: ignore[no-untyped-def]
+    by = {s.service: s for s in st.services}
+    return by[down].state == "store_unavailable" and all(
+        by[s].state in ("gathered", "not_found") for s in by if s != down
+    )
+
+
+async def test_a_store_outage_delays_that_service_then_completes(
+    sar_settings, time_skipping_env, monkeypatch
+):
+    settings = sar_settings
+    env = time_skipping_env
+    urls = _urls(settings)
+    child = shared_child_example(urls)
+    down = child.services[0]
+    env_var = load_catalog(settings.catalog_dir)[down].store.url_env
+    client = _codec_client(env.client, settings)
+    today = await _today(env)
+    monkeypatch.setenv(env_var, DOWN)
+    async with _worker(client, settings):
+        handle, request_id, register = await _file(
+            client, settings, SubjectIdentifiers.parse(nhs_number=child.nhs_number), today, **QUICK_RETRY
+        )
+        await handle.execute_update(
+            SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
+        )
+
+        st = await _wait_for(handle, lambda st: _others_done_one_down(st, down))
+        assert st.stage == "gathering"  # the request waits for the store; it has not failed
+        monkeypatch.delenv(env_var)  # the store is back
+        st = await _wait_stage(handle, "awaiting_review")
+        by = {s.service: s for s in st.services}
+        assert by[down].state == "gathered" and by[down].failures >= 1 and by[down].records > 0
+        await _finish(handle)
+    actions = [(e.action, e.service) for e in register.audit_trail(request_id)]
+    assert ("subject_access.gathered", down) in actions
+    assert [a for a in actions if a[0] == "subject_access.gathered"].count(
+        ("subject_access.gathered", down)
+    ) == 1
+
+
+async def test_a_worker_stopped_mid_gather_loses_nothing_and_duplicates_nothing(
+    sar_settings, dev_server_env, monkeypatch
+):
+    settings = sar_settings
+    env = dev_server_env
+    child = shared_child_example(_urls(settings))
+    down = child.services[-1]
+    env_var = load_catalog(settings.catalog_dir)[down].store.url_env
+    client = _codec_client(env.client, settings)
+    today = date.today()
+    monkeypatch.setenv(env_var, DOWN)
+    async with _worker(client, settings):
+        handle, request_id, register = await _file(
+            client, settings, SubjectIdentifiers.parse(nhs_number=child.nhs_number), today, **QUICK_RETRY
+        )
+        await handle.execute_update(
+            SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
+        )
+        st = await _wait_for(handle, lambda st: _others_done_one_down(st, down))
+        assert st.stage == "gathering"
+    # the first worker is gone mid-gather (some services gathered, one not); the store comes back;
+    # a new worker takes over from the history
+    monkeypatch.delenv(env_var)
+    async with _worker(client, settings):
+        await _wait_stage(handle, "awaiting_review")
+        await handle.execute_update(SubjectAccessRequest.approve, ApproveInput())
+        result = await handle.result()
+    body = urllib.request.urlopen(result.pack.link).read()  # noqa: S310
+    export = json.loads(zipfile.ZipFile(io.BytesIO(body)).read("records.json"))
+    assert {s["service"] for s in export["services"]} >= set(child.services)
+    for s in export["services"]:
+        for collection, rows in s["records"].items():
+            as_text = [json.dumps(r, sort_keys=True) for r in rows]
+            assert len(as_text) == len(set(as_text)), f"duplicate rows in {s['service']}.{collection}"
+    gathered = [e.service for e in register.audit_trail(request_id) if e.action == "subject_access.gathered"]
+    assert sorted(gathered) == sorted(set(gathered)) and set(child.services) <= set(gathered)
+    assert len(register.matches_for(request_id)) == len(
+        {(m.service, m.record_key) for m in register.matches_for(request_id)}
+    )
+
+
+# -- no personal data in Temporal --------------------------------------------------------------------------
+
+
+async def test_no_personal_data_in_the_workflow_history(sar_settings, dev_server_env):
+    settings = sar_settings
+    urls = _urls(settings)
+    child = shared_child_example(urls)
+    sib = _sibling(urls, "lewisham_family_thrive", child.nhs_number)
+    client = _codec_client(dev_server_env.client, settings)
+    today = date.today()
+    async with _worker(client, settings):
+        handle, request_id, _ = await _file(
+            client,
+            settings,
+            SubjectIdentifiers.parse(
+                name=f"{child.given_name} {child.family_name}", dob=child.date_of_birth.isoformat()
+            ),
+            today,
+        )
+        await handle.execute_update(
+            SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
+        )
+        st = await _wait_for(
+            handle,
+            lambda st: (
+                any(s.candidates for s in st.services)
+                and all(s.state in ("awaiting_confirmation", "not_found", "gathered") for s in st.services)
+            ),
+        )
+        candidates = [c for s in st.services for c in s.candidates]
+        await handle.execute_update(SubjectAccessRequest.verify, VerifyInput(confirm_matches=candidates))
+        await _wait_stage(handle, "awaiting_review")
+        from activities.subject_access import AddedRedaction
+        from workflows.subject_access import ReviewInput
+
+        await handle.execute_update(
+            SubjectAccessRequest.review, ReviewInput(add=[AddedRedaction(sib["given"])])
+        )
+        await handle.execute_update(SubjectAccessRequest.approve, ApproveInput())
+        result = await handle.result()
+    assert result.outcome == "delivered"
+    assert handle.id == f"sar-{request_id}"
+    raw_handle = dev_server_env.client.get_workflow_handle(handle.id)  # no codec: what the server holds
+    history = await raw_handle.fetch_history()
+    raw = history.to_json().encode() + b"".join(e.SerializeToString() for e in history.events)
+    spaced = f"{child.nhs_number[:3]} {child.nhs_number[3:6]} {child.nhs_number[6:]}"
+    for secret in (
+        child.nhs_number,
+        spaced,
+        child.given_name,
+        child.family_name,
+        child.date_of_birth.isoformat(),
+        sib["given"],
+        sib["nhs"],
+    ):
+        assert secret.encode() not in raw, "personal data in the history"
+    assert b"binary/encrypted" in raw or b"YmluYXJ5L2VuY3J5cHRlZA" in raw

@@ -76,6 +76,7 @@ class SarInput:
     services: list[str] | None = None  # None: every catalogued service
     pack_retention_days: int = 730  # Object Lock on the pack: two years after closure by default
     link_expiry_seconds: int = 7 * 24 * 3600
+    store_retry_first_seconds: int = 15  # first wait before trying a store that is down again
     store_retry_max_seconds: int = 1800  # longest wait between tries at a store that is down
 
 
@@ -341,19 +342,19 @@ class SubjectAccessRequest:
     async def _with_store(self, st: ServiceState, call: Any, busy: str) -> Any:
         """Run a store activity; while the store is down, wait (durable timer) and try again."""
         assert self._inp is not None
-        wait = 15
+        wait = self._inp.store_retry_first_seconds
         while True:
             st.state = busy
             try:
                 return await call()
             except ActivityError:
-                st.failures += 1
-                st.state = "store_unavailable"
-                st.unavailable_since = st.unavailable_since or workflow.now().isoformat()
-                if st.failures == 1:
+                if st.failures == 0:
                     await self._record(
                         f"outage:{st.service}", "subject_access.store_unavailable", {"service": st.service}
                     )
+                st.failures += 1
+                st.state = "store_unavailable"
+                st.unavailable_since = st.unavailable_since or workflow.now().isoformat()
                 await workflow.sleep(timedelta(seconds=wait))
                 wait = min(wait * 2, self._inp.store_retry_max_seconds)
 
