@@ -65,8 +65,12 @@ def es(settings: Settings, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) ->
     ):
         monkeypatch.setenv(var, value)
     s = dataclasses.replace(
-        settings, s3_endpoint=s3_endpoint, s3_bucket=bucket, s3_access_key="testing",
-        s3_secret_key="testing", task_queue=f"erasure-{uuid.uuid4().hex[:8]}",
+        settings,
+        s3_endpoint=s3_endpoint,
+        s3_bucket=bucket,
+        s3_access_key="testing",
+        s3_secret_key="testing",
+        task_queue=f"erasure-{uuid.uuid4().hex[:8]}",
     )
     cat = load_catalog(s.catalog_dir)
     urls = {svc.service: svc.store.resolved_url(s.home) for svc in cat if svc.service in (FT, CSC)}
@@ -76,7 +80,11 @@ def es(settings: Settings, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _urls(s: Settings) -> dict[str, str]:
-    return {svc.service: svc.store.resolved_url(s.home) for svc in load_catalog(s.catalog_dir) if svc.service in (FT, CSC)}
+    return {
+        svc.service: svc.store.resolved_url(s.home)
+        for svc in load_catalog(s.catalog_dir)
+        if svc.service in (FT, CSC)
+    }
 
 
 @dataclasses.dataclass
@@ -88,7 +96,9 @@ class Child:
     csc_person: int
 
 
-def _prepare(s: Settings, *, recipients: tuple[str, ...] = ("Police", "Lewisham Children's Social Care")) -> Child:
+def _prepare(
+    s: Settings, *, recipients: tuple[str, ...] = ("Police", "Lewisham Children's Social Care")
+) -> Child:
     """The shared child with no open holds, a known sharing log in Family Thrive and a consent."""
     urls = _urls(s)
     child = shared_child_example(urls)
@@ -100,18 +110,48 @@ def _prepare(s: Settings, *, recipients: tuple[str, ...] = ("Police", "Lewisham 
                 ft["ft_family_member"].c.nhs_number.in_([child.nhs_number, spaced])
             )
         ).scalar_one()
-        c.execute(update(ft["ft_concern"]).where(ft["ft_concern"].c.member_id == member).values(resolved_at=datetime(2026, 1, 1)))
+        c.execute(
+            update(ft["ft_concern"])
+            .where(ft["ft_concern"].c.member_id == member)
+            .values(resolved_at=datetime(2026, 1, 1))
+        )
         c.execute(ft["ft_share"].delete().where(ft["ft_share"].c.member_id == member))
-        rows = [dict(member_id=member, shared_with=r, detail="support plan", shared_on=date(2026, 3, 1 + i), with_consent=1)
-                for i, r in enumerate(recipients)]
-        rows.append(dict(member_id=member, shared_with=recipients[0], detail="review", shared_on=date(2026, 5, 1), with_consent=1))
+        rows = [
+            dict(
+                member_id=member,
+                shared_with=r,
+                detail="support plan",
+                shared_on=date(2026, 3, 1 + i),
+                with_consent=1,
+            )
+            for i, r in enumerate(recipients)
+        ]
+        rows.append(
+            dict(
+                member_id=member,
+                shared_with=recipients[0],
+                detail="review",
+                shared_on=date(2026, 5, 1),
+                with_consent=1,
+            )
+        )
         c.execute(insert(ft["ft_share"]), rows)
-        c.execute(insert(ft["ft_consent"]).values(member_id=member, purpose="share with partners", given_on=date(2025, 6, 1)))
+        c.execute(
+            insert(ft["ft_consent"]).values(
+                member_id=member, purpose="share with partners", given_on=date(2025, 6, 1)
+            )
+        )
     with engine_for_url(urls[CSC]).begin() as c:
         person = c.execute(
-            select(csc["lcs_person"].c.person_id).where(csc["lcs_person"].c.nhs_number.in_([child.nhs_number, spaced]))
+            select(csc["lcs_person"].c.person_id).where(
+                csc["lcs_person"].c.nhs_number.in_([child.nhs_number, spaced])
+            )
         ).scalar_one()
-        c.execute(update(csc["lcs_alert"]).where(csc["lcs_alert"].c.person_id == person).values(ended_on=date(2026, 1, 1)))
+        c.execute(
+            update(csc["lcs_alert"])
+            .where(csc["lcs_alert"].c.person_id == person)
+            .values(ended_on=date(2026, 1, 1))
+        )
     return Child(child.nhs_number, child.given_name, child.family_name, member, person)
 
 
@@ -157,8 +197,10 @@ async def test_erasure_erases_family_thrive_and_refuses_social_care(es, time_ski
     caplog.set_level("INFO")
     async with _worker(client, s):
         handle = await client.start_workflow(
-            Erasure.run, ErasureInput(req.request_id, ref, AS_OF.isoformat(), "consent-withdrawn", [FT, CSC]),
-            id=wid, task_queue=s.task_queue,
+            Erasure.run,
+            ErasureInput(req.request_id, ref, AS_OF.isoformat(), "consent-withdrawn", [FT, CSC]),
+            id=wid,
+            task_queue=s.task_queue,
         )
         st = await _wait_stage(handle, "awaiting_decision", Erasure.status)
         views = {v.service: v for v in st.services}
@@ -167,7 +209,9 @@ async def test_erasure_erases_family_thrive_and_refuses_social_care(es, time_ski
         with pytest.raises(WorkflowUpdateFailedError) as bad:
             await handle.execute_update(Erasure.decide, DecideInput([ServiceDecision(CSC, "refuse")]))
         assert "exemption" in str(bad.value.cause)
-        await handle.execute_update(Erasure.decide, DecideInput(confirm_proposals=True, decided_by="dpo-test"))
+        await handle.execute_update(
+            Erasure.decide, DecideInput(confirm_proposals=True, decided_by="dpo-test")
+        )
         result = await handle.result()
     assert result.erased == [FT] and result.refused == [CSC]
     assert result.notices_sent == 2  # two recipients, three disclosures: one notice each
@@ -175,13 +219,32 @@ async def test_erasure_erases_family_thrive_and_refuses_social_care(es, time_ski
     urls = _urls(s)
     ft, csc = SCHEMAS[FT].tables, SCHEMAS[CSC].tables
     with engine_for_url(urls[FT]).connect() as c:
-        stub = c.execute(select(ft["ft_family_member"]).where(ft["ft_family_member"].c.member_id == child.ft_member)).mappings().one()
+        stub = (
+            c.execute(
+                select(ft["ft_family_member"]).where(ft["ft_family_member"].c.member_id == child.ft_member)
+            )
+            .mappings()
+            .one()
+        )
         assert stub["nhs_number"].startswith("h:") and stub["first_name"] == "" and stub["birth_date"] is None
-        assert c.execute(select(func.count()).select_from(ft["ft_consent"]).where(ft["ft_consent"].c.member_id == child.ft_member)).scalar() == 0
-        shares = c.execute(select(ft["ft_share"]).where(ft["ft_share"].c.member_id == child.ft_member)).mappings().all()
+        assert (
+            c.execute(
+                select(func.count())
+                .select_from(ft["ft_consent"])
+                .where(ft["ft_consent"].c.member_id == child.ft_member)
+            ).scalar()
+            == 0
+        )
+        shares = (
+            c.execute(select(ft["ft_share"]).where(ft["ft_share"].c.member_id == child.ft_member))
+            .mappings()
+            .all()
+        )
         assert len(shares) == 3 and all(r["detail"] == "" and r["shared_with"] for r in shares)
     with engine_for_url(urls[CSC]).connect() as c:
-        assert c.execute(select(csc["lcs_person"].c.forename).where(csc["lcs_person"].c.person_id == child.csc_person)).scalar_one()
+        assert c.execute(
+            select(csc["lcs_person"].c.forename).where(csc["lcs_person"].c.person_id == child.csc_person)
+        ).scalar_one()
 
     objects = _s3_objects(s)
     letter = objects[result.letter_key].decode()
@@ -205,10 +268,18 @@ async def test_erasure_erases_family_thrive_and_refuses_social_care(es, time_ski
         assert needle.encode() not in blob
         assert needle not in caplog.text
     with register.engine.connect() as c:
-        audit = " ".join(r[0] for r in c.execute(select(AuditEntry.detail).where(AuditEntry.request_id == req.request_id)))
-        actions = [r[0] for r in c.execute(select(AuditEntry.action).where(AuditEntry.request_id == req.request_id))]
+        audit = " ".join(
+            r[0] for r in c.execute(select(AuditEntry.detail).where(AuditEntry.request_id == req.request_id))
+        )
+        actions = [
+            r[0] for r in c.execute(select(AuditEntry.action).where(AuditEntry.request_id == req.request_id))
+        ]
     assert child.nhs not in audit and child.given not in audit
-    assert actions.count("article19.sent") == 2 and "erasure.erased" in actions and "consent.withdrawn" in actions
+    assert (
+        actions.count("article19.sent") == 2
+        and "erasure.erased" in actions
+        and "consent.withdrawn" in actions
+    )
     assert register.get_request(req.request_id).status == "closed"
 
 
@@ -233,10 +304,19 @@ def test_a_child_protection_plan_blocks_erasure_and_activities_are_safe_twice(es
     urls = _urls(s)
     ft = SCHEMAS[FT].tables
     with engine_for_url(urls[FT]).begin() as c:
-        c.execute(insert(ft["ft_concern"]).values(member_id=child.ft_member, concern_type="CP_PLAN", raised_at=datetime(2026, 9, 1)))
+        c.execute(
+            insert(ft["ft_concern"]).values(
+                member_id=child.ft_member, concern_type="CP_PLAN", raised_at=datetime(2026, 9, 1)
+            )
+        )
     blocked = acts.assess_service(AssessInput(rid, FT, keys, "consent-withdrawn"))
     assert blocked.proposal.decision == "refuse" and blocked.proposal.exemption == "child_protection_plan"
-    assert acts.assess_service(AssessInput(rid, CSC, [str(child.csc_person)], "consent-withdrawn")).proposal.exemption == "public_task"
+    assert (
+        acts.assess_service(
+            AssessInput(rid, CSC, [str(child.csc_person)], "consent-withdrawn")
+        ).proposal.exemption
+        == "public_task"
+    )
 
     # notices, erasure, restriction and certificates: twice each, the same outcome
     n1 = rights.send_notices(NoticesInput(rid, FT, keys, "erasure", AS_OF.isoformat()))
@@ -247,7 +327,11 @@ def test_a_child_protection_plan_blocks_erasure_and_activities_are_safe_twice(es
     assert e1.rows_deleted > 0 and e1.rows_masked > 0
     assert e2.rows_deleted == 0 and e2.rows_masked == 0
     with engine_for_url(urls[FT]).connect() as c:
-        nhs = c.execute(select(ft["ft_family_member"].c.nhs_number).where(ft["ft_family_member"].c.member_id == child.ft_member)).scalar_one()
+        nhs = c.execute(
+            select(ft["ft_family_member"].c.nhs_number).where(
+                ft["ft_family_member"].c.member_id == child.ft_member
+            )
+        ).scalar_one()
     assert nhs.startswith("h:")  # hashed once, not hashed again
     r1 = rights.set_restriction(RestrictInput(rid, CSC, [str(child.csc_person)], True, AS_OF.isoformat()))
     r2 = rights.set_restriction(RestrictInput(rid, CSC, [str(child.csc_person)], True, AS_OF.isoformat()))
@@ -256,8 +340,11 @@ def test_a_child_protection_plan_blocks_erasure_and_activities_are_safe_twice(es
     c2 = rights.write_rights_certificate(CertificateInput(rid, "erasure", "outcome", {"services": []}))
     assert c1 == c2
     with register.engine.connect() as c:
-        sent = c.execute(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.request_id == rid, AuditEntry.action == "article19.sent")).scalar()
+        sent = c.execute(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.request_id == rid, AuditEntry.action == "article19.sent")
+        ).scalar()
     assert sent == 2
 
 
@@ -268,23 +355,39 @@ def test_a_restricted_subject_is_skipped_by_the_retention_sweep(es):
     register = Register(s)
     ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=child.nhs))
     req = register.create_request("restriction", ref, received_on=AS_OF)
-    register.update_request(req.request_id, status="closed")  # the open request alone must not be what keeps it
+    register.update_request(
+        req.request_id, status="closed"
+    )  # the open request alone must not be what keeps it
     RightsActivities(s, cat, register).set_restriction(
         RestrictInput(req.request_id, FT, [str(child.ft_member)], True, AS_OF.isoformat())
     )
     acts = RetentionActivities(s, cat, register)
     far = date(2090, 1, 1).isoformat()  # everything is due by then
-    counts = run_batches(acts, SweepBatchesInput("sweep-r", FT, far, False, max_seconds=120), None, SweepCounts()).counts
+    counts = run_batches(
+        acts, SweepBatchesInput("sweep-r", FT, far, False, max_seconds=120), None, SweepCounts()
+    ).counts
     assert counts.retained_restricted >= 1
     ft = SCHEMAS[FT].tables
     with engine_for_url(_urls(s)[FT]).connect() as c:
-        assert c.execute(select(func.count()).select_from(ft["ft_family_member"]).where(
-            ft["ft_family_member"].c.member_id == child.ft_member)).scalar() == 1
+        assert (
+            c.execute(
+                select(func.count())
+                .select_from(ft["ft_family_member"])
+                .where(ft["ft_family_member"].c.member_id == child.ft_member)
+            ).scalar()
+            == 1
+        )
     # lifted: the next sweep disposes of the household
     RightsActivities(s, cat, register).set_restriction(
         RestrictInput(req.request_id + "x", FT, [str(child.ft_member)], False, AS_OF.isoformat())
     )
     run_batches(acts, SweepBatchesInput("sweep-r2", FT, far, False, max_seconds=120), None, SweepCounts())
     with engine_for_url(_urls(s)[FT]).connect() as c:
-        assert c.execute(select(func.count()).select_from(ft["ft_family_member"]).where(
-            ft["ft_family_member"].c.member_id == child.ft_member)).scalar() == 0
+        assert (
+            c.execute(
+                select(func.count())
+                .select_from(ft["ft_family_member"])
+                .where(ft["ft_family_member"].c.member_id == child.ft_member)
+            ).scalar()
+            == 0
+        )

@@ -12,8 +12,19 @@ from rightsflow.db import engine_for_url
 from rightsflow.identity import SubjectIdentifiers
 from rightsflow.register import AuditEntry, Register
 from rightsflow.stores import SCHEMAS
-from tests.test_erasure import AS_OF, CSC, FT, _codec_client, _prepare, _s3_objects, _urls, _wait_stage, _worker
-from tests.test_erasure import es, s3_endpoint  # noqa: F401 - fixtures
+from tests.test_erasure import (  # noqa: F401 - fixtures
+    AS_OF,
+    CSC,
+    FT,
+    _codec_client,
+    _prepare,
+    _s3_objects,
+    _urls,
+    _wait_stage,
+    _worker,
+    es,
+    s3_endpoint,
+)
 from workflows.rectification import Rectification, RectificationInput, RectifyDecision
 from workflows.restriction import LiftInput, Restriction, RestrictionInput, ShortenInput
 
@@ -31,38 +42,68 @@ async def test_rectification_reaches_every_service_and_notifies(es, time_skippin
     async with _worker(client, s):
         handle = await client.start_workflow(
             Rectification.run,
-            RectificationInput(req.request_id, ref, AS_OF.isoformat(), "date_of_birth", NEW_DOB.isoformat(), [FT, CSC]),
-            id=wid, task_queue=s.task_queue,
+            RectificationInput(
+                req.request_id, ref, AS_OF.isoformat(), "date_of_birth", NEW_DOB.isoformat(), [FT, CSC]
+            ),
+            id=wid,
+            task_queue=s.task_queue,
         )
         st = await _wait_stage(handle, "awaiting_decision", Rectification.status)
         assert sorted(st.services) == sorted([FT, CSC])
         urls = _urls(s)
         ft, csc = SCHEMAS[FT].tables, SCHEMAS[CSC].tables
         with engine_for_url(urls[FT]).connect() as c:  # restricted while it is checked
-            assert c.execute(select(ft["ft_family_member"].c.restricted_on).where(
-                ft["ft_family_member"].c.member_id == child.ft_member)).scalar_one() is not None
+            assert (
+                c.execute(
+                    select(ft["ft_family_member"].c.restricted_on).where(
+                        ft["ft_family_member"].c.member_id == child.ft_member
+                    )
+                ).scalar_one()
+                is not None
+            )
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(Rectification.decide, RectifyDecision(accept=False))
         await handle.execute_update(Rectification.decide, RectifyDecision(accept=True, decided_by="dpo-test"))
         result = await handle.result()
     with engine_for_url(urls[CSC]).connect() as c:
         lcs = SCHEMAS[CSC].tables["lcs_disclosure"]
-        csc_recipients = len(set(c.execute(select(lcs.c.recipient).where(lcs.c.person_id == child.csc_person)).scalars()))
+        csc_recipients = len(
+            set(c.execute(select(lcs.c.recipient).where(lcs.c.person_id == child.csc_person)).scalars())
+        )
     # one notice per recipient per sharing log: two in Family Thrive, one per recipient in social care
     assert sorted(result.corrected) == sorted([FT, CSC]) and result.notices_sent == 2 + csc_recipients
     with engine_for_url(urls[FT]).connect() as c:
-        row = c.execute(select(ft["ft_family_member"]).where(ft["ft_family_member"].c.member_id == child.ft_member)).mappings().one()
+        row = (
+            c.execute(
+                select(ft["ft_family_member"]).where(ft["ft_family_member"].c.member_id == child.ft_member)
+            )
+            .mappings()
+            .one()
+        )
         assert row["birth_date"] == NEW_DOB and row["restricted_on"] is None
     with engine_for_url(urls[CSC]).connect() as c:
-        row = c.execute(select(csc["lcs_person"]).where(csc["lcs_person"].c.person_id == child.csc_person)).mappings().one()
+        row = (
+            c.execute(select(csc["lcs_person"]).where(csc["lcs_person"].c.person_id == child.csc_person))
+            .mappings()
+            .one()
+        )
         assert row["date_of_birth"] == NEW_DOB and row["restricted_on"] is None
-        notes = [r[0] or "" for r in c.execute(select(csc["lcs_case_note"].c.supplementary_statement).where(
-            csc["lcs_case_note"].c.person_id == child.csc_person))]
+        notes = [
+            r[0] or ""
+            for r in c.execute(
+                select(csc["lcs_case_note"].c.supplementary_statement).where(
+                    csc["lcs_case_note"].c.person_id == child.csc_person
+                )
+            )
+        ]
     assert any("corrected" in n and req.request_id in n for n in notes)
     with register.engine.connect() as c:
-        details = " ".join(r[0] for r in c.execute(select(AuditEntry.detail).where(AuditEntry.request_id == req.request_id)))
+        details = " ".join(
+            r[0] for r in c.execute(select(AuditEntry.detail).where(AuditEntry.request_id == req.request_id))
+        )
     assert "2016-02-29" not in details and "rectification.corrected" in " ".join(
-        r[0] for r in Register(s).engine.connect().execute(select(AuditEntry.action)))
+        r[0] for r in Register(s).engine.connect().execute(select(AuditEntry.action))
+    )
     history = await Client(**time_skipping_env.client.config()).get_workflow_handle(wid).fetch_history()
     blob = history.to_json()
     assert "2016-02-29" not in blob and child.nhs not in blob
@@ -80,8 +121,10 @@ async def test_restriction_lifts_only_after_the_person_is_told(es, time_skipping
     req = register.create_request("restriction", ref, received_on=AS_OF)
     async with _worker(client, s):
         handle = await client.start_workflow(
-            Restriction.run, RestrictionInput(req.request_id, ref, AS_OF.isoformat(), "accuracy", [FT, CSC], 14),
-            id=f"restriction-{req.request_id}", task_queue=s.task_queue,
+            Restriction.run,
+            RestrictionInput(req.request_id, ref, AS_OF.isoformat(), "accuracy", [FT, CSC], 14),
+            id=f"restriction-{req.request_id}",
+            task_queue=s.task_queue,
         )
         st = await _wait_stage(handle, "restricted", Restriction.status)
         assert sorted(st.services) == sorted([FT, CSC]) and st.notices_sent >= 2
@@ -91,13 +134,25 @@ async def test_restriction_lifts_only_after_the_person_is_told(es, time_skipping
         await _wait_stage(handle, "lift_notified", Restriction.status)
         ft = SCHEMAS[FT].tables
         with engine_for_url(_urls(s)[FT]).connect() as c:  # told, not yet lifted
-            assert c.execute(select(ft["ft_family_member"].c.restricted_on).where(
-                ft["ft_family_member"].c.member_id == child.ft_member)).scalar_one() is not None
+            assert (
+                c.execute(
+                    select(ft["ft_family_member"].c.restricted_on).where(
+                        ft["ft_family_member"].c.member_id == child.ft_member
+                    )
+                ).scalar_one()
+                is not None
+            )
         await handle.execute_update(Restriction.shorten, ShortenInput(2))
         assert await handle.result() == "lifted"
     with engine_for_url(_urls(s)[FT]).connect() as c:
-        assert c.execute(select(ft["ft_family_member"].c.restricted_on).where(
-            ft["ft_family_member"].c.member_id == child.ft_member)).scalar_one() is None
+        assert (
+            c.execute(
+                select(ft["ft_family_member"].c.restricted_on).where(
+                    ft["ft_family_member"].c.member_id == child.ft_member
+                )
+            ).scalar_one()
+            is None
+        )
     actions = [e.action for e in register.audit_trail(req.request_id)]
     assert actions.index("letter.lift-notice") < actions.index("restriction.lifted")
     assert register.get_request(req.request_id).status == "closed"

@@ -143,7 +143,10 @@ async def notices(inp: NoticesInput) -> list[Notice]:
 
 async def letter(inp: LetterInput) -> str:
     return await workflow.execute_activity_method(
-        RightsActivities.write_rights_letter, inp, start_to_close_timeout=timedelta(minutes=5), retry_policy=QUICK
+        RightsActivities.write_rights_letter,
+        inp,
+        start_to_close_timeout=timedelta(minutes=5),
+        retry_policy=QUICK,
     )
 
 

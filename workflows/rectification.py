@@ -94,17 +94,22 @@ class Rectification:
 
     async def _to(self, stage: str, **extra: object) -> None:
         self._stage = stage
-        await record(self._inp.request_id, f"stage:{stage}", f"rectification.{stage}", {}, stage=stage, **extra)
+        await record(
+            self._inp.request_id, f"stage:{stage}", f"rectification.{stage}", {}, stage=stage, **extra
+        )
 
     async def _restrict(self, found: dict[str, list[str]], on: bool) -> None:
-        await asyncio.gather(*(
-            workflow.execute_activity_method(
-                RightsActivities.set_restriction,
-                RestrictInput(self._inp.request_id, s, found[s], on, today().isoformat(), "accuracy"),
-                start_to_close_timeout=timedelta(minutes=2), retry_policy=STORE,
+        await asyncio.gather(
+            *(
+                workflow.execute_activity_method(
+                    RightsActivities.set_restriction,
+                    RestrictInput(self._inp.request_id, s, found[s], on, today().isoformat(), "accuracy"),
+                    start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=STORE,
+                )
+                for s in self._services
             )
-            for s in self._services
-        ))
+        )
 
     @workflow.run
     async def run(self, inp: RectificationInput) -> RectificationStatus:
@@ -114,8 +119,10 @@ class Rectification:
         found = {s: m.keys for s, m in self._matches.items() if m.keys}
         for s, keys in found.items():
             if await workflow.execute_activity_method(
-                RightsActivities.holds_field, RectifyInput(inp.request_id, s, keys, inp.field, "", ""),
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE,
+                RightsActivities.holds_field,
+                RectifyInput(inp.request_id, s, keys, inp.field, "", ""),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=STORE,
             ):
                 self._services.append(s)
         await self._restrict(found, True)
@@ -125,48 +132,96 @@ class Rectification:
         assert d is not None
         on = today().isoformat()
         label = field_label(inp.field)
-        await record(inp.request_id, "decision", f"rectification.{'accepted' if d.accept else 'declined'}",
-                     {"services": self._services}, actor=d.decided_by,
-                     decision="accepted" if d.accept else "declined", legal_basis="UK GDPR Art 16")
+        await record(
+            inp.request_id,
+            "decision",
+            f"rectification.{'accepted' if d.accept else 'declined'}",
+            {"services": self._services},
+            actor=d.decided_by,
+            decision="accepted" if d.accept else "declined",
+            legal_basis="UK GDPR Art 16",
+        )
         for s in self._services:
             if d.accept:
-                self._results.append(await workflow.execute_activity_method(
-                    RightsActivities.rectify_service, RectifyInput(inp.request_id, s, found[s], inp.field, inp.value, on),
-                    start_to_close_timeout=timedelta(minutes=5), retry_policy=STORE,
-                ))
-                self._notices += await notices(NoticesInput(
-                    inp.request_id, s, found[s], "rectification", on, f"the {label} was corrected"))
+                self._results.append(
+                    await workflow.execute_activity_method(
+                        RightsActivities.rectify_service,
+                        RectifyInput(inp.request_id, s, found[s], inp.field, inp.value, on),
+                        start_to_close_timeout=timedelta(minutes=5),
+                        retry_policy=STORE,
+                    )
+                )
+                self._notices += await notices(
+                    NoticesInput(
+                        inp.request_id, s, found[s], "rectification", on, f"the {label} was corrected"
+                    )
+                )
             else:
                 await workflow.execute_activity_method(
                     RightsActivities.attach_statement,
                     StatementInput(inp.request_id, s, found[s], inp.field, d.statement, on),
-                    start_to_close_timeout=timedelta(minutes=5), retry_policy=STORE,
+                    start_to_close_timeout=timedelta(minutes=5),
+                    retry_policy=STORE,
                 )
-        await letter(LetterInput(inp.request_id, inp.subject_ref, "rectification_letter.html.j2", "outcome", {
-            "accepted": d.accept, "field": label, "services": self._services, "reason": d.reason,
-            "recipients": sorted({n.recipient for n in self._notices if n.sent}),
-        }))
+        await letter(
+            LetterInput(
+                inp.request_id,
+                inp.subject_ref,
+                "rectification_letter.html.j2",
+                "outcome",
+                {
+                    "accepted": d.accept,
+                    "field": label,
+                    "services": self._services,
+                    "reason": d.reason,
+                    "recipients": sorted({n.recipient for n in self._notices if n.sent}),
+                },
+            )
+        )
         # Told the outcome: the restriction put on while checking is lifted.
         await self._restrict(found, False)
-        await certificate(CertificateInput(inp.request_id, "rectification", "outcome", {
-            "field": inp.field, "decision": "accepted" if d.accept else "declined", "on": on,
-            "services": [{"service": r.service, "columns": r.fields, "rows": r.rows, "note": r.note}
-                         for r in self._results] or self._services,
-            "article19_sent": sum(n.sent for n in self._notices),
-        }))
+        await certificate(
+            CertificateInput(
+                inp.request_id,
+                "rectification",
+                "outcome",
+                {
+                    "field": inp.field,
+                    "decision": "accepted" if d.accept else "declined",
+                    "on": on,
+                    "services": [
+                        {"service": r.service, "columns": r.fields, "rows": r.rows, "note": r.note}
+                        for r in self._results
+                    ]
+                    or self._services,
+                    "article19_sent": sum(n.sent for n in self._notices),
+                },
+            )
+        )
         self._stage = "completed"
-        await record(inp.request_id, "stage:completed", "rectification.completed", {}, stage="completed",
-                     status="closed")
+        await record(
+            inp.request_id,
+            "stage:completed",
+            "rectification.completed",
+            {},
+            stage="completed",
+            status="closed",
+        )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
 
     @workflow.query
     def status(self) -> RectificationStatus:
         return RectificationStatus(
-            self._inp.request_id, self._stage, self._inp.field, deadline_for(self._inp.received_on),
-            list(self._services), [c for m in self._matches.values() for c in m.candidates],
+            self._inp.request_id,
+            self._stage,
+            self._inp.field,
+            deadline_for(self._inp.received_on),
+            list(self._services),
+            [c for m in self._matches.values() for c in m.candidates],
             None if self._decision is None else ("accepted" if self._decision.accept else "declined"),
-            [r.service for r in self._results if r.fields], sum(n.sent for n in self._notices),
+            [r.service for r in self._results if r.fields],
+            sum(n.sent for n in self._notices),
         )
 
     @workflow.update

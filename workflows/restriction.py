@@ -12,7 +12,7 @@ Workflow id ``restriction-<request id>``; opaque references only.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
@@ -97,14 +97,17 @@ class Restriction:
 
     async def _set(self, found: dict[str, list[str]], restrict: bool) -> None:
         on = today().isoformat()
-        await asyncio.gather(*(
-            workflow.execute_activity_method(
-                RightsActivities.set_restriction,
-                RestrictInput(self._inp.request_id, s, keys, restrict, on, self._inp.reason),
-                start_to_close_timeout=timedelta(minutes=2), retry_policy=STORE,
+        await asyncio.gather(
+            *(
+                workflow.execute_activity_method(
+                    RightsActivities.set_restriction,
+                    RestrictInput(self._inp.request_id, s, keys, restrict, on, self._inp.reason),
+                    start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=STORE,
+                )
+                for s, keys in found.items()
             )
-            for s, keys in found.items()
-        ))
+        )
         kind = "restriction" if restrict else "restriction_lifted"
         for s, keys in found.items():
             self._notices += await notices(NoticesInput(self._inp.request_id, s, keys, kind, on))
@@ -117,19 +120,46 @@ class Restriction:
         found = {s: m.keys for s, m in self._matches.items() if m.keys}
         await self._set(found, True)
         services = sorted(found)
-        await letter(LetterInput(inp.request_id, inp.subject_ref, "restriction_letter.html.j2", "restricted",
-                                 {"services": services, "reason": inp.reason, "lifting": False}))
-        await certificate(CertificateInput(inp.request_id, "restriction", "restricted", {
-            "reason": inp.reason, "services": services, "on": today().isoformat(),
-            "article19_sent": sum(n.sent for n in self._notices),
-        }))
+        await letter(
+            LetterInput(
+                inp.request_id,
+                inp.subject_ref,
+                "restriction_letter.html.j2",
+                "restricted",
+                {"services": services, "reason": inp.reason, "lifting": False},
+            )
+        )
+        await certificate(
+            CertificateInput(
+                inp.request_id,
+                "restriction",
+                "restricted",
+                {
+                    "reason": inp.reason,
+                    "services": services,
+                    "on": today().isoformat(),
+                    "article19_sent": sum(n.sent for n in self._notices),
+                },
+            )
+        )
         await self._to("restricted")
         await workflow.wait_condition(lambda: self._lift is not None)
         assert self._lift is not None
         # The person is told before the restriction is lifted (Art 18(3)).
-        await letter(LetterInput(inp.request_id, inp.subject_ref, "restriction_letter.html.j2", "lift-notice",
-                                 {"services": services, "reason": self._lift.reason, "lifting": True,
-                                  "notice_days": self._wait_days}))
+        await letter(
+            LetterInput(
+                inp.request_id,
+                inp.subject_ref,
+                "restriction_letter.html.j2",
+                "lift-notice",
+                {
+                    "services": services,
+                    "reason": self._lift.reason,
+                    "lifting": True,
+                    "notice_days": self._wait_days,
+                },
+            )
+        )
         self._told_at = workflow.now()
         await self._to("lift_notified")
         while True:
@@ -142,13 +172,29 @@ class Restriction:
             except TimeoutError:
                 break
         await self._set(found, False)
-        await certificate(CertificateInput(inp.request_id, "restriction", "lifted", {
-            "services": services, "on": today().isoformat(), "told_person_first": True,
-            "wait_days": self._wait_days,
-        }))
+        await certificate(
+            CertificateInput(
+                inp.request_id,
+                "restriction",
+                "lifted",
+                {
+                    "services": services,
+                    "on": today().isoformat(),
+                    "told_person_first": True,
+                    "wait_days": self._wait_days,
+                },
+            )
+        )
         self._stage = "lifted"
-        await record(inp.request_id, "stage:lifted", "restriction.lifted", {"services": services},
-                     stage="lifted", status="closed", actor=self._lift.decided_by)
+        await record(
+            inp.request_id,
+            "stage:lifted",
+            "restriction.lifted",
+            {"services": services},
+            stage="lifted",
+            status="closed",
+            actor=self._lift.decided_by,
+        )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return "lifted"
 
@@ -158,10 +204,14 @@ class Restriction:
         if self._told_at is not None:
             lift_on = (self._told_at + timedelta(days=self._wait_days)).date().isoformat()
         return RestrictionStatus(
-            self._inp.request_id, self._stage, self._inp.reason, deadline_for(self._inp.received_on),
+            self._inp.request_id,
+            self._stage,
+            self._inp.reason,
+            deadline_for(self._inp.received_on),
             sorted(s for s, m in self._matches.items() if m.keys),
             [c for m in self._matches.values() for c in m.candidates],
-            sum(n.sent for n in self._notices), lift_on,
+            sum(n.sent for n in self._notices),
+            lift_on,
         )
 
     @workflow.update
