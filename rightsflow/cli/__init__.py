@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import typer
 
+from . import rights, sar
 from .catalog import catalog
 from .deadline import deadline
 from .search import search
 from .seed import seed
 from .stack import down, up
+from .sweep import schedule, sweep
 from .worker import worker
 
 app = typer.Typer(
@@ -17,6 +19,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+# the system
 app.command()(up)
 app.command()(down)
 app.command()(worker)
@@ -24,6 +28,30 @@ app.command()(seed)
 app.command()(catalog)
 app.command()(search)
 app.command("deadline")(deadline)
+# subject access requests
+for command in (
+    sar.sar,
+    sar.verify,
+    sar.extend,
+    sar.clarify,
+    sar.redactions,
+    sar.release,
+    sar.withhold,
+    sar.approve,
+    sar.reject,
+    sar.status,
+    sar.requests,
+    sar.demo,
+):
+    app.command()(command)
+# erasure, restriction, objection, rectification
+for command in (rights.erase, rights.restrict, rights.rectify, rights.decide, rights.lift, rights.shorten):
+    app.command()(command)
+app.command("object")(rights.object_)
+app.command("rights-status")(rights.rights_status)
+# retention
+app.command()(sweep)
+app.command()(schedule)
 
 
 def main() -> None:
