@@ -30,7 +30,7 @@ from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt, parse_identifi
 T = TypeVar("T")
 
 RequestId = Annotated[str, typer.Argument(metavar="ID", help="The request id printed by `rightsflow sar`.")]
-DateOpt = Annotated[str | None, typer.Option(metavar="YYYY-MM-DD")]
+DateOpt = str | None  # YYYY-MM-DD
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ByOpt = Annotated[str, typer.Option("--by", help="Who decides (recorded in the register).")]
 
@@ -179,12 +179,17 @@ def sar(
 def verify(
     request_id: RequestId,
     identity_received: Annotated[
-        DateOpt, typer.Option("--identity-received", help="Identity evidence arrived.")
+        DateOpt, typer.Option("--identity-received", metavar="YYYY-MM-DD", help="Identity evidence arrived.")
     ] = None,
     authority_received: Annotated[
-        DateOpt, typer.Option("--authority-received", help="Evidence of authority to act arrived.")
+        DateOpt,
+        typer.Option(
+            "--authority-received", metavar="YYYY-MM-DD", help="Evidence of authority to act arrived."
+        ),
     ] = None,
-    fee_received: Annotated[DateOpt, typer.Option("--fee-received", help="A fee arrived.")] = None,
+    fee_received: Annotated[
+        DateOpt, typer.Option("--fee-received", metavar="YYYY-MM-DD", help="A fee arrived.")
+    ] = None,
     parental_responsibility: Annotated[
         bool | None,
         typer.Option(
@@ -250,10 +255,11 @@ def extend(
 def clarify(
     request_id: RequestId,
     asked: Annotated[
-        DateOpt, typer.Option("--asked", help="Day clarification was asked: the clock stops.")
+        DateOpt,
+        typer.Option("--asked", metavar="YYYY-MM-DD", help="Day clarification was asked: the clock stops."),
     ] = None,
     answered: Annotated[
-        DateOpt, typer.Option("--answered", help="Day the answer arrived: it restarts.")
+        DateOpt, typer.Option("--answered", metavar="YYYY-MM-DD", help="Day the answer arrived: it restarts.")
     ] = None,
 ) -> None:
     """Stop the clock while waiting for clarification, and restart it when the answer arrives."""
@@ -403,10 +409,26 @@ def status_of(settings: Settings, request_id: str) -> dict[str, Any]:
         "clock_start": req.clock_start.isoformat() if req.clock_start else None,
         "deadline": req.deadline.isoformat() if req.deadline else None,
     }
-    try:
-        st = _run(settings, request_id, lambda h: h.query(SubjectAccessRequest.status))
-    except typer.Exit:
+    if req.status == "closed":  # the register holds the outcome; no worker is needed to answer
+        for e in register.audit_trail(request_id):
+            if e.action == "subject_access.pack_sent":
+                out["pack_key"] = e.detail.get("pack_key")
+                out["pack_sent_at"] = e.at.isoformat()
         out["live"] = False
+        return out
+
+    async def query() -> Any:
+        from datetime import timedelta
+
+        client = await _client(settings)
+        handle = client.get_workflow_handle(workflow_id(request_id))
+        return await handle.query(SubjectAccessRequest.status, rpc_timeout=timedelta(seconds=10))
+
+    try:
+        st = asyncio.run(query())
+    except Exception as exc:  # noqa: BLE001 - the register's view is still worth showing
+        out["live"] = False
+        out["live_error"] = type(exc).__name__
         return out
     view = st.clock
     out.update(
@@ -539,7 +561,7 @@ def run_sar_demo(
 
     async def go() -> Any:
         client = await _client(settings)
-        handle = client.get_workflow_handle(workflow_id(request_id))
+        handle = client.get_workflow_handle_for(SubjectAccessRequest.run, workflow_id(request_id))
         await handle.execute_update(
             SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
         )
