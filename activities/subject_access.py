@@ -186,12 +186,25 @@ class ClaimStore:
         return json.loads(plain)
 
     def purge(self, prefix: str) -> int:
-        """Delete every version of every object under ``prefix`` (working copies only)."""
+        """Delete every version of every object under ``prefix`` (working copies only).
+
+        Falls back to plain deletes where the server cannot list versions.
+        """
+        from botocore.exceptions import ClientError
+
         n = 0
-        paginator = self.client.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                self.client.delete_object(Bucket=self.bucket, Key=v["Key"], VersionId=v["VersionId"])
+        try:
+            paginator = self.client.get_paginator("list_object_versions")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                    self.client.delete_object(Bucket=self.bucket, Key=v["Key"], VersionId=v["VersionId"])
+                    n += 1
+            return n
+        except ClientError:
+            pass
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                self.client.delete_object(Bucket=self.bucket, Key=obj["Key"])
                 n += 1
         return n
 

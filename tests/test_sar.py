@@ -532,3 +532,41 @@ async def test_no_personal_data_in_the_workflow_history(sar_settings, dev_server
     ):
         assert secret.encode() not in raw, "personal data in the history"
     assert b"binary/encrypted" in raw or b"YmluYXJ5L2VuY3J5cHRlZA" in raw
+
+
+async def test_a_parent_needs_authority_with_parental_responsibility_before_the_clock_starts(
+    sar_settings, time_skipping_env
+):
+    settings = sar_settings
+    client = _codec_client(time_skipping_env.client, settings)
+    today = await _today(time_skipping_env)
+    received = today - timedelta(days=6)
+    async with _worker(client, settings):
+        handle, request_id, register = await _file(
+            client, settings, _nobody(), received, requester="parent", services=ONE
+        )
+        view = await handle.execute_update(
+            SubjectAccessRequest.verify,
+            VerifyInput(identity_received=(received + timedelta(days=1)).isoformat()),
+        )
+        assert not view.clock_started and view.waiting_for == ["authority"]
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                SubjectAccessRequest.verify,
+                VerifyInput(authority_received=(received + timedelta(days=3)).isoformat()),
+            )
+        assert "parental responsibility" in str(refused.value.cause)
+        view = await handle.execute_update(
+            SubjectAccessRequest.verify,
+            VerifyInput(
+                authority_received=(received + timedelta(days=3)).isoformat(),
+                parental_responsibility=True,
+                child_competent=False,
+            ),
+        )
+        assert view.clock_started and view.clock_start == (received + timedelta(days=3)).isoformat()
+        await _finish(handle)
+    req = register.get_request(request_id)
+    assert req.clock_start == received + timedelta(days=3) and req.deadline.isoformat() == view.deadline
+    verified = [e.detail for e in register.audit_trail(request_id) if e.action == "subject_access.verified"]
+    assert verified[-1]["parental_responsibility"] is True and verified[-1]["child_competent"] is False
