@@ -25,6 +25,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 
 def engine_for_url(url: str) -> Engine:
+    # hide_parameters: a failing query's message (logged, or carried in a Temporal failure)
+    # must not contain the NHS number or name it was bound to.
     with _lock:
         engine = _engines.get(url)
         if engine is None:
@@ -32,10 +34,10 @@ def engine_for_url(url: str) -> Engine:
             if parsed.get_backend_name() == "sqlite":
                 if parsed.database and parsed.database != ":memory:":
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-                engine = create_engine(url)
+                engine = create_engine(url, hide_parameters=True)
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
-                engine = create_engine(url, pool_pre_ping=True)
+                engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
             _engines[url] = engine
         return engine
 
