@@ -20,12 +20,15 @@ from activities.erasure import ErasureActivities
 from activities.retention import RetentionActivities
 from activities.rights import RightsActivities
 from activities.subject_access import SubjectAccessActivities
+from activities.transfer import TransferActivities, TransferIntakeActivities
 from workflows.erasure import Erasure
 from workflows.rectification import Rectification
+from workflows.portability_transfer import PortabilityTransfer
 from workflows.restriction import Restriction
 from workflows.retention_sweep import RetentionSweep, ServiceSweep
 from workflows.subject_access import SubjectAccessRequest
 from workflows.subject_search import SubjectSearch
+from workflows.transfer_intake import TransferIntake
 
 from .catalog import load_catalog
 from .codec import connect_client
@@ -36,6 +39,7 @@ log = logging.getLogger("rightsflow.worker")
 
 WORKFLOWS: list[type] = [SubjectSearch, SubjectAccessRequest, RetentionSweep, ServiceSweep]
 WORKFLOWS += [Erasure, Restriction, Rectification]
+WORKFLOWS += [PortabilityTransfer, TransferIntake]
 
 
 def build_activities(settings: Settings) -> list:
@@ -61,6 +65,19 @@ def build_activities(settings: Settings) -> list:
         retention.sweep_batches,
         retention.finish_service,
     ]
+    transfer = TransferActivities(settings, catalog, register)
+    activities += [
+        transfer.record_transfer_event,
+        transfer.resolve_family,
+        transfer.gather_family,
+        transfer.build_package,
+        transfer.deliver,
+        transfer.mark_transferred,
+        transfer.remove_package,
+        transfer.purge_transfer_work,
+    ]
+    intake = TransferIntakeActivities(settings, catalog, register)
+    activities += [intake.validate_delivery, intake.import_bag, intake.write_ack, intake.record_intake_event]
     erasure = ErasureActivities(settings, catalog, register)
     rights = RightsActivities(settings, catalog, register)
     activities += [erasure.assess_service, erasure.erase_service]

@@ -1,0 +1,1380 @@
+"""Inter-authority transfer: a family's records as a BagIt package, handed over, validated, imported.
+
+Sending side (``TransferActivities``): resolve the family in one service's store through the
+catalogue's household link, check restrictions, holds and consents, gather every mapped record of
+every member (``gather_records`` from subject access, with all members as the subject, so nobody
+is redacted from their own family's records), build a BagIt bag (RFC 8493) with the ``bagit``
+library, lock it in the archive bucket, copy it to the receiving authority's inbox prefix and tell
+the receiver's ``TransferIntake`` workflow (signal-with-start on its task queue). After the
+acknowledgement: a contact row and a sharing-log row in the sender's store, so retention runs from
+the transfer date and Article 19 knows the recipient; later the package is removed.
+
+Receiving side (``TransferIntakeActivities``): fetch the delivered bag, validate it (bagit's own
+validation plus the manifest and schema checks below), keep the accepted bag under Object Lock,
+import it into the receiver's own store (people matched by NHS number, deterministic keys, so a
+re-run inserts nothing twice) and write the written acknowledgement under Object Lock.
+
+Nothing personal crosses Temporal: inputs and results carry opaque ids, store keys, counts,
+collection names and reasons that name files and fields only.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+from sqlalchemy import Engine, MetaData, Table, and_, or_, select
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.subject_access import ClaimStore, _json_default, _primary_key, _references, gather_records
+from rightsflow.catalog import Catalog, ServiceCatalog
+from rightsflow.config import Settings
+from rightsflow.db import store_engine
+from rightsflow.keys import keyed_hash, load_hash_key
+from rightsflow.nhs import InvalidIdentifier, normalise_nhs_number, spaced
+from rightsflow.register import Register
+from rightsflow.s3 import opaque_key, put_locked_object
+from rightsflow.storemap import StoreMap
+
+MANIFEST_VERSION = "rightsflow-transfer/1"
+BAG_PROFILE = "rightsflow inter-authority transfer"
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same records give the same bytes
+
+
+def intake_task_queue(authority_code: str) -> str:
+    """The receiving authority's intake task queue (its worker runs with RIGHTSFLOW_TASK_QUEUE set to it)."""
+    return f"rightsflow-intake-{authority_code}"
+
+
+def transfer_workflow_id(transfer_id: str) -> str:
+    return f"transfer-{transfer_id}"
+
+
+def intake_workflow_id(transfer_id: str) -> str:
+    return f"intake-{transfer_id}"
+
+
+# -- inputs and results (opaque references only) ---------------------------------------------------
+
+
+@dataclass
+class TransferEvent:
+    """An audit entry (once per key) and, where the register holds the request, its stage/status."""
+
+    transfer_id: str
+    key: str
+    action: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    actor: str = "rightsflow"
+    legal_basis: str | None = None
+    stage: str | None = None
+    status: str | None = None
+    deadline: str | None = None
+    decision: str | None = None
+
+
+@dataclass
+class ResolveInput:
+    transfer_id: str
+    subject_ref: str
+    service: str
+    family_ref: str | None = None  # the store's household/case key; else found from subject_ref
+
+
+@dataclass
+class FamilyCheck:
+    service: str
+    group_keys: list[str]
+    member_keys: list[str]
+    restricted: int  # members whose processing is restricted (Art 18)
+    holds: list[str]  # active hold kinds (legal_hold, child_protection_plan, ...)
+    consents_active: int
+    consents_withdrawn: int
+    consent_based: bool
+
+
+@dataclass
+class GatherFamilyInput:
+    transfer_id: str
+    service: str
+    member_keys: list[str]
+
+
+@dataclass
+class GatheredFamily:
+    claim_key: str
+    records: int
+    collections: dict[str, int]
+
+
+@dataclass
+class PackageInput:
+    transfer_id: str
+    service: str
+    claim_key: str
+    to_authority: str
+    reason: str
+    transfer_date: str
+    acknowledge_by: str
+    check: FamilyCheck
+    lock_days: float = 35.0
+
+
+@dataclass
+class PackageResult:
+    package_key: str
+    sha256: str
+    bytes: int
+    payload_oxum: str
+    files: list[str]
+    retain_until: str
+
+
+@dataclass
+class DeliverInput:
+    transfer_id: str
+    attempt: int
+    package_key: str
+    sha256: str
+    from_authority: str
+    to_authority: str
+    to_task_queue: str
+    lock_days: float = 35.0
+
+
+@dataclass
+class DeliveryNotice:
+    """What the receiver is told: where the bag is and its digest. No personal data."""
+
+    attempt: int
+    bucket: str
+    key: str
+    sha256: str
+
+
+@dataclass
+class Delivered:
+    attempt: int
+    inbox_key: str
+
+
+@dataclass
+class MarkInput:
+    transfer_id: str
+    service: str
+    group_keys: list[str]
+    member_keys: list[str]
+    to_authority: str
+    transfer_date: str
+
+
+@dataclass
+class MarkResult:
+    contacts_added: int
+    shares_logged: int
+
+
+@dataclass
+class RemoveInput:
+    transfer_id: str
+    keys: list[str]
+
+
+@dataclass
+class IntakeInput:
+    transfer_id: str
+    from_authority: str
+    to_authority: str  # the receiving authority's code (catalog authority_code)
+    sender_workflow_id: str
+    target_service: str | None = None  # None: the receiver's service whose schema fits the bag
+    resend_wait_days: int = 30
+    lock_days: float = 365.0
+
+
+@dataclass
+class ValidateInput:
+    transfer_id: str
+    to_authority: str
+    notice: DeliveryNotice
+    target_service: str | None = None
+    lock_days: float = 365.0
+
+
+@dataclass
+class ValidationResult:
+    ok: bool
+    reasons: list[str]
+    target_service: str | None = None
+    staged_key: str | None = None
+    sha256: str | None = None
+    collections: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ImportInput:
+    transfer_id: str
+    target_service: str
+    staged_key: str
+
+
+@dataclass
+class ImportResult:
+    people_new: int
+    people_matched: int
+    inserted: dict[str, int]
+    already_present: dict[str, int]
+
+
+@dataclass
+class AckInput:
+    transfer_id: str
+    attempt: int
+    from_authority: str
+    to_authority: str
+    sha256: str
+    imported: ImportResult
+    lock_days: float = 365.0
+
+
+@dataclass
+class AckNotice:
+    """The receiver's written acceptance, as signalled to the sender (the document is in S3)."""
+
+    attempt: int
+    ack_key: str
+    sha256: str
+    accepted_on: str
+    people_new: int
+    people_matched: int
+    rows_inserted: int
+
+
+@dataclass
+class RejectionNotice:
+    attempt: int
+    reasons: list[str]
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+
+def _object_exists(client: Any, bucket: str, key: str) -> bool:
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+
+
+def _lock_until(days: float) -> datetime:
+    return datetime.now(UTC) + timedelta(days=days)
+
+
+def _household_members(conn: Any, cat: ServiceCatalog, smap: StoreMap, seeds: list[Any]) -> tuple[list, list]:
+    """(group keys, member keys) of the families the ``seeds`` (person keys) belong to."""
+    hh = cat.subject.household
+    link = smap.t(hh.collection)
+    if hh.via in ("column", "membership"):
+        assert hh.group_column
+        groups = [
+            r[0]
+            for r in conn.execute(
+                select(link.c[hh.group_column]).where(link.c[hh.person_column].in_(seeds)).distinct()
+            )
+            if r[0] is not None
+        ]
+        members = [
+            r[0]
+            for r in conn.execute(
+                select(link.c[hh.person_column]).where(link.c[hh.group_column].in_(groups)).distinct()
+            )
+        ]
+        return groups, sorted(set(members) | set(seeds), key=str)
+    # relationship: the connected family, a few hops out (people linked by typed relationships)
+    assert hh.related_column
+    members = set(seeds)
+    frontier = set(seeds)
+    for _ in range(4):
+        if not frontier:
+            break
+        q = select(link.c[hh.person_column], link.c[hh.related_column]).where(
+            or_(link.c[hh.person_column].in_(list(frontier)), link.c[hh.related_column].in_(list(frontier)))
+        )
+        if hh.professional_column:
+            q = q.where(or_(link.c[hh.professional_column].is_(None), link.c[hh.professional_column] == 0))
+        found = {v for row in conn.execute(q) for v in row if v is not None}
+        frontier = found - members
+        members |= found
+    if cat.subject.professional_field:
+        person = smap.t(cat.subject.collection)
+        staff = {
+            r[0]
+            for r in conn.execute(
+                select(person.c[cat.subject.key]).where(
+                    person.c[cat.subject.key].in_(list(members)),
+                    person.c[cat.subject.professional_field] == 1,
+                )
+            )
+        }
+        members -= staff
+    return [], sorted(members, key=str)
+
+
+def _typed(engine: Engine, table_name: str, column: str, values: list[str]) -> list[Any]:
+    t = Table(table_name, MetaData(), autoload_with=engine)
+    try:
+        kind = t.c[column].type.python_type
+    except NotImplementedError:
+        kind = str
+    out = []
+    for v in values:
+        try:
+            out.append(kind(v) if kind in (int, str) else v)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _coerce(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """JSON values back to the column's Python type (dates and datetimes arrive as ISO text)."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if k not in table.c:
+            continue
+        if isinstance(v, str):
+            try:
+                kind = table.c[k].type.python_type
+            except NotImplementedError:
+                kind = str
+            if kind is datetime:
+                v = datetime.fromisoformat(v)
+            elif kind is date:
+                v = date.fromisoformat(v[:10])
+            elif kind is int and v.lstrip("-").isdigit():
+                v = int(v)
+            elif kind is bool:
+                v = v.lower() in ("1", "true", "yes")
+        out[k] = v
+    return out
+
+
+def _deterministic_key(table: Table, column: str, *parts: str) -> Any:
+    """A key derived from the transfer and the source key: the same row gets the same key on a re-run.
+
+    Text keys only; integer keys are allocated (see ``_insert_role_row`` and ``import_bag``).
+    """
+    length = getattr(table.c[column].type, "length", None) or 24
+    digest = hashlib.sha256(":".join(parts).encode()).hexdigest().upper()
+    return "T" + digest[: max(6, min(length, 24) - 1)]
+
+
+def _is_int_key(table: Table, column: str) -> bool:
+    try:
+        return table.c[column].type.python_type is int
+    except NotImplementedError:
+        return False
+
+
+def _insert_role_row(
+    conn: Any,
+    table: Table,
+    pk: str | None,
+    values: dict[str, Any],
+    note_field: str | None,
+    note: str,
+    seed: str,
+) -> bool:
+    """Insert one row into a role collection once. Other required text columns get ``note``."""
+    row = dict(values)
+    for col in table.c:
+        if col.name in row or col.nullable or col.primary_key or col.server_default is not None:
+            continue
+        try:
+            kind = col.type.python_type
+        except NotImplementedError:
+            kind = str
+        if kind is str:
+            row[col.name] = note[: getattr(col.type, "length", None) or len(note)]
+        elif kind is date:
+            row[col.name] = next((v for v in values.values() if isinstance(v, date)), date.today())
+    if note_field and note_field in table.c and note_field not in row:
+        row[note_field] = note[: getattr(table.c[note_field].type, "length", None) or len(note)]
+    if pk and not _is_int_key(table, pk):
+        row[pk] = _deterministic_key(table, pk, seed)
+        if conn.execute(select(table.c[pk]).where(table.c[pk] == row[pk])).first():
+            return False
+    else:
+        conds = [table.c[k] == v for k, v in row.items() if k != pk and v is not None]
+        if conn.execute(select(table).where(and_(*conds)).limit(1)).first():
+            return False
+    conn.execute(table.insert().values(**row))
+    return True
+
+
+def _csv_bytes(fields: list[str], rows: list[dict[str, Any]]) -> bytes:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow(
+            {
+                k: ""
+                if r.get(k) is None
+                else _json_default(r[k])
+                if not isinstance(r[k], str | int | float | bool)
+                else r[k]
+                for k in fields
+            }
+        )
+    return buf.getvalue().encode()
+
+
+def manifest_for(cat: ServiceCatalog, counts: dict[str, int]) -> dict[str, Any]:
+    """Fields, data categories, keys, identities and links of every collection in the bag."""
+    collections = []
+    for c in cat.dataset.collections:
+        if c.name not in counts:
+            continue
+        fields = []
+        for f in c.fields:
+            meta = f.fides_meta
+            fields.append(
+                {
+                    "name": f.name,
+                    "data_categories": list(f.data_categories or []),
+                    "primary_key": bool(meta and meta.primary_key),
+                    "identity": meta.identity if meta and meta.identity else None,
+                    "references": [r.field for r in (meta.references or [])] if meta else [],
+                }
+            )
+        collections.append(
+            {
+                "name": c.name,
+                "description": c.description,
+                "rows": counts[c.name],
+                "json": f"records/{c.name}.json",
+                "csv": f"records/{c.name}.csv",
+                "fields": fields,
+            }
+        )
+    hh = cat.subject.household
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "source_service": cat.service,
+        "source_service_name": cat.name,
+        "source_authority": cat.authority,
+        "lawful_basis": cat.lawful_basis.model_dump(),
+        "purposes": cat.purposes,
+        "retention": [
+            {
+                "record_class": r.record_class,
+                "trigger": r.trigger,
+                "years": r.period.years,
+                "months": r.period.months,
+                "action": r.action,
+                "source": r.source,
+            }
+            for r in cat.retention
+        ],
+        "subject": {
+            "collection": cat.subject.collection,
+            "key": cat.subject.key,
+            "restricted_field": cat.subject.restricted_field,
+            "household": hh.model_dump(),
+        },
+        "collections": collections,
+    }
+
+
+def build_bag_zip(
+    root_name: str, files: dict[str, bytes], info: dict[str, str]
+) -> tuple[bytes, str, list[str]]:
+    """Make a BagIt bag (sha256) of ``files`` with the bagit library; return (zip bytes, oxum, names)."""
+    import bagit
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / root_name
+        for name, body in files.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+        bag = bagit.make_bag(str(root), info, checksums=["sha256"])
+        oxum = str(bag.info.get("Payload-Oxum", ""))
+        buf = io.BytesIO()
+        names = []
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(root.rglob("*")):
+                if path.is_file():
+                    name = f"{root_name}/{path.relative_to(root).as_posix()}"
+                    names.append(name)
+                    zf.writestr(zipfile.ZipInfo(name, ZIP_TIME), path.read_bytes(), zipfile.ZIP_DEFLATED)
+    return buf.getvalue(), oxum, names
+
+
+def _safe_extract(body: bytes, dest: Path) -> Path:
+    """Extract a zipped bag; refuse absolute paths and '..'. Returns the bag's root folder."""
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        tops = set()
+        for info in zf.infolist():
+            p = Path(info.filename)
+            if p.is_absolute() or ".." in p.parts:
+                raise ValueError("the package holds an unsafe path")
+            tops.add(p.parts[0])
+        if len(tops) != 1:
+            raise ValueError("the package must hold exactly one bag folder")
+        zf.extractall(dest)
+    return dest / tops.pop()
+
+
+def _entry_mismatches(root: Path, bag: Any) -> list[str]:
+    """Files whose SHA-256 differs from the bag's manifests, or that are missing."""
+    out = []
+    for rel, hashes in sorted(bag.entries.items()):
+        expected = hashes.get("sha256")
+        path = root / rel
+        if not expected:
+            continue
+        if not path.is_file():
+            out.append(f"file missing: {rel}")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+            out.append(f"checksum mismatch: {rel} (sha256)")
+    return out
+
+
+def validate_bag_dir(root: Path, tcat: ServiceCatalog | None) -> tuple[list[str], dict[str, Any] | None]:
+    """bagit validation (checksums, completeness, Payload-Oxum) and the manifest/schema checks.
+
+    Reasons name files, fields and counts only, never values.
+    """
+    import bagit
+
+    reasons: list[str] = []
+    bag = None
+    try:
+        bag = bagit.Bag(str(root))
+        bag.validate(processes=1)
+    except bagit.BagValidationError as exc:
+        for d in getattr(exc, "details", None) or []:
+            if isinstance(d, bagit.ChecksumMismatch):
+                reasons.append(f"checksum mismatch: {d.path} ({d.algorithm})")
+            elif isinstance(d, bagit.FileMissing):
+                reasons.append(f"file missing: {d.path}")
+            elif isinstance(d, bagit.UnexpectedFile):
+                reasons.append(f"unexpected file (not in the manifest): {d.path}")
+            else:
+                reasons.append(f"bag invalid: {type(d).__name__}")
+        if not reasons:  # bagit stops at the first failed check (Payload-Oxum): name the files too
+            reasons.append(f"bag invalid: {str(exc).split('.')[0][:120]}")
+            reasons += _entry_mismatches(root, bag) if bag is not None else []
+        return reasons, None
+    except bagit.BagError as exc:
+        return [f"not a valid bag: {str(exc)[:200]}"], None
+    if "sha256" not in bag.algorithms:
+        reasons.append("the bag has no SHA-256 manifest")
+    mpath = root / "data" / "manifest.json"
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return [*reasons, "data/manifest.json is missing or not JSON"], None
+    if manifest.get("manifest_version") != MANIFEST_VERSION:
+        reasons.append(f"manifest_version is not {MANIFEST_VERSION}")
+    target = tcat.columns if tcat else {}
+    for c in manifest.get("collections", []):
+        name = c.get("name")
+        fields = [f["name"] for f in c.get("fields", [])]
+        if tcat and name not in target:
+            reasons.append(f"collection {name} is not mapped in the receiving store")
+            continue
+        if tcat:
+            missing = [f for f in fields if f not in target[name]]
+            if missing:
+                reasons.append(f"collection {name}: fields not in the receiving store: {', '.join(missing)}")
+        jpath, cpath = root / "data" / c.get("json", ""), root / "data" / c.get("csv", "")
+        try:
+            rows = json.loads(jpath.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            reasons.append(f"data/{c.get('json')} is missing or not JSON")
+            continue
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            reasons.append(f"data/{c.get('json')} is not a list of records")
+            continue
+        if len(rows) != c.get("rows"):
+            reasons.append(f"data/{c.get('json')}: {len(rows)} records, the manifest says {c.get('rows')}")
+        extra = sorted({k for r in rows for k in r} - set(fields))
+        if extra:
+            reasons.append(f"data/{c.get('json')}: fields not in the manifest: {', '.join(extra)}")
+        try:
+            with cpath.open(encoding="utf-8", newline="") as fh:
+                reader = csv.reader(fh)
+                header = next(reader, [])
+                n = sum(1 for _ in reader)
+            if header != fields or n != len(rows):
+                reasons.append(f"data/{c.get('csv')} does not match the JSON records")
+        except OSError:
+            reasons.append(f"data/{c.get('csv')} is missing")
+    subj = manifest.get("subject", {})
+    if not any(c.get("name") == subj.get("collection") for c in manifest.get("collections", [])):
+        reasons.append("the bag holds no person records")
+    return reasons, manifest
+
+
+# -- sending -----------------------------------------------------------------------------------------
+
+
+class TransferActivities:
+    """The sending authority's side. ``client`` (for signal-with-start) defaults to the activity's."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        register: Register,
+        claims: ClaimStore | None = None,
+        client: Client | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.register = register
+        self.claims = claims or ClaimStore(settings)
+        self._client = client
+
+    def _temporal(self) -> Client:
+        return self._client or activity.client()
+
+    @activity.defn
+    def record_transfer_event(self, inp: TransferEvent) -> None:
+        changes: dict[str, Any] = {}
+        if inp.stage:
+            changes["stage"] = inp.stage
+        if inp.status:
+            changes["status"] = inp.status
+            if inp.status == "closed":
+                changes["closed_at"] = datetime.now(UTC).replace(tzinfo=None)
+        if inp.deadline:
+            changes["deadline"] = date.fromisoformat(inp.deadline)
+        if changes:
+            # the receiving side has no request of its own: the audit entry is the record
+            with contextlib.suppress(LookupError):
+                self.register.update_request(inp.transfer_id, **changes)
+        if inp.decision:
+            self.register.record_decision(
+                f"{inp.transfer_id}:{inp.key}",
+                inp.transfer_id,
+                inp.decision,
+                decided_by=inp.actor,
+                legal_basis=inp.legal_basis,
+            )
+        self.register.audit(
+            f"{inp.transfer_id}:{inp.key}",
+            actor=inp.actor,
+            action=inp.action,
+            request_id=inp.transfer_id,
+            legal_basis=inp.legal_basis,
+            detail=inp.detail,
+        )
+
+    @activity.defn
+    def resolve_family(self, inp: ResolveInput) -> FamilyCheck:
+        """The family's store keys, and what restricts or holds them. Records the keys as matches,
+        so a retention sweep leaves the family alone while the transfer is open."""
+        from activities.discovery import EXACT, find_in_store
+
+        cat = self.catalog[inp.service]
+        smap = StoreMap(cat)
+        engine = store_engine(cat, self.settings)
+        subj = cat.subject
+        with engine.connect() as conn:
+            if inp.family_ref:
+                hh = subj.household
+                if hh.via == "relationship":
+                    seeds = _typed(engine, subj.collection, subj.key, [inp.family_ref])
+                else:
+                    assert hh.group_column
+                    link = smap.t(hh.collection)
+                    gk = _typed(engine, hh.collection, hh.group_column, [inp.family_ref])
+                    seeds = [
+                        r[0]
+                        for r in conn.execute(
+                            select(link.c[hh.person_column]).where(link.c[hh.group_column].in_(gk))
+                        )
+                    ]
+            else:
+                ids = self.register.subject_identifiers(inp.subject_ref)
+                found = find_in_store(smap, engine, ids)
+                exact = [m.record_key for m in found if m.strength == EXACT]
+                seeds = _typed(engine, subj.collection, subj.key, exact)
+            if not seeds:
+                raise LookupError(f"transfer {inp.transfer_id}: no family found in {inp.service}")
+            groups, members = _household_members(conn, cat, smap, seeds)
+            person = smap.t(subj.collection)
+            restricted = conn.execute(
+                select(person.c[subj.key]).where(
+                    person.c[subj.key].in_(members), person.c[subj.restricted_field].is_not(None)
+                )
+            ).all()
+            fl = cat.roles.flags
+            ft = smap.t(fl.collection)
+            conds = []
+            if fl.group_column and groups:
+                conds.append(ft.c[fl.group_column].in_(groups))
+            if fl.person_column:
+                conds.append(ft.c[fl.person_column].in_(members))
+            holds: set[str] = set()
+            if conds:
+                for (code,) in conn.execute(
+                    select(ft.c[fl.code_field]).where(or_(*conds), ft.c[fl.ended_field].is_(None)).distinct()
+                ):
+                    if str(code) in fl.codes:
+                        holds.add(fl.codes[str(code)])
+            active = withdrawn = 0
+            if cat.roles.consents:
+                cr = cat.roles.consents
+                ct = smap.t(cr.collection)
+                cconds = []
+                if cr.person_column:
+                    cconds.append(ct.c[cr.person_column].in_(members))
+                if cr.group_column and groups:
+                    cconds.append(ct.c[cr.group_column].in_(groups))
+                for (w,) in conn.execute(select(ct.c[cr.withdrawn_field]).where(or_(*cconds))):
+                    if w is None:
+                        active += 1
+                    else:
+                        withdrawn += 1
+        keys = [str(m) for m in members]
+        self.register.record_matches(inp.transfer_id, inp.service, [(k, "family_member") for k in keys])
+        check = FamilyCheck(
+            service=inp.service,
+            group_keys=[str(g) for g in groups],
+            member_keys=keys,
+            restricted=len(restricted),
+            holds=sorted(holds),
+            consents_active=active,
+            consents_withdrawn=withdrawn,
+            consent_based=cat.lawful_basis.consent_based,
+        )
+        self.register.audit(
+            f"{inp.transfer_id}:resolved",
+            actor="rightsflow",
+            action="transfer.family_resolved",
+            request_id=inp.transfer_id,
+            subject_ref=inp.subject_ref,
+            service=inp.service,
+            detail={
+                "members": len(keys),
+                "households": len(groups),
+                "restricted": check.restricted,
+                "holds": check.holds,
+                "consents_active": active,
+                "consents_withdrawn": withdrawn,
+            },
+        )
+        return check
+
+    @activity.defn
+    def gather_family(self, inp: GatherFamilyInput) -> GatheredFamily:
+        """Every mapped record of every member, as a claim-check object (encrypted) in S3."""
+        cat = self.catalog[inp.service]
+        dossier = gather_records(cat, store_engine(cat, self.settings), inp.member_keys)
+        columns = cat.columns
+        records: dict[str, list[dict[str, Any]]] = {}
+        for entry in dossier["records"]:
+            name = entry["collection"]
+            if name not in columns:  # summaries gather_records adds for a SAR
+                continue
+            keyf = entry.get("key_field")
+            have = records.setdefault(name, [])
+            seen = {r.get(keyf) for r in have} if keyf else set()
+            for r in entry["rows"]:
+                if keyf and r.get(keyf) in seen:
+                    continue
+                have.append(
+                    {
+                        k: (None if v == "[withheld: third party]" else v)
+                        for k, v in r.items()
+                        if k in columns[name]
+                    }
+                )
+        key = opaque_key("work", inp.transfer_id, "family.bin")
+        self.claims.put(key, {"service": inp.service, "records": records})
+        counts = {k: len(v) for k, v in records.items()}
+        self.register.audit(
+            f"{inp.transfer_id}:gathered",
+            actor="rightsflow",
+            action="transfer.gathered",
+            request_id=inp.transfer_id,
+            service=inp.service,
+            detail={"collections": counts},
+        )
+        return GatheredFamily(key, sum(counts.values()), counts)
+
+    @activity.defn
+    def build_package(self, inp: PackageInput) -> PackageResult:
+        """The BagIt package under Object Lock at an opaque key. Written once: a retry finds it."""
+        cat = self.catalog[inp.service]
+        token = keyed_hash(load_hash_key(self.settings), inp.transfer_id, "transfer.package")[:32]
+        key = opaque_key("transfers", token, "package.zip")
+        client, bucket = self.claims.client, self.claims.bucket
+        doc = self.claims.get(inp.claim_key)
+        records: dict[str, list[dict[str, Any]]] = doc["records"]
+        counts = {k: len(v) for k, v in records.items()}
+        manifest = manifest_for(cat, counts)
+        manifest.update(
+            {
+                "transfer_id": inp.transfer_id,
+                "reason": inp.reason,
+                "sending_authority": cat.authority,
+                "receiving_authority": inp.to_authority,
+                "transfer_date": inp.transfer_date,
+                "acknowledge_by": inp.acknowledge_by,
+                "checks": {
+                    "members": len(inp.check.member_keys),
+                    "restricted_members": inp.check.restricted,
+                    "holds": inp.check.holds,
+                    "consents_active": inp.check.consents_active,
+                    "consents_withdrawn": inp.check.consents_withdrawn,
+                },
+            }
+        )
+        files: dict[str, bytes] = {"manifest.json": json.dumps(manifest, indent=2, sort_keys=True).encode()}
+        for c in manifest["collections"]:
+            rows = records[c["name"]]
+            fields = [f["name"] for f in c["fields"]]
+            files[c["json"]] = json.dumps(rows, indent=2, sort_keys=True, default=_json_default).encode()
+            files[c["csv"]] = _csv_bytes(fields, rows)
+        info = {
+            "Source-Organization": cat.authority,
+            "Rightsflow-Receiving-Organization": inp.to_authority,
+            "External-Identifier": inp.transfer_id,
+            "External-Description": f"{BAG_PROFILE}: {cat.name} records of one family ({inp.reason})",
+            "Bagging-Date": inp.transfer_date,
+            "Rightsflow-Transfer-Date": inp.transfer_date,
+            "Rightsflow-Acknowledge-By": inp.acknowledge_by,
+            "Rightsflow-Source-Service": cat.service,
+            "Rightsflow-Reason": inp.reason,
+            "Rightsflow-Manifest-Version": MANIFEST_VERSION,
+        }
+        body, oxum, names = build_bag_zip(inp.transfer_id, files, info)
+        if _object_exists(client, bucket, key):
+            stored = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            sha = hashlib.sha256(stored).hexdigest()
+            head = client.head_object(Bucket=bucket, Key=key)
+            until = head.get("ObjectLockRetainUntilDate")
+            retain = until.isoformat() if until else ""
+            size = len(stored)
+        else:
+            until_dt = _lock_until(inp.lock_days)
+            sha = put_locked_object(client, bucket, key, body, "application/zip", until_dt)["sha256"]
+            retain, size = until_dt.isoformat(), len(body)
+        self.register.audit(
+            f"{inp.transfer_id}:packaged",
+            actor="rightsflow",
+            action="transfer.packaged",
+            request_id=inp.transfer_id,
+            service=inp.service,
+            detail={
+                "package_key": key,
+                "sha256": sha,
+                "bytes": size,
+                "payload_oxum": oxum,
+                "files": len(names),
+                "retain_until": retain,
+            },
+        )
+        return PackageResult(key, sha, size, oxum, names, retain)
+
+    @activity.defn
+    async def deliver(self, inp: DeliverInput) -> Delivered:
+        """Copy the locked package to the receiver's inbox and tell its intake workflow (signal-with-start).
+
+        The master copy's digest is checked first, so a resend never forwards a damaged package.
+        """
+        import asyncio
+
+        inbox = opaque_key(
+            "inbox", inp.to_authority, inp.transfer_id, f"attempt-{inp.attempt}", "package.zip"
+        )
+        client, bucket = self.claims.client, self.claims.bucket
+
+        def copy() -> None:
+            if _object_exists(client, bucket, inbox):
+                return
+            body = client.get_object(Bucket=bucket, Key=inp.package_key)["Body"].read()
+            if hashlib.sha256(body).hexdigest() != inp.sha256:
+                raise RuntimeError(
+                    f"transfer {inp.transfer_id}: the locked package does not match its digest"
+                )
+            put_locked_object(client, bucket, inbox, body, "application/zip", _lock_until(inp.lock_days))
+
+        await asyncio.to_thread(copy)
+        notice = DeliveryNotice(inp.attempt, bucket, inbox, inp.sha256)
+        doc = {
+            **asdict(notice),
+            "transfer_id": inp.transfer_id,
+            "from_authority": inp.from_authority,
+            "to_authority": inp.to_authority,
+            "sender_workflow_id": transfer_workflow_id(inp.transfer_id),
+        }
+        notice_key = opaque_key(
+            "inbox", inp.to_authority, inp.transfer_id, f"attempt-{inp.attempt}", "notice.json"
+        )
+        await asyncio.to_thread(
+            client.put_object,
+            Bucket=bucket,
+            Key=notice_key,
+            Body=json.dumps(doc, sort_keys=True).encode(),
+            ContentType="application/json",
+            ServerSideEncryption="AES256",
+            ContentMD5=base64.b64encode(
+                hashlib.md5(json.dumps(doc, sort_keys=True).encode(), usedforsecurity=False).digest()
+            ).decode(),
+        )
+        if inp.to_task_queue:
+            await self._signal_intake(inp, notice)
+        await asyncio.to_thread(
+            self.register.audit,
+            f"{inp.transfer_id}:delivered:{inp.attempt}",
+            actor="rightsflow",
+            action="transfer.delivered",
+            request_id=inp.transfer_id,
+            detail={
+                "attempt": inp.attempt,
+                "inbox_key": inbox,
+                "notice_key": notice_key,
+                "to_authority": inp.to_authority,
+                "intake_task_queue": inp.to_task_queue or None,
+            },
+        )
+        return Delivered(inp.attempt, inbox)
+
+    async def _signal_intake(self, inp: DeliverInput, notice: DeliveryNotice) -> None:
+        """Signal-with-start the receiver's TransferIntake (same Temporal namespace)."""
+        from temporalio.common import WorkflowIDConflictPolicy
+
+        from workflows.transfer_intake import TransferIntake
+
+        await self._temporal().start_workflow(
+            TransferIntake.run,
+            IntakeInput(
+                transfer_id=inp.transfer_id,
+                from_authority=inp.from_authority,
+                to_authority=inp.to_authority,
+                sender_workflow_id=transfer_workflow_id(inp.transfer_id),
+            ),
+            id=intake_workflow_id(inp.transfer_id),
+            task_queue=inp.to_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal="deliver",
+            start_signal_args=[notice],
+        )
+
+    @activity.defn
+    def mark_transferred(self, inp: MarkInput) -> MarkResult:
+        """A contact dated the transfer day (retention's last-contact trigger reads the contacts role)
+        and a sharing-log entry naming the receiving authority (Art 19), each once."""
+        cat = self.catalog[inp.service]
+        engine = store_engine(cat, self.settings)
+        day = date.fromisoformat(inp.transfer_date)
+        note = f"Records transferred to {inp.to_authority} (transfer {inp.transfer_id})"
+        contacts = shares = 0
+        with engine.begin() as conn:
+            role = cat.roles.contacts
+            t = Table(role.collection, MetaData(), autoload_with=conn)
+            pk = _primary_key(cat, role.collection)
+            if role.group_column and inp.group_keys:
+                targets = [
+                    (role.group_column, g)
+                    for g in _typed(engine, role.collection, role.group_column, inp.group_keys)
+                ]
+            else:
+                col = role.person_column or role.group_column
+                assert col
+                targets = [(col, m) for m in _typed(engine, role.collection, col, inp.member_keys)]
+            for col, value in targets:
+                contacts += _insert_role_row(
+                    conn,
+                    t,
+                    pk,
+                    {col: value, role.date_field: _as_column(t, role.date_field, day)},
+                    None,
+                    note,
+                    f"{inp.transfer_id}:contact:{value}",
+                )
+            sl = cat.roles.sharing_log
+            st = Table(sl.collection, MetaData(), autoload_with=conn)
+            spk = _primary_key(cat, sl.collection)
+            col = sl.person_column or sl.group_column
+            assert col
+            keys = inp.member_keys if sl.person_column else inp.group_keys
+            for value in _typed(engine, sl.collection, col, keys):
+                shares += _insert_role_row(
+                    conn,
+                    st,
+                    spk,
+                    {
+                        col: value,
+                        sl.date_field: _as_column(st, sl.date_field, day),
+                        sl.recipient_field: inp.to_authority[
+                            : getattr(st.c[sl.recipient_field].type, "length", None) or 200
+                        ],
+                    },
+                    sl.what_field,
+                    note,
+                    f"{inp.transfer_id}:share:{value}",
+                )
+        self.register.audit(
+            f"{inp.transfer_id}:marked",
+            actor="rightsflow",
+            action="transfer.last_contact_set",
+            request_id=inp.transfer_id,
+            service=inp.service,
+            detail={"contacts_added": contacts, "shares_logged": shares, "transfer_date": inp.transfer_date},
+        )
+        return MarkResult(contacts, shares)
+
+    @activity.defn
+    def remove_package(self, inp: RemoveInput) -> int:
+        """Delete every version of the package and its inbox copies; a still-locked version fails
+        the attempt (retried later). Idempotent: nothing left is nothing to do."""
+        client, bucket = self.claims.client, self.claims.bucket
+        n = 0
+        for key in inp.keys:
+            for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                    if v["Key"] != key:
+                        continue
+                    client.delete_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])
+                    n += 1
+        self.register.audit(
+            f"{inp.transfer_id}:package_removed:{n > 0}",
+            actor="rightsflow",
+            action="transfer.package_removed",
+            request_id=inp.transfer_id,
+            detail={"objects": len(inp.keys), "versions_deleted": n},
+        )
+        return n
+
+    @activity.defn
+    def purge_transfer_work(self, transfer_id: str) -> int:
+        return self.claims.purge(opaque_key("work", transfer_id) + "/")
+
+
+def _as_column(table: Table, column: str, day: date) -> Any:
+    try:
+        kind = table.c[column].type.python_type
+    except NotImplementedError:
+        return day
+    if kind is datetime:
+        return datetime.combine(day, datetime.min.time())
+    return day
+
+
+# -- receiving ---------------------------------------------------------------------------------------
+
+
+class TransferIntakeActivities:
+    """The receiving authority's side: its own settings, catalogue, register, bucket and stores."""
+
+    def __init__(
+        self, settings: Settings, catalog: Catalog, register: Register, claims: ClaimStore | None = None
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.register = register
+        self.claims = claims or ClaimStore(settings)
+
+    def _target(
+        self, to_authority: str, wanted: str | None, manifest: dict[str, Any] | None
+    ) -> ServiceCatalog | None:
+        if wanted:
+            return self.catalog.services.get(wanted)
+        mine = [s for s in self.catalog if s.authority_code == to_authority]
+        if manifest:
+            names = {c["name"]: {f["name"] for f in c["fields"]} for c in manifest.get("collections", [])}
+            for s in mine:
+                cols = s.columns
+                if all(n in cols and fs <= set(cols[n]) for n, fs in names.items()):
+                    return s
+        return mine[0] if mine else None
+
+    @activity.defn
+    def validate_delivery(self, inp: ValidateInput) -> ValidationResult:
+        """Fetch the delivered bag, validate it, and keep an accepted one under Object Lock."""
+        from rightsflow.s3 import s3_client
+
+        src = s3_client(self.settings)
+        try:
+            body = src.get_object(Bucket=inp.notice.bucket, Key=inp.notice.key)["Body"].read()
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code"))
+            if code in ("404", "NoSuchKey", "NotFound", "AccessDenied", "403"):
+                return ValidationResult(False, [f"the package could not be fetched from the inbox ({code})"])
+            raise
+        sha = hashlib.sha256(body).hexdigest()
+        reasons: list[str] = []
+        if sha != inp.notice.sha256:
+            reasons.append("the package's SHA-256 differs from the digest the sender announced")
+        manifest = None
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                root = _safe_extract(body, Path(tmp))
+            except (zipfile.BadZipFile, ValueError) as exc:
+                return ValidationResult(
+                    False, [*reasons, f"the package is not a readable zip bag ({exc})"][:20]
+                )
+            # peek at the manifest to find the target store, then validate against it
+            try:
+                peek = json.loads((root / "data" / "manifest.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                peek = None
+            tcat = self._target(inp.to_authority, inp.target_service, peek)
+            if tcat is None:
+                reasons.append(
+                    f"no service of authority {inp.to_authority} in the receiving catalogue fits the bag"
+                )
+            bag_reasons, manifest = validate_bag_dir(root, tcat)
+            reasons += bag_reasons
+            if manifest and manifest.get("transfer_id") != inp.transfer_id:
+                reasons.append("the bag belongs to another transfer")
+        if reasons:
+            self.register.audit(
+                f"intake:{inp.transfer_id}:rejected:{inp.notice.attempt}",
+                actor="rightsflow",
+                action="transfer_intake.rejected",
+                request_id=inp.transfer_id,
+                detail={"attempt": inp.notice.attempt, "reasons": reasons[:50]},
+            )
+            return ValidationResult(False, reasons[:50], sha256=sha)
+        assert tcat is not None and manifest is not None
+        token = keyed_hash(load_hash_key(self.settings), inp.transfer_id, "transfer.received")[:32]
+        staged = opaque_key("received", token, "package.zip")
+        client, bucket = self.claims.client, self.claims.bucket
+        if not _object_exists(client, bucket, staged):
+            put_locked_object(client, bucket, staged, body, "application/zip", _lock_until(inp.lock_days))
+        counts = {c["name"]: c["rows"] for c in manifest["collections"]}
+        self.register.audit(
+            f"intake:{inp.transfer_id}:validated",
+            actor="rightsflow",
+            action="transfer_intake.validated",
+            request_id=inp.transfer_id,
+            service=tcat.service,
+            detail={
+                "attempt": inp.notice.attempt,
+                "sha256": sha,
+                "staged_key": staged,
+                "collections": counts,
+            },
+        )
+        return ValidationResult(True, [], tcat.service, staged, sha, counts)
+
+    @activity.defn
+    def import_bag(self, inp: ImportInput) -> ImportResult:
+        """Map the bag into the receiver's store in one transaction.
+
+        People are matched by NHS number (plain or spaced, as stores keep it); a match is not
+        inserted again. Every other row gets a key derived from the transfer and its source key, so
+        a re-run finds it and inserts nothing (integer keys: the register's import record stops a
+        second run). References are rewritten to the new keys.
+        """
+        done_key = f"intake:{inp.transfer_id}:imported"
+        tcat = self.catalog[inp.target_service]
+        engine = store_engine(tcat, self.settings)
+        body = self.claims.client.get_object(Bucket=self.claims.bucket, Key=inp.staged_key)["Body"].read()
+        with tempfile.TemporaryDirectory() as tmp:
+            root = _safe_extract(body, Path(tmp))
+            manifest = json.loads((root / "data" / "manifest.json").read_text(encoding="utf-8"))
+            data = {
+                c["name"]: json.loads((root / "data" / c["json"]).read_text(encoding="utf-8"))
+                for c in manifest["collections"]
+            }
+        smap = StoreMap(tcat)
+        subj = tcat.subject
+        md = MetaData()
+        tables = {name: Table(name, md, autoload_with=engine) for name in data}
+        order = _dependency_order(tcat, list(data))
+        keymap: dict[tuple[str, str], Any] = {}  # (collection, source key) -> target key
+        inserted: dict[str, int] = {}
+        present: dict[str, int] = {}
+        new_people = matched = 0
+        nhs = smap.first("nhs_number")
+        int_keys = any((pk := _primary_key(tcat, n)) and _is_int_key(tables[n], pk) for n in data)
+        if int_keys and _audited(self.register, done_key):
+            raise RuntimeError(f"transfer {inp.transfer_id} was imported already (integer keys: not re-run)")
+        with engine.begin() as conn:
+            # people first: match by NHS number
+            if subj.collection in data:
+                t = tables[subj.collection]
+                for r in data[subj.collection]:
+                    src = str(r.get(subj.key))
+                    existing = None
+                    if nhs and nhs[0] == subj.collection and r.get(nhs[1]):
+                        try:
+                            n10 = normalise_nhs_number(str(r[nhs[1]]))
+                            existing = conn.execute(
+                                select(t.c[subj.key]).where(t.c[nhs[1]].in_([n10, spaced(n10)])).limit(1)
+                            ).scalar()
+                        except InvalidIdentifier:
+                            existing = None
+                    if existing is not None:
+                        keymap[(subj.collection, src)] = existing
+                        r["__matched__"] = True
+            for name in order:
+                t = tables[name]
+                pk = _primary_key(tcat, name)
+                refs = _references(tcat, name)
+                rows_new = []
+                for r in data[name]:
+                    if r.pop("__matched__", False):
+                        matched += 1
+                        present[name] = present.get(name, 0) + 1
+                        continue
+                    row = dict(r)
+                    if pk and row.get(pk) is not None:
+                        src = str(row[pk])
+                        if (name, src) not in keymap:
+                            if _is_int_key(t, pk):
+                                keymap[(name, src)] = None  # allocated on insert
+                            else:
+                                keymap[(name, src)] = _deterministic_key(t, pk, inp.transfer_id, name, src)
+                        row[pk] = keymap[(name, src)]
+                    for f, (target, _field) in refs.items():
+                        v = row.get(f)
+                        if v is None:
+                            continue
+                        mapped = keymap.get((target, str(v)))
+                        row[f] = mapped if mapped is not None else (None if t.c[f].nullable else v)
+                    rows_new.append((r, row))
+                # set-based existence check for deterministic keys
+                if pk and rows_new and not _is_int_key(t, pk):
+                    wanted = [row[pk] for _, row in rows_new]
+                    have = {x[0] for x in conn.execute(select(t.c[pk]).where(t.c[pk].in_(wanted)))}
+                else:
+                    have = set()
+                batch = []
+                for src_row, row in rows_new:
+                    if pk and row.get(pk) in have:
+                        present[name] = present.get(name, 0) + 1
+                        continue
+                    if pk and row.get(pk) is None:
+                        row.pop(pk)
+                        res = conn.execute(t.insert().values(**_coerce(t, row)))
+                        keymap[(name, str(src_row.get(pk)))] = res.inserted_primary_key[0]
+                        inserted[name] = inserted.get(name, 0) + 1
+                        if name == subj.collection:
+                            new_people += 1
+                        continue
+                    batch.append(_coerce(t, row))
+                if batch:
+                    conn.execute(t.insert(), batch)
+                    inserted[name] = inserted.get(name, 0) + len(batch)
+                    if name == subj.collection:
+                        new_people += len(batch)
+        result = ImportResult(new_people, matched, inserted, present)
+        self.register.audit(
+            done_key,
+            actor="rightsflow",
+            action="transfer_intake.imported",
+            request_id=inp.transfer_id,
+            service=inp.target_service,
+            detail={
+                "people_new": new_people,
+                "people_matched": matched,
+                "inserted": inserted,
+                "already_present": present,
+            },
+        )
+        return result
+
+    @activity.defn
+    def write_ack(self, inp: AckInput) -> AckNotice:
+        """The written acceptance, under Object Lock in the receiver's archive. No personal data."""
+        token = keyed_hash(load_hash_key(self.settings), inp.transfer_id, "transfer.ack")[:32]
+        key = opaque_key("acks", token, "acknowledgement.json")
+        client, bucket = self.claims.client, self.claims.bucket
+        today = datetime.now(UTC).date().isoformat()
+        rows = sum(inp.imported.inserted.values())
+        if _object_exists(client, bucket, key):
+            doc = json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        else:
+            doc = {
+                "transfer_id": inp.transfer_id,
+                "from_authority": inp.from_authority,
+                "to_authority": inp.to_authority,
+                "accepted_on": today,
+                "attempt": inp.attempt,
+                "package_sha256": inp.sha256,
+                "people_new": inp.imported.people_new,
+                "people_matched": inp.imported.people_matched,
+                "rows_inserted": rows,
+                "statement": f"{inp.to_authority} accepts responsibility for the records of transfer "
+                f"{inp.transfer_id} from {inp.from_authority}.",
+            }
+            put_locked_object(
+                client,
+                bucket,
+                key,
+                json.dumps(doc, indent=2, sort_keys=True).encode(),
+                "application/json",
+                _lock_until(inp.lock_days),
+            )
+        self.register.audit(
+            f"intake:{inp.transfer_id}:acknowledged",
+            actor="rightsflow",
+            action="transfer_intake.acknowledged",
+            request_id=inp.transfer_id,
+            detail={"ack_key": key, "attempt": inp.attempt},
+        )
+        return AckNotice(
+            inp.attempt,
+            key,
+            inp.sha256,
+            doc["accepted_on"],
+            doc["people_new"],
+            doc["people_matched"],
+            doc["rows_inserted"],
+        )
+
+    @activity.defn
+    def record_intake_event(self, inp: TransferEvent) -> None:
+        self.register.audit(
+            f"intake:{inp.transfer_id}:{inp.key}",
+            actor=inp.actor,
+            action=inp.action,
+            request_id=inp.transfer_id,
+            legal_basis=inp.legal_basis,
+            detail=inp.detail,
+        )
+
+
+def _audited(register: Register, key: str) -> bool:
+    from rightsflow.register import AuditEntry
+
+    with register.session() as s:
+        return s.scalar(select(AuditEntry.entry_id).where(AuditEntry.idempotency_key == key)) is not None
+
+
+def _dependency_order(cat: ServiceCatalog, names: list[str]) -> list[str]:
+    """Collections ordered so every referenced collection comes before the ones referencing it."""
+    deps = {n: {t for t, _ in _references(cat, n).values() if t in names and t != n} for n in names}
+    order: list[str] = []
+    while deps:
+        ready = sorted(n for n, d in deps.items() if not d - set(order))
+        if not ready:  # a cycle: keep the catalogue's order for the rest
+            ready = sorted(deps)
+        for n in ready:
+            order.append(n)
+            deps.pop(n)
+    return order

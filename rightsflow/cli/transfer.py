@@ -1,0 +1,365 @@
+"""Inter-authority transfers from the command line: start, approve or refuse, and see both sides.
+
+``rightsflow transfer --family REF --from SERVICE --to AUTHORITY`` (or identifiers instead of
+``--family``) records the transfer in the register and starts its PortabilityTransfer workflow
+(id ``transfer-<transfer id>``); ``transfer-approve`` and ``transfer-refuse`` are the DPO's
+decisions (Temporal updates, refused with a clear message where the validator says no);
+``transfer-status`` shows the sender's stage and, where the receiving authority's intake runs on
+the same Temporal namespace, the receiver's. Nothing personal is printed.
+
+Settings (environment): RIGHTSFLOW_TRANSFER_ACK_WORKING_DAYS (15), RIGHTSFLOW_TRANSFER_LOCK_DAYS
+(35), RIGHTSFLOW_TRANSFER_REMOVE_AFTER_DAYS (90), RIGHTSFLOW_INTAKE_QUEUE_<AUTHORITY> (the
+receiving authority's intake task queue; default ``rightsflow-intake-<authority>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from activities.transfer import intake_task_queue, intake_workflow_id, transfer_workflow_id
+from rightsflow.catalog import Catalog
+from rightsflow.config import Settings
+from rightsflow.db import store_engine
+from rightsflow.identity import SubjectIdentifiers
+from rightsflow.nhs import InvalidIdentifier, normalise_nhs_number
+from rightsflow.register import Register, new_ref
+from rightsflow.storemap import StoreMap
+
+from .common import fail, settings_and_catalog
+from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt, parse_identifiers
+
+REASONS = ("moved-area", "portability")
+_AUTHORITY = re.compile(r"^[a-z][a-z0-9_-]{1,40}$")
+
+TransferId = Annotated[
+    str, typer.Argument(metavar="ID", help="The transfer id printed by `rightsflow transfer`.")
+]
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        fail(f"{name} must be a number")
+
+
+def intake_queue_for(authority: str) -> str:
+    return os.environ.get(
+        f"RIGHTSFLOW_INTAKE_QUEUE_{authority.upper().replace('-', '_')}"
+    ) or intake_task_queue(authority)
+
+
+def family_identifiers(
+    settings: Settings, catalog: Catalog, service: str, family_ref: str
+) -> SubjectIdentifiers:
+    """Identifiers of one member of the family (for the register), read through the catalogue."""
+    cat = catalog[service]
+    smap = StoreMap(cat)
+    subj, hh = cat.subject, cat.subject.household
+    person = smap.t(subj.collection)
+    nhs = smap.first("nhs_number")
+    first, last, dob = (
+        smap.first("name", "user.name.first"),
+        smap.first("name", "user.name.last"),
+        smap.first("date_of_birth"),
+    )
+    with store_engine(cat, settings).connect() as conn:
+        if hh.via == "relationship":
+            q = select(person).where(person.c[subj.key] == family_ref)
+        else:
+            link = smap.t(hh.collection)
+            assert hh.group_column
+            if hh.collection == subj.collection:
+                q = select(person).where(person.c[hh.group_column] == family_ref)
+            else:
+                members = select(link.c[hh.person_column]).where(link.c[hh.group_column] == family_ref)
+                q = select(person).where(person.c[subj.key].in_(members))
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    for r in rows:
+        if nhs and nhs[0] == subj.collection and r.get(nhs[1]):
+            try:
+                return SubjectIdentifiers(nhs_number=normalise_nhs_number(str(r[nhs[1]])))
+            except InvalidIdentifier:
+                continue
+    for r in rows:
+        if first and last and dob and r.get(last[1]) and r.get(dob[1]):
+            d = r[dob[1]]
+            return SubjectIdentifiers(
+                given_name=r.get(first[1]),
+                family_name=r[last[1]],
+                date_of_birth=d if isinstance(d, date) else date.fromisoformat(str(d)[:10]),
+            )
+    raise LookupError(f"no family {family_ref} in {service}")
+
+
+def file_transfer(
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    service: str,
+    to_authority: str,
+    family_ref: str | None = None,
+    ids: SubjectIdentifiers | None = None,
+    reason: str = "moved-area",
+    today: date | None = None,
+) -> tuple[str, str]:
+    """Record the transfer in the register; returns (transfer id, subject reference)."""
+    if reason not in REASONS:
+        raise ValueError(f"reason must be one of {', '.join(REASONS)}")
+    if (family_ref is None) == (ids is None):
+        raise ValueError("give either a family reference or the identifiers of a family member")
+    if ids is None:
+        assert family_ref is not None
+        ids = family_identifiers(settings, catalog, service, family_ref)
+    register = Register(settings)
+    register.create_schema()
+    ref = register.register_subject(ids)
+    kind = "portability" if reason == "portability" else "transfer"
+    req = register.create_request(kind, ref, received_on=today or date.today(), request_id=new_ref("tr"))
+    register.update_request(req.request_id, workflow_id=transfer_workflow_id(req.request_id))
+    return req.request_id, ref
+
+
+async def start_transfer(
+    client: Any,
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    service: str,
+    to_authority: str,
+    family_ref: str | None = None,
+    ids: SubjectIdentifiers | None = None,
+    reason: str = "moved-area",
+    to_task_queue: str | None = None,
+    **options: Any,
+) -> tuple[str, Any]:
+    """File the transfer and start its workflow; returns the transfer id and the workflow handle."""
+    from workflows.portability_transfer import PortabilityTransfer, TransferInput
+
+    cat = catalog[service]
+    if to_authority == cat.authority_code:
+        raise ValueError("the receiving authority is the sending one")
+    transfer_id, subject_ref = file_transfer(
+        settings,
+        catalog,
+        service=service,
+        to_authority=to_authority,
+        family_ref=family_ref,
+        ids=ids,
+        reason=reason,
+    )
+    defaults = {
+        "ack_working_days": int(_env_number("RIGHTSFLOW_TRANSFER_ACK_WORKING_DAYS", 15)),
+        "lock_days": _env_number("RIGHTSFLOW_TRANSFER_LOCK_DAYS", 35),
+        "remove_after_days": _env_number("RIGHTSFLOW_TRANSFER_REMOVE_AFTER_DAYS", 90),
+    }
+    handle = await client.start_workflow(
+        PortabilityTransfer.run,
+        TransferInput(
+            transfer_id=transfer_id,
+            subject_ref=subject_ref,
+            service=service,
+            from_authority=cat.authority_code,
+            to_authority=to_authority,
+            to_task_queue=intake_queue_for(to_authority) if to_task_queue is None else to_task_queue,
+            reason=reason,
+            family_ref=family_ref,
+            **{**defaults, **options},
+        ),
+        id=transfer_workflow_id(transfer_id),
+        task_queue=settings.task_queue,
+    )
+    return transfer_id, handle
+
+
+async def _client(settings: Settings) -> Any:
+    from rightsflow.codec import connect_client
+
+    return await connect_client(settings)
+
+
+def _run(settings: Settings, call: Any) -> Any:
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    try:
+        return asyncio.run(call())
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        fail(f"refused: {getattr(cause, 'message', None) or str(cause or exc)}")
+    except RPCError as exc:
+        if "not found" in str(exc).lower():
+            fail("no workflow for that transfer (is the id right?)")
+        fail(f"Temporal at {settings.temporal_address} did not answer ({type(exc).__name__})", code=1)
+    except (OSError, RuntimeError) as exc:
+        fail(f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__})", code=1)
+
+
+# -- commands ----------------------------------------------------------------------------------------
+
+
+def transfer(
+    from_service: Annotated[str, typer.Option("--from", help="The sending service (catalogue id).")],
+    to_authority: Annotated[str, typer.Option("--to", help="The receiving authority's code, e.g. camden.")],
+    family: Annotated[
+        str | None,
+        typer.Option("--family", help="The family's reference in the sending store (household/case)."),
+    ] = None,
+    nhs_number: NhsOpt = None,
+    upn: UpnOpt = None,
+    name: NameOpt = None,
+    dob: DobOpt = None,
+    postcode: PostcodeOpt = None,
+    reason: Annotated[str, typer.Option("--reason", help="moved-area or portability.")] = "moved-area",
+) -> None:
+    """Transfer a family's records to another authority; prints the transfer id."""
+    if reason not in REASONS:
+        fail(f"--reason must be one of {', '.join(REASONS)}")
+    if not _AUTHORITY.match(to_authority):
+        fail("--to must be an authority code (lower case letters, digits, '-' or '_')")
+    given = any(v is not None for v in (nhs_number, upn, name, dob, postcode))
+    if (family is None) == (not given):
+        fail("give either --family or a family member's identifiers (--nhs-number, --upn, --name/--dob)")
+    ids = parse_identifiers(nhs_number, upn, name, dob, postcode) if given else None
+    settings, catalog = settings_and_catalog()
+    if from_service not in catalog.ids:
+        fail(f"--from: no service {from_service!r} in the catalogue ({', '.join(catalog.ids)})")
+
+    async def go() -> str:
+        client = await _client(settings)  # connect first: nothing is recorded if Temporal is away
+        transfer_id, _ = await start_transfer(
+            client,
+            settings,
+            catalog,
+            service=from_service,
+            to_authority=to_authority,
+            family_ref=family,
+            ids=ids,
+            reason=reason,
+        )
+        return transfer_id
+
+    try:
+        transfer_id = _run(settings, go)
+    except (LookupError, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(transfer_id)
+
+
+def transfer_approve(
+    transfer_id: TransferId,
+    by: Annotated[str, typer.Option("--by", help="Who approves (recorded in the register).")] = "dpo",
+    override_basis: Annotated[
+        str | None,
+        typer.Option(
+            "--override-basis", help="Basis for transferring restricted or withdrawn-consent records."
+        ),
+    ] = None,
+) -> None:
+    """Approve a transfer: the package is built and handed to the receiving authority."""
+    from workflows.portability_transfer import ApproveTransfer, PortabilityTransfer
+
+    settings, _ = settings_and_catalog()
+
+    async def go() -> str:
+        client = await _client(settings)
+        handle = client.get_workflow_handle(transfer_workflow_id(transfer_id))
+        return await handle.execute_update(
+            PortabilityTransfer.approve, ApproveTransfer(decided_by=by, override_basis=override_basis)
+        )
+
+    typer.echo(_run(settings, go))
+
+
+def transfer_refuse(
+    transfer_id: TransferId,
+    reason: Annotated[str, typer.Option("--reason", help="Why the transfer is refused (recorded).")],
+    by: Annotated[str, typer.Option("--by", help="Who refuses (recorded in the register).")] = "dpo",
+) -> None:
+    """Refuse a transfer: nothing is sent."""
+    from workflows.portability_transfer import PortabilityTransfer, RefuseTransfer
+
+    settings, _ = settings_and_catalog()
+
+    async def go() -> str:
+        client = await _client(settings)
+        handle = client.get_workflow_handle(transfer_workflow_id(transfer_id))
+        return await handle.execute_update(
+            PortabilityTransfer.refuse, RefuseTransfer(reason=reason, decided_by=by)
+        )
+
+    typer.echo(_run(settings, go))
+
+
+async def both_sides(client: Any, transfer_id: str) -> dict[str, Any]:
+    """The sender's status and, where reachable on this namespace, the receiver's intake status."""
+    from temporalio.service import RPCError
+
+    from workflows.portability_transfer import PortabilityTransfer
+    from workflows.transfer_intake import TransferIntake
+
+    sender = await client.get_workflow_handle(transfer_workflow_id(transfer_id)).query(
+        PortabilityTransfer.status
+    )
+    out: dict[str, Any] = {"sender": asdict(sender), "receiver": None}
+    handle = client.get_workflow_handle(intake_workflow_id(transfer_id))
+    try:
+        desc = await handle.describe()
+        out["receiver"] = {"workflow_status": desc.status.name if desc.status else None}
+        try:
+            intake = await asyncio.wait_for(handle.query(TransferIntake.status), timeout=5)
+            out["receiver"].update(asdict(intake))
+        except (TimeoutError, RPCError):
+            out["receiver"]["stage"] = "waiting for the receiving authority's worker"
+    except RPCError:
+        pass  # another deployment: the receiver's stage is theirs to see
+    return out
+
+
+def transfer_status(
+    transfer_id: TransferId,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a transfer's stage on the sending side and, where visible, the receiving side."""
+    settings, _ = settings_and_catalog()
+
+    async def go() -> dict[str, Any]:
+        return await both_sides(await _client(settings), transfer_id)
+
+    view = _run(settings, go)
+    if as_json:
+        typer.echo(json.dumps(view, indent=2, default=str))
+        return
+    s = view["sender"]
+    typer.echo(f"transfer     {s['transfer_id']} ({s['reason']}) {s['service']} -> {s['to_authority']}")
+    typer.echo(f"sender       {s['stage']}" + (" (escalated)" if s["escalated"] else ""))
+    typer.echo(f"family       {s['members']} member(s), {s['records']} record(s)")
+    checks = []
+    if s["restricted"]:
+        checks.append(f"{s['restricted']} restricted")
+    if s["holds"]:
+        checks.append("holds: " + ", ".join(s["holds"]))
+    if s["consents_withdrawn"]:
+        checks.append(f"{s['consents_withdrawn']} consent(s) withdrawn")
+    if checks:
+        typer.echo(f"checks       {'; '.join(checks)}")
+    if s["acknowledge_by"]:
+        typer.echo(
+            f"acknowledge  by {s['acknowledge_by']}"
+            + (f", acknowledged {s['acknowledged_on']}" if s["acknowledged_on"] else "")
+        )
+    typer.echo(
+        f"deliveries   {s['deliveries']}" + (f", {len(s['rejections'])} rejected" if s["rejections"] else "")
+    )
+    r = view["receiver"]
+    typer.echo(f"receiver     {r.get('stage') or r.get('workflow_status') if r else 'not visible from here'}")
