@@ -399,3 +399,56 @@ async def test_no_acknowledgement_is_escalated(two: Authorities, time_skipping_e
         assert escalation.detail["acknowledge_by"] == st.acknowledge_by
         assert Register(two.sender).get_request(tid).status != "closed"  # the sender is still responsible
         await handle.terminate("test done")
+
+
+async def test_commands_start_approve_and_show_both_sides(
+    two: Authorities, time_skipping_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from rightsflow.cli.transfer import transfer, transfer_approve, transfer_status
+
+    app = typer.Typer()
+    app.command("transfer")(transfer)
+    app.command("transfer-approve")(transfer_approve)
+    app.command("transfer-status")(transfer_status)
+    env = time_skipping_env
+    for var, value in (
+        ("TEMPORAL_ADDRESS", env.client.service_client.config.target_host),
+        ("RIGHTSFLOW_TASK_QUEUE", two.sender.task_queue),
+        ("RIGHTSFLOW_S3_ENDPOINT", two.sender.s3_endpoint or ""),
+        ("RIGHTSFLOW_S3_BUCKET", two.sender.s3_bucket),
+        ("RIGHTSFLOW_INTAKE_QUEUE_CAMDEN", two.intake_queue),
+        ("RIGHTSFLOW_TRANSFER_LOCK_DAYS", str(3 / 86400)),
+    ):
+        monkeypatch.setenv(var, value)
+    runner = CliRunner()
+    family_ref, people = _family(two.sender_url, 3)
+    sender_client = _codec_client(env.client, two.sender)
+    receiver_client = _codec_client(env.client, two.receiver)
+    async with _worker(sender_client, two.sender), _worker(receiver_client, two.receiver):
+        bad = await asyncio.to_thread(runner.invoke, app, ["transfer", "--from", WFH, "--to", "camden"])
+        assert bad.exit_code == 2 and "--family" in bad.output
+        out = await asyncio.to_thread(
+            runner.invoke, app, ["transfer", "--family", family_ref, "--from", WFH, "--to", "camden"]
+        )
+        assert out.exit_code == 0, out.output
+        tid = out.output.strip()
+        handle = sender_client.get_workflow_handle(f"transfer-{tid}")
+        st = await _wait(handle, "awaiting_approval")
+        args = ["transfer-approve", tid, "--override-basis", "family moved; support continues"]
+        approved = await asyncio.to_thread(runner.invoke, app, args)
+        assert approved.exit_code == 0 and "approved" in approved.output
+        again = await asyncio.to_thread(runner.invoke, app, args)
+        assert again.exit_code == 2 and "already been approved" in again.output
+        await _wait(handle, "awaiting_removal")
+        shown = await asyncio.to_thread(runner.invoke, app, ["transfer-status", tid, "--json"])
+        assert shown.exit_code == 0, shown.output
+        view = json.loads(shown.output)
+        assert view["sender"]["stage"] == "awaiting_removal" and view["receiver"]["stage"] == "accepted"
+        assert st.members == len(people)
+        text = (await asyncio.to_thread(runner.invoke, app, ["transfer-status", tid])).output
+        for p in people:
+            assert p["family_name"] not in text and p["given_name"] not in text
+        await handle.terminate("test done")
