@@ -650,6 +650,7 @@ def start_stack(
     codec_port: int = DEFAULT_CODEC_PORT,
     ui_port: int | None = None,
     seed: bool = True,
+    on_ready: Callable[[Settings], None] | None = None,
 ) -> Stack:
     """Start the embedded stack under settings.home.
 
@@ -779,6 +780,8 @@ def start_stack(
         }
         _write_pidfile(stack, supervisor=foreground)
         _print_addresses(stack)
+        if on_ready is not None:
+            on_ready(stack_settings)
     except BaseException:
         stack.stop()
         raise

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rightsflow.config import load_settings
+from rightsflow.config import Settings, load_settings
 
 
 def up(
@@ -24,8 +24,17 @@ def up(
     codec_port: Annotated[
         int, typer.Option("--codec-port", help="Port of the codec endpoint the Web UI decodes through.")
     ] = 8081,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo/--no-demo", help="Once up, take a demo SAR from filing to a delivered pack."),
+    ] = True,
 ) -> None:
-    """Start the embedded stack: Temporal dev server, SeaweedFS S3, codec endpoint and worker."""
+    """Start the embedded stack: Temporal dev server, SeaweedFS S3, codec endpoint and worker.
+
+    Once everything answers it registers the daily retention sweep schedule and (unless
+    --no-demo) runs the main job: a subject access request for a demo child known to two
+    services, from filing to a delivered pack.
+    """
     from rightsflow.keys import KeyMaterialError
     from rightsflow.s3 import ArchiveBucketError
     from rightsflow.stack import StackError, start_stack
@@ -33,7 +42,12 @@ def up(
     settings = load_settings()
     try:
         stack = start_stack(
-            settings, foreground=not detach, with_worker=worker, codec_port=codec_port, seed=seed
+            settings,
+            foreground=not detach,
+            with_worker=worker,
+            codec_port=codec_port,
+            seed=seed,
+            on_ready=lambda ready: _when_ready(ready, demo=demo and worker and seed),
         )
     except (StackError, ArchiveBucketError, KeyMaterialError) as exc:
         typer.echo(f"rightsflow: {exc}", err=True)
@@ -42,6 +56,31 @@ def up(
         raise typer.Exit(1)
     if detach:
         typer.echo("running in the background; stop it with `rightsflow down`")
+
+
+def _when_ready(settings: Settings, *, demo: bool) -> None:
+    """Register the retention schedule, then run the demo SAR; a failure here is reported, not fatal."""
+    import asyncio
+
+    from rightsflow.codec import connect_client
+
+    from .sweep import ensure_retention_schedule
+
+    async def schedule() -> str:
+        return await ensure_retention_schedule(await connect_client(settings), settings)
+
+    try:
+        typer.echo(f"retention sweep schedule registered: {asyncio.run(schedule())} (daily, 02:30 London)")
+    except Exception as exc:  # the stack stays up; the operator can run `rightsflow schedule`
+        typer.echo(f"rightsflow: could not register the retention schedule: {type(exc).__name__}", err=True)
+    if not demo:
+        return
+    from .sar import run_sar_demo
+
+    try:
+        run_sar_demo(settings, echo=typer.echo)
+    except Exception as exc:
+        typer.echo(f"rightsflow: the demo SAR did not complete: {type(exc).__name__}: {exc}", err=True)
 
 
 def down() -> None:
