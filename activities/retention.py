@@ -161,6 +161,7 @@ class RetentionActivities:
         self.settings = settings
         self.catalog = catalog
         self.register = register
+        register.create_schema()  # idempotent: a fresh register works from the first sweep
         ensure_schema(register.engine)
         self.plans: dict[str, StorePlan] = {svc.service: build_plan(svc) for svc in catalog}
         self.hash_key = load_hash_key(settings)
