@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, text
 
 from rightsflow.config import Settings, load_settings
 from rightsflow.db import dispose_all
@@ -56,11 +56,26 @@ def mariadb_url() -> Iterator[str]:
         pytest.param("mariadb", marks=pytest.mark.mariadb),
     ]
 )
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """One URL per backend the stores and register must work on."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """One URL per backend the stores and register must work on; each test starts empty."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'db.sqlite'}"
-    return request.getfixturevalue(f"{request.param}_url")
+        yield f"sqlite:///{tmp_path / 'db.sqlite'}"
+        return
+    url = request.getfixturevalue(f"{request.param}_url")
+    _drop_everything(url)
+    yield url
+    _drop_everything(url)
+
+
+def _drop_everything(url: str) -> None:
+    dispose_all()  # pooled connections of the code under test must not hold locks
+    engine = create_engine(url)
+    try:
+        metadata = MetaData()
+        metadata.reflect(engine)
+        metadata.drop_all(engine)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
