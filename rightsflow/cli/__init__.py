@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import rights, sar
+from . import rights, sar, transfer
 from .catalog import catalog
 from .deadline import deadline
 from .search import search
@@ -49,6 +49,11 @@ for command in (rights.erase, rights.restrict, rights.rectify, rights.decide, ri
     app.command()(command)
 app.command("object")(rights.object_)
 app.command("rights-status")(rights.rights_status)
+# inter-authority transfer
+app.command("transfer")(transfer.transfer)
+app.command("transfer-approve")(transfer.transfer_approve)
+app.command("transfer-refuse")(transfer.transfer_refuse)
+app.command("transfer-status")(transfer.transfer_status)
 # retention
 app.command()(sweep)
 app.command()(schedule)

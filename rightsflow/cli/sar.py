@@ -461,7 +461,20 @@ def status_of(settings: Settings, request_id: str) -> dict[str, Any]:
 
 def status(request_id: RequestId, as_json: JsonOpt = False) -> None:
     """A request's stage, clock, pauses, extension and each service's gathering state."""
-    out = status_of(load_settings(), request_id)
+    settings = load_settings()
+    try:
+        kind = Register(settings).get_request(request_id).request_type
+    except LookupError:
+        fail(f"no request {request_id} in the register")
+    if kind in ("transfer", "portability"):  # both sides of a handoff
+        from .transfer import transfer_status
+
+        return transfer_status(request_id, as_json)
+    if kind in ("erasure", "rectification", "restriction", "objection"):
+        from .rights import rights_status
+
+        return rights_status(request_id, as_json)
+    out = status_of(settings, request_id)
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return
