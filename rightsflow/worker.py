@@ -22,8 +22,8 @@ from activities.rights import RightsActivities
 from activities.subject_access import SubjectAccessActivities
 from activities.transfer import TransferActivities, TransferIntakeActivities
 from workflows.erasure import Erasure
-from workflows.rectification import Rectification
 from workflows.portability_transfer import PortabilityTransfer
+from workflows.rectification import Rectification
 from workflows.restriction import Restriction
 from workflows.retention_sweep import RetentionSweep, ServiceSweep
 from workflows.subject_access import SubjectAccessRequest
