@@ -17,11 +17,13 @@ from temporalio.worker import Worker
 
 from activities.discovery import DiscoveryActivities
 from activities.erasure import ErasureActivities
+from activities.portability import PortabilityActivities
 from activities.retention import RetentionActivities
 from activities.rights import RightsActivities
 from activities.subject_access import SubjectAccessActivities
 from activities.transfer import TransferActivities, TransferIntakeActivities
 from workflows.erasure import Erasure
+from workflows.portability_person import PortabilityToPerson
 from workflows.portability_transfer import PortabilityTransfer
 from workflows.rectification import Rectification
 from workflows.restriction import Restriction
@@ -40,6 +42,7 @@ log = logging.getLogger("rightsflow.worker")
 WORKFLOWS: list[type] = [SubjectSearch, SubjectAccessRequest, RetentionSweep, ServiceSweep]
 WORKFLOWS += [Erasure, Restriction, Rectification]
 WORKFLOWS += [PortabilityTransfer, TransferIntake]
+WORKFLOWS += [PortabilityToPerson]
 
 
 def build_activities(settings: Settings) -> list:
@@ -78,6 +81,12 @@ def build_activities(settings: Settings) -> list:
     ]
     intake = TransferIntakeActivities(settings, catalog, register)
     activities += [intake.validate_delivery, intake.import_bag, intake.write_ack, intake.record_intake_event]
+    portability = PortabilityActivities(settings, catalog, register)
+    activities += [
+        portability.check_portability,
+        portability.gather_own_records,
+        portability.send_portability_package,
+    ]
     erasure = ErasureActivities(settings, catalog, register)
     rights = RightsActivities(settings, catalog, register)
     activities += [erasure.assess_service, erasure.erase_service]

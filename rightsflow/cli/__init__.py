@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import rights, sar, transfer
+from . import portability, rights, sar, transfer
 from .catalog import catalog
 from .deadline import deadline
 from .search import search
@@ -54,6 +54,11 @@ app.command("transfer")(transfer.transfer)
 app.command("transfer-approve")(transfer.transfer_approve)
 app.command("transfer-refuse")(transfer.transfer_refuse)
 app.command("transfer-status")(transfer.transfer_status)
+# Article 20 portability to the person
+app.command("portability")(portability.portability)
+app.command("portability-approve")(portability.portability_approve)
+app.command("portability-refuse")(portability.portability_refuse)
+app.command("portability-status")(portability.portability_status)
 # retention
 app.command()(sweep)
 app.command()(schedule)

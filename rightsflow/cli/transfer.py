@@ -210,7 +210,14 @@ def _run(settings: Settings, call: Any) -> Any:
 
 def transfer(
     from_service: Annotated[str, typer.Option("--from", help="The sending service (catalogue id).")],
-    to_authority: Annotated[str, typer.Option("--to", help="The receiving authority's code, e.g. camden.")],
+    to_authority: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="The receiving authority's code, e.g. camden. Without it, --reason portability sends "
+            "the person their own records (see `rightsflow portability`).",
+        ),
+    ] = None,
     family: Annotated[
         str | None,
         typer.Option("--family", help="The family's reference in the sending store (household/case)."),
@@ -222,9 +229,22 @@ def transfer(
     postcode: PostcodeOpt = None,
     reason: Annotated[str, typer.Option("--reason", help="moved-area or portability.")] = "moved-area",
 ) -> None:
-    """Transfer a family's records to another authority; prints the transfer id."""
+    """Transfer a family's records to another authority (with --reason portability and no --to: a
+    person their own records); prints the id."""
     if reason not in REASONS:
         fail(f"--reason must be one of {', '.join(REASONS)}")
+    if to_authority is None:
+        if reason != "portability":
+            fail("--to is required (the receiving authority), except with --reason portability")
+        if family is not None:
+            fail("portability to the person takes the requester's --nhs-number or --upn, not --family")
+        from .portability import start_from_command
+
+        if nhs_number is None and upn is None:
+            fail("give the requester's --nhs-number or --upn (portability needs an exact identifier)")
+        ids = parse_identifiers(nhs_number, upn, name, dob, postcode)
+        typer.echo(start_from_command(from_service, ids, None))
+        return
     if not _AUTHORITY.match(to_authority):
         fail("--to must be an authority code (lower case letters, digits, '-' or '_')")
     given = any(v is not None for v in (nhs_number, upn, name, dob, postcode))
