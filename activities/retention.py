@@ -47,17 +47,22 @@ from rightsflow.retention import (
     destroy_rows,
     ensure_schema,
     evaluate,
+    forget_progress,
     household_rows,
+    load_progress,
     next_households,
+    pending_keys,
     record_done,
     record_pending,
     rows_json,
+    save_progress,
 )
 from rightsflow.s3 import ensure_archive_bucket, opaque_key, put_locked_object, s3_client
 
 CERTIFICATE_LOCK_YEARS = 25  # disposal certificates outlive any claim about the disposal
 CERTIFICATE_MAX_INLINE_REFS = 500
 TIME_BUDGET_SECONDS = 20.0  # per activity attempt: then return so the workflow records progress
+PROGRESS_KEPT_DAYS = 7  # retention_progress rows older than this are deleted
 
 
 @dataclass
@@ -250,12 +255,19 @@ class RetentionActivities:
     @activity.defn
     def sweep_batches(self, inp: SweepBatchesInput) -> SweepBatchesResult:
         cursor, counts = inp.cursor, SweepCounts()
-        details = activity.info().heartbeat_details if activity.in_activity() else []
-        if details:  # a retried attempt: resume after the last batch that was reported done
-            last = details[0]
-            cursor, counts = last["cursor"], SweepCounts.from_dict(last["counts"])
+        info = activity.info()
+        # One key per activity (stable across its attempts): a retried attempt resumes after the
+        # last batch recorded in the register, not after the last heartbeat the server got.
+        progress_key = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+        with self.register.engine.begin() as rconn:
+            forget_progress(rconn, datetime.now(UTC) - timedelta(days=PROGRESS_KEPT_DAYS))
+        resumed = resume_progress(self, inp, progress_key)
+        if resumed is not None:
+            cursor, counts, finished = resumed
+            if finished:
+                return SweepBatchesResult(cursor, True, counts, 0)
         result = run_batches(
-            self, inp, cursor, counts, heartbeat=activity.heartbeat if activity.in_activity() else None
+            self, inp, cursor, counts, heartbeat=activity.heartbeat, progress_key=progress_key
         )
         activity.logger.info(
             "retention %s %s: %d batch(es), done=%s", inp.sweep_id, inp.service, result.batches, result.done
@@ -267,12 +279,54 @@ class RetentionActivities:
         return finish_service(self, inp)
 
 
+def resume_progress(
+    acts: RetentionActivities, inp: SweepBatchesInput, progress_key: str
+) -> tuple[str | int | None, SweepCounts, bool] | None:
+    """(cursor, counts, finished) recorded by an earlier attempt of this activity, or None.
+
+    If that attempt stopped while a disposing batch's store transaction was committing, the store
+    says whether it committed: a destroyed household of the batch is gone or it is not. Committed:
+    the batch counts and its register rows are marked done. Not committed (or an anonymise-only
+    batch, which the register's pending rows make safe to repeat): the batch runs again.
+    """
+    reg = acts.register.engine
+    with reg.connect() as rconn:
+        state = load_progress(rconn, progress_key)
+    if state is None:
+        return None
+    batch = state.get("next")
+    if batch is not None:
+        with reg.connect() as rconn:
+            keys = pending_keys(rconn, inp.service, batch["refs"])
+        committed = False
+        if keys:
+            plan = acts.plans[inp.service]
+            engine = store_engine(acts.catalog[inp.service], acts.settings)
+            column = plan.map.c(plan.person_table, plan.person_key)
+            with engine.connect() as sconn:
+                committed = (
+                    sconn.execute(
+                        select(column).where(column.in_(coerce_keys(engine, plan, keys[:1])))
+                    ).first()
+                    is None
+                )
+        if committed:
+            state = {k: batch[k] for k in ("cursor", "counts", "done")}
+            with reg.begin() as rconn:
+                record_done(
+                    rconn, inp.sweep_id, inp.service, batch["refs"], batch["rows"], batch["archive_keys"]
+                )
+                save_progress(rconn, progress_key, inp.sweep_id, inp.service, state)
+    return state["cursor"], SweepCounts.from_dict(state["counts"]), bool(state["done"])
+
+
 def run_batches(
     acts: RetentionActivities,
     inp: SweepBatchesInput,
     cursor: str | int | None,
     counts: SweepCounts,
     heartbeat: Any = None,
+    progress_key: str | None = None,
 ) -> SweepBatchesResult:
     plan = acts.plans[inp.service]
     engine = store_engine(acts.catalog[inp.service], acts.settings)
@@ -341,7 +395,25 @@ def run_batches(
                         [g for d in ds for g in d.household.groups],
                     )
                 batch.rows_changed = rows
-        # The store transaction has committed: the register says so, then the heartbeat.
+                total = SweepCounts.from_dict(asdict(counts))
+                total.add(batch)
+                if progress_key:  # what this batch did, should the store commit and we die
+                    state = {"cursor": cursor, "counts": asdict(counts), "done": False}
+                    state["next"] = {
+                        "cursor": next_cursor,
+                        "counts": asdict(total),
+                        "done": finished,
+                        "refs": [d.ref for d in chosen],
+                        "rows": rows,
+                        "archive_keys": archive_keys,
+                    }
+                    with acts.register.engine.begin() as rconn:
+                        save_progress(rconn, progress_key, inp.sweep_id, inp.service, state)
+        # The store transaction has committed: the register says so (and where we are), then
+        # the heartbeat.
+        counts.add(batch)
+        cursor = next_cursor
+        progress = {"cursor": cursor, "counts": asdict(counts), "done": finished}
         if chosen and not inp.dry_run:
             with acts.register.engine.begin() as rconn:
                 record_done(
@@ -352,8 +424,11 @@ def run_batches(
                     batch.rows_changed,
                     archive_keys,
                 )
-        counts.add(batch)
-        cursor = next_cursor
+                if progress_key:
+                    save_progress(rconn, progress_key, inp.sweep_id, inp.service, progress)
+        elif progress_key:
+            with acts.register.engine.begin() as rconn:
+                save_progress(rconn, progress_key, inp.sweep_id, inp.service, progress)
         batches += 1
         if heartbeat is not None:
             heartbeat({"cursor": cursor, "counts": asdict(counts)})

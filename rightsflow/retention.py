@@ -39,6 +39,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     and_,
     delete,
     func,
@@ -127,8 +128,69 @@ class RetentionDisposal(RegisterBase):
     )
 
 
+class RetentionProgress(RegisterBase):
+    """Where one ``sweep_batches`` activity has got to: cursor and tallies, written after every batch.
+
+    Keyed by the activity (workflow id, run id, activity id), so a retried attempt resumes exactly
+    after the last batch whose outcome was recorded; heartbeat details alone cannot do that, as the
+    SDK sends them throttled and a killed worker's last few batches are not in them. ``state`` is
+    JSON (cursor, counts; no personal data). While a disposing batch's store transaction commits,
+    ``state`` also holds the batch's outcome under ``"next"``: a retry that finds it decides from
+    the store whether that transaction committed.
+    """
+
+    __tablename__ = "retention_progress"
+    progress_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64))
+    sweep_id: Mapped[str] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=_now, index=True)
+
+
 def ensure_schema(engine: Engine) -> None:
     RetentionDisposal.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
+    RetentionProgress.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
+
+
+def load_progress(conn: Connection, progress_key: str) -> dict[str, Any] | None:
+    t = RetentionProgress.__table__  # type: ignore[attr-defined]
+    state = conn.execute(select(t.c.state).where(t.c.progress_key == progress_key)).scalar()
+    return json.loads(state) if state else None
+
+
+def save_progress(
+    conn: Connection, progress_key: str, sweep_id: str, service: str, state: dict[str, Any]
+) -> None:
+    """Upsert (select then insert or update: the key has one writer at a time)."""
+    t = RetentionProgress.__table__  # type: ignore[attr-defined]
+    values = {"state": json.dumps(state, sort_keys=True), "updated_at": _now()}
+    hit = conn.execute(update(t).where(t.c.progress_key == progress_key).values(**values)).rowcount
+    if not hit:
+        conn.execute(
+            insert(t).values(progress_key=progress_key, sweep_id=sweep_id, service=service, **values)
+        )
+
+
+def forget_progress(conn: Connection, older_than: datetime) -> None:
+    t = RetentionProgress.__table__  # type: ignore[attr-defined]
+    conn.execute(delete(t).where(t.c.updated_at < older_than))
+
+
+def pending_keys(conn: Connection, service: str, refs: list[str]) -> list[str]:
+    """The store keys kept on ``pending`` destroy/archive rows among ``refs``."""
+    t = RetentionDisposal.__table__  # type: ignore[attr-defined]
+    out: list[str] = []
+    for ch in _chunks(refs):
+        out += conn.scalars(
+            select(t.c.household_key).where(
+                t.c.service == service,
+                t.c.household_ref.in_(ch),
+                t.c.status == "pending",
+                t.c.action.in_(["destroy", "archive_then_destroy"]),
+                t.c.household_key.is_not(None),
+            )
+        ).all()
+    return out
 
 
 # --------------------------------------------------------------------------------------------------

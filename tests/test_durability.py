@@ -1,0 +1,221 @@
+"""A worker killed mid-sweep loses nothing and does nothing twice.
+
+The real worker (``python -m rightsflow.worker``) runs as its own OS process against the test's
+Temporal dev server and a moto S3 server; it is SIGKILLed while a RetentionSweep is disposing of
+households, and a second worker process finishes the sweep. The outcome is compared with what an
+uninterrupted run does to an identical copy of the stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import MetaData, func, select
+from temporalio.client import Client
+
+from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts, run_batches
+from rightsflow.catalog import load_catalog
+from rightsflow.codec import data_converter
+from rightsflow.config import REPO_ROOT, Settings
+from rightsflow.db import dispose_all, engine_for_url
+from rightsflow.register import Register
+from rightsflow.retention import RetentionDisposal
+from rightsflow.seed import seed_stores
+from tests.test_retention_sweep import AS_OF, COUNT_KEYS, rs, s3_endpoint  # noqa: F401 - fixtures
+from workflows.retention_sweep import RetentionSweep, RetentionSweepInput
+
+pytestmark = pytest.mark.devserver
+
+SERVICES = ["westminster_family_hub", "manchester_thriving_families"]  # destroy; destroy + anonymise
+FAMILIES = 150
+
+
+def _urls(s: Settings) -> dict[str, str]:
+    return {svc.service: svc.store.resolved_url(s.home) for svc in load_catalog(s.catalog_dir)}
+
+
+def _predict(s: Settings, service: str, *, dry_run: bool, sweep_id: str) -> SweepCounts:
+    acts = RetentionActivities(s, load_catalog(s.catalog_dir), Register(s))
+    inp = SweepBatchesInput(sweep_id, service, AS_OF.isoformat(), dry_run, batch_size=50, max_seconds=600)
+    res = run_batches(acts, inp, None, SweepCounts())
+    assert res.done
+    return res.counts
+
+
+def _store_contents(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    engine = engine_for_url(url)
+    md = MetaData()
+    md.reflect(engine)
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as c:
+        for name, t in sorted(md.tables.items()):
+            out[name] = sorted((tuple(r) for r in c.execute(select(t))), key=repr)
+    return out
+
+
+def _disposals(s: Settings) -> list[tuple[str, str, str, str, str]]:
+    t = RetentionDisposal.__table__  # type: ignore[attr-defined]
+    with Register(s).engine.connect() as c:
+        rows = c.execute(select(t.c.service, t.c.household_ref, t.c.rule_id, t.c.action, t.c.status)).all()
+    return sorted(tuple(r) for r in rows)  # type: ignore[misc]
+
+
+def _copy_home(s: Settings, dest: Path) -> Settings:
+    """The same stores, register and keys in another home (the uninterrupted reference)."""
+    dispose_all()
+    shutil.copytree(s.home, dest)
+    return dataclasses.replace(
+        s,
+        home=dest,
+        register_url=f"sqlite:///{dest / 'register.db'}",
+        codec_key_file=dest / "keys" / "codec.key",
+        hash_key_file=dest / "keys" / "hash.key",
+    )
+
+
+class WorkerProcess:
+    """``python -m rightsflow.worker`` in its own process, output to a log file."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._fh = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rightsflow.worker"],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+        )
+
+    async def ready(self, timeout: float = 30) -> None:
+        for _ in range(int(timeout * 20)):
+            if b"task queue" in self.log.read_bytes():
+                return
+            assert self.proc.poll() is None, self.log.read_text()
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"worker not ready: {self.log.read_text()}")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._fh.close()
+
+
+@pytest.fixture
+def worker_env(rs: Settings, dev_server_env: Any) -> Iterator[dict[str, str]]:  # noqa: F811
+    env = dict(os.environ)
+    env.update(
+        {
+            "RIGHTSFLOW_HOME": str(rs.home),
+            "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
+            "TEMPORAL_NAMESPACE": "default",
+            "RIGHTSFLOW_TASK_QUEUE": rs.task_queue,
+            "RIGHTSFLOW_S3_ENDPOINT": rs.s3_endpoint or "",
+            "RIGHTSFLOW_S3_BUCKET": rs.s3_bucket,
+            "RIGHTSFLOW_S3_ACCESS_KEY": "testing",
+            "RIGHTSFLOW_S3_SECRET_KEY": "testing",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    for var in ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "RIGHTSFLOW_REGISTER_URL"):
+        env.pop(var, None)
+    yield env
+
+
+async def test_a_killed_worker_process_loses_nothing_and_does_nothing_twice(
+    rs: Settings,  # noqa: F811
+    dev_server_env: Any,
+    worker_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    urls = _urls(rs)
+    seed_stores({s: urls[s] for s in SERVICES}, families=FAMILIES, seed=5, as_of=AS_OF, progress=False)
+    predicted = {s: _predict(rs, s, dry_run=True, sweep_id="dry-run-check") for s in SERVICES}
+    assert all(predicted[s].disposed + predicted[s].anonymised > 20 for s in SERVICES)
+
+    # The uninterrupted reference: the same sweep, in process, on a copy of everything.
+    ref = _copy_home(rs, tmp_path / "reference")
+    ref_urls = _urls(ref)
+    sweep_id = f"sweep-{AS_OF.isoformat()}"
+    for s in SERVICES:
+        done = _predict(ref, s, dry_run=False, sweep_id=sweep_id)
+        assert {k: getattr(done, k) for k in COUNT_KEYS} == {k: getattr(predicted[s], k) for k in COUNT_KEYS}
+
+    client = Client(**{**dev_server_env.client.config(), "data_converter": data_converter(rs)})
+    t = RetentionDisposal.__table__  # type: ignore[attr-defined]
+    reg = Register(rs).engine
+    first = WorkerProcess(worker_env, tmp_path / "worker-1.log")
+    second: WorkerProcess | None = None
+    try:
+        await first.ready()
+        handle = await client.start_workflow(
+            RetentionSweep.run,
+            RetentionSweepInput(
+                as_of=AS_OF.isoformat(),
+                services=SERVICES,
+                batch_size=4,
+                batch_pause_seconds=0.05,
+                heartbeat_timeout_seconds=2,
+            ),
+            id=f"retention-durability-{uuid.uuid4().hex[:8]}",
+            task_queue=rs.task_queue,
+        )
+        # Kill once both services have disposed of some households (batches committed, heartbeats sent).
+        for _ in range(600):
+            with reg.connect() as c:
+                per = dict(
+                    c.execute(
+                        select(t.c.service, func.count()).where(t.c.status == "done").group_by(t.c.service)
+                    ).all()
+                )
+            if all(per.get(s, 0) >= 6 for s in SERVICES):
+                break
+            await asyncio.sleep(0.05)
+        first.kill()
+        with reg.connect() as c:
+            at_kill = c.execute(select(func.count()).select_from(t)).scalar_one()
+        expected_total = sum(predicted[s].disposed + predicted[s].anonymised for s in SERVICES)
+        assert 0 < at_kill < expected_total, "the kill must come mid-sweep"
+
+        second = WorkerProcess(worker_env, tmp_path / "worker-2.log")
+        await second.ready()
+        result = await asyncio.wait_for(handle.result(), timeout=60)
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+
+    # The counts the sweep reports are the counts the dry run predicted.
+    got = {r.service: {k: getattr(r.counts, k) for k in (*COUNT_KEYS, "households")} for r in result.services}
+    want = {s: {k: getattr(predicted[s], k) for k in (*COUNT_KEYS, "households")} for s in SERVICES}
+    assert got == want
+    assert all(r.certificate_key for r in result.services)
+    # The disposal register holds each household once, all done, the same as the reference run's.
+    rows = _disposals(rs)
+    assert len({(r[0], r[1]) for r in rows}) == len(rows) == expected_total
+    assert {r[4] for r in rows} == {"done"}
+    assert [r[:4] for r in rows] == [r[:4] for r in _disposals(ref)]
+    # Every store holds exactly what the uninterrupted run left: nothing that should stay was
+    # deleted, nothing due was left behind, nothing was anonymised twice.
+    for s in SERVICES:
+        assert _store_contents(urls[s]) == _store_contents(ref_urls[s]), s
