@@ -346,7 +346,7 @@ class RightsActivities:
             request_id=inp.request_id,
             service=inp.service,
             legal_basis="UK GDPR Art 7(3): consent withdrawn; sharing under consent stops",
-            detail={"withdrawn_on": inp.withdrawn_on, "consents": already},
+            detail={"withdrawn_on": inp.withdrawn_on, "consents": already, "newly_withdrawn": withdrawn},
         )
         return ConsentResult(inp.service, True, withdrawn, already - withdrawn)
 

@@ -45,6 +45,7 @@ REQUEST_TYPES = (
     "rectification",
     "restriction",
     "objection",
+    "consent_withdrawal",
     "portability",
     "transfer",
 )

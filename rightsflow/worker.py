@@ -23,6 +23,7 @@ from activities.rights import RightsActivities
 from activities.subject_access import SubjectAccessActivities
 from activities.transfer import TransferActivities, TransferIntakeActivities
 from workflows.erasure import Erasure
+from workflows.objection import ConsentWithdrawal, Objection
 from workflows.portability_person import PortabilityToPerson
 from workflows.portability_transfer import PortabilityTransfer
 from workflows.rectification import Rectification
@@ -41,6 +42,7 @@ log = logging.getLogger("rightsflow.worker")
 
 WORKFLOWS: list[type] = [SubjectSearch, SubjectAccessRequest, RetentionSweep, ServiceSweep]
 WORKFLOWS += [Erasure, Restriction, Rectification]
+WORKFLOWS += [Objection, ConsentWithdrawal]
 WORKFLOWS += [PortabilityTransfer, TransferIntake]
 WORKFLOWS += [PortabilityToPerson]
 

@@ -1,0 +1,640 @@
+"""Objection (Art 21) and consent withdrawal (Art 7(3)).
+
+``Objection``: discover the subject; assess each service that holds them (the erasure activity,
+reused: lawful basis, hold flags, the Art 17 proposal the DPO is offered). A consent-based service
+with no hold flag *stops*: the withdrawal is recorded with the date the objection arrived in its
+consents role, processing is restricted and erasure is offered. Every other service is restricted
+while the DPO *weighs* the objection; the ``decide`` update takes ``uphold`` or ``override`` per
+service with the reasons. Upheld: the processing stays stopped and erasure is offered. Overridden
+(compelling legitimate grounds): the person is told first, then after ``notice_days`` (which the
+DPO can ``shorten``) the restriction is lifted and the recipients are told (Art 19). Every decision
+goes in the register with its Art 21(1) basis; letters and certificates as for the other rights.
+
+``ConsentWithdrawal``: discover the subject in the consent-based services, record the withdrawal
+date in each consents role (a date already there is kept), offer erasure and write to the person.
+Sharing then stops: ``rightsflow.sharing.may_share`` refuses a subject whose consents are all
+withdrawn.
+
+Workflow ids ``objection-<request id>`` and ``consent-withdrawal-<request id>``; opaque
+references only (the DPO's reasons travel inside the encrypted payload and reach only the letter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+
+from workflows.erasure import (
+    QUICK,
+    SHORT,
+    STORE,
+    ConfirmInput,
+    ServiceMatchState,
+    certificate,
+    deadline_for,
+    discover,
+    letter,
+    notices,
+    record,
+    today,
+    validate_confirm,
+)
+from workflows.restriction import ShortenInput
+
+with workflow.unsafe.imports_passed_through():
+    from activities.erasure import AssessInput, Assessment, ErasureActivities
+    from activities.rights import (
+        CertificateInput,
+        ConsentInput,
+        ConsentResult,
+        DecisionInput,
+        LetterInput,
+        Notice,
+        NoticesInput,
+        RestrictInput,
+        RightsActivities,
+    )
+    from rightsflow.erasure import COURT, ICO_COMPLAINT
+    from rightsflow.objection import (
+        BASIS_PENDING,
+        BASIS_STOPPED,
+        ERASURE_AFTER_OBJECTION,
+        ERASURE_AFTER_WITHDRAWAL,
+        check_objection_decision,
+        decision_basis,
+        erasure_hint,
+        route,
+    )
+
+
+# -- shared steps ---------------------------------------------------------------------------------
+
+
+async def _withdraw(request_id: str, service: str, keys: list[str], on: str) -> ConsentResult:
+    return await workflow.execute_activity_method(
+        RightsActivities.withdraw_consent,
+        ConsentInput(request_id, service, keys, on),
+        start_to_close_timeout=timedelta(minutes=2),
+        retry_policy=STORE,
+    )
+
+
+async def _restrict(request_id: str, service: str, keys: list[str], restrict: bool, reason: str) -> int:
+    return await workflow.execute_activity_method(
+        RightsActivities.set_restriction,
+        RestrictInput(request_id, service, keys, restrict, today().isoformat(), reason),
+        start_to_close_timeout=timedelta(minutes=2),
+        retry_policy=STORE,
+    )
+
+
+async def _offer_erasure(request_id: str, service: str, ground: str, basis: str) -> None:
+    """The register records that erasure is offered; the DPO files it with ``rightsflow erase``."""
+    await record(
+        request_id,
+        f"erasure-offered:{service}",
+        "erasure.offered",
+        {"service": service, "ground": ground},
+        legal_basis=basis[:200],
+    )
+
+
+# -- objection ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ObjectionInput:
+    request_id: str
+    subject_ref: str
+    received_on: str  # YYYY-MM-DD
+    services: list[str] | None = None  # None: every catalogued service
+    notice_days: int = 14  # the wait between telling the person and lifting an overridden restriction
+
+
+@dataclass
+class ObjectionDecision:
+    service: str
+    decision: str  # uphold | override
+    reason: str  # told to the person; kept in the letter, not in the register
+
+
+@dataclass
+class ObjectionDecideInput:
+    decisions: list[ObjectionDecision] = field(default_factory=list)
+    decided_by: str = "dpo"
+
+
+@dataclass
+class ObjectionServiceView:
+    service: str
+    # pending | awaiting_confirmation | not_found | stopped | restricted | upheld | overridden | lifted
+    state: str
+    route: str | None = None  # stop | weigh
+    holds: list[str] = field(default_factory=list)
+    consents_withdrawn: int = 0
+    decision: str | None = None
+    erasure_offered: bool = False
+    candidates: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ObjectionStatus:
+    request_id: str
+    stage: str
+    received_on: str
+    deadline: str
+    services: list[ObjectionServiceView]
+    notices_sent: int
+    lift_on: str | None
+    erasure_offered: list[str]
+    erasure_hint: str | None
+
+
+@dataclass
+class ObjectionResult:
+    request_id: str
+    stopped: list[str]
+    upheld: list[str]
+    overridden: list[str]
+    erasure_offered: list[str]
+    notices_sent: int
+    letter_keys: list[str]
+    certificate_key: str
+
+
+@workflow.defn
+class Objection:
+    @workflow.init
+    def __init__(self, inp: ObjectionInput) -> None:
+        self._inp = inp
+        self._stage = "filed"
+        self._matches: dict[str, ServiceMatchState] = {}
+        self._match_decisions: dict[str, bool] = {}
+        self._assessed: dict[str, Assessment] = {}
+        self._routes: dict[str, str] = {}
+        self._consents: dict[str, ConsentResult] = {}
+        self._decisions: dict[str, ObjectionDecision] = {}
+        self._decided_by = "dpo"
+        self._offered: list[str] = []
+        self._lifted: list[str] = []
+        self._notices: list[Notice] = []
+        self._wait_days = inp.notice_days
+        self._told_at = None
+
+    def _route(self, r: str) -> list[str]:
+        return sorted(s for s, x in self._routes.items() if x == r)
+
+    async def _to(self, stage: str, **extra: object) -> None:
+        self._stage = stage
+        await record(self._inp.request_id, f"stage:{stage}", f"objection.{stage}", {}, stage=stage, **extra)
+
+    async def _notify(self, found: dict[str, list[str]], services: list[str], kind: str) -> None:
+        on = today().isoformat()
+        for s in services:
+            self._notices += await notices(NoticesInput(self._inp.request_id, s, found[s], kind, on))
+
+    async def _decision(
+        self, service: str, decision: str, by: str, basis: str, detail: dict[str, Any]
+    ) -> None:
+        await workflow.execute_activity_method(
+            RightsActivities.record_decision,
+            DecisionInput(self._inp.request_id, f"decision:{service}", decision, by, service, basis, detail),
+            start_to_close_timeout=SHORT,
+            retry_policy=QUICK,
+        )
+
+    @workflow.run
+    async def run(self, inp: ObjectionInput) -> ObjectionResult:
+        rid = inp.request_id
+        deadline = deadline_for(inp.received_on)
+        await self._to("discovering", clock_start=inp.received_on, deadline=deadline)
+        await discover(rid, inp.subject_ref, inp.services, self._matches, self._match_decisions)
+        found = {s: m.keys for s, m in self._matches.items() if m.keys}
+        results = await asyncio.gather(
+            *(
+                workflow.execute_activity_method(
+                    ErasureActivities.assess_service,
+                    AssessInput(rid, s, keys, "objection"),
+                    start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=STORE,
+                )
+                for s, keys in found.items()
+            )
+        )
+        self._assessed = {a.service: a for a in results}
+        self._routes = {
+            s: route(a.facts.consent_based, a.facts.holds) for s, a in self._assessed.items() if a.facts.held
+        }
+        held = {s: found[s] for s in self._routes}
+        stopped, weighing = self._route("stop"), self._route("weigh")
+        await self._to("restricting")
+        for s in stopped:  # the objection withdraws consent, dated the day it arrived
+            self._consents[s] = await _withdraw(rid, s, held[s], inp.received_on)
+        await asyncio.gather(
+            *(
+                _restrict(rid, s, held[s], True, "objection" if s in stopped else "objection-pending")
+                for s in held
+            )
+        )
+        await self._notify(held, sorted(held), "restriction")
+        for s in stopped:
+            await self._decision(
+                s,
+                "processing_stopped",
+                "rightsflow",
+                BASIS_STOPPED,
+                {
+                    "route": "stop",
+                    "consents_withdrawn": self._consents[s].withdrawn + self._consents[s].already,
+                },
+            )
+            if self._assessed[s].proposal.decision == "erase":
+                await _offer_erasure(rid, s, "consent-withdrawn", ERASURE_AFTER_WITHDRAWAL)
+                self._offered.append(s)
+        for s in weighing:
+            await record(
+                rid,
+                f"weighing:{s}",
+                "objection.weighing",
+                {"service": s, "holds": self._assessed[s].facts.holds},
+                legal_basis=BASIS_PENDING[:200],
+            )
+        letter_keys = [
+            await letter(
+                LetterInput(
+                    rid,
+                    inp.subject_ref,
+                    "objection_letter.html.j2",
+                    "objection-received",
+                    {
+                        "decided": False,
+                        "received_on": inp.received_on,
+                        "stopped": stopped,
+                        "weighing": weighing,
+                        "complaint": ICO_COMPLAINT,
+                        "court": COURT,
+                    },
+                )
+            )
+        ]
+        await certificate(
+            CertificateInput(
+                rid,
+                "objection",
+                "restricted",
+                {
+                    "received_on": inp.received_on,
+                    "on": today().isoformat(),
+                    "stopped": stopped,
+                    "weighing": weighing,
+                    "erasure_offered": list(self._offered),
+                    "article19_sent": sum(n.sent for n in self._notices),
+                },
+            )
+        )
+        upheld: list[str] = []
+        overridden: list[str] = []
+        if weighing:
+            await self._to("awaiting_decision")
+            await workflow.wait_condition(lambda: all(s in self._decisions for s in weighing))
+            upheld = [s for s in weighing if self._decisions[s].decision == "uphold"]
+            overridden = [s for s in weighing if self._decisions[s].decision == "override"]
+            for s in weighing:
+                d = self._decisions[s]
+                await self._decision(
+                    s,
+                    f"objection_{'upheld' if d.decision == 'uphold' else 'overridden'}",
+                    self._decided_by,
+                    decision_basis(d.decision),
+                    {"route": "weigh", "decision": d.decision, "reasons": "stated in the decision letter"},
+                )
+            for s in upheld:
+                await _offer_erasure(rid, s, "objection", ERASURE_AFTER_OBJECTION)
+                self._offered.append(s)
+            # The person is told the outcome, and of any lifting, before anything is lifted (Art 18(3)).
+            letter_keys.append(
+                await letter(
+                    LetterInput(
+                        rid,
+                        inp.subject_ref,
+                        "objection_letter.html.j2",
+                        "objection-decision",
+                        {
+                            "decided": True,
+                            "received_on": inp.received_on,
+                            "upheld": [{"service": s, "reason": self._decisions[s].reason} for s in upheld],
+                            "overridden": [
+                                {"service": s, "reason": self._decisions[s].reason} for s in overridden
+                            ],
+                            "notice_days": self._wait_days,
+                            "complaint": ICO_COMPLAINT,
+                            "court": COURT,
+                        },
+                    )
+                )
+            )
+            if overridden:
+                self._told_at = workflow.now()
+                await self._to("lift_notified")
+                while True:
+                    version = self._wait_days
+                    remaining = self._told_at + timedelta(days=self._wait_days) - workflow.now()
+                    if remaining <= timedelta(0):
+                        break
+                    try:
+                        await workflow.wait_condition(
+                            lambda v=version: self._wait_days != v, timeout=remaining
+                        )
+                    except TimeoutError:
+                        break
+                await asyncio.gather(*(_restrict(rid, s, held[s], False, "objection") for s in overridden))
+                self._lifted = list(overridden)
+                await self._notify(held, overridden, "restriction_lifted")
+        cert = await certificate(
+            CertificateInput(
+                rid,
+                "objection",
+                "outcome",
+                {
+                    "received_on": inp.received_on,
+                    "completed_on": today().isoformat(),
+                    "deadline": deadline,
+                    "decided_by": self._decided_by,
+                    "services": [
+                        {
+                            "service": s,
+                            "route": self._routes[s],
+                            "outcome": (
+                                "stopped"
+                                if s in stopped
+                                else ("upheld" if s in upheld else "overridden_and_lifted")
+                            ),
+                            "legal_basis": BASIS_STOPPED
+                            if s in stopped
+                            else decision_basis(self._decisions[s].decision),
+                            "consent_withdrawn_on": inp.received_on if s in stopped else None,
+                            "erasure_offered": s in self._offered,
+                        }
+                        for s in sorted(held)
+                    ],
+                    "services_not_holding": sorted(s for s in self._matches if s not in held),
+                    "article19_sent": sum(n.sent for n in self._notices),
+                    "told_person_before_lifting": bool(overridden),
+                    "wait_days": self._wait_days if overridden else None,
+                    "letter_keys": letter_keys,
+                },
+            )
+        )
+        self._stage = "completed"
+        await record(
+            rid,
+            "stage:completed",
+            "objection.completed",
+            {
+                "stopped": stopped,
+                "upheld": upheld,
+                "overridden": overridden,
+                "erasure_offered": self._offered,
+                "certificate_key": cert,
+            },
+            stage="completed",
+            status="closed",
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return ObjectionResult(
+            rid,
+            stopped,
+            upheld,
+            overridden,
+            list(self._offered),
+            sum(n.sent for n in self._notices),
+            letter_keys,
+            cert,
+        )
+
+    @workflow.query
+    def status(self) -> ObjectionStatus:
+        views = []
+        for s, m in self._matches.items():
+            r = self._routes.get(s)
+            d = self._decisions.get(s)
+            state = m.state
+            if r == "stop" and self._stage not in ("filed", "discovering"):
+                state = "stopped"
+            elif r == "weigh" and self._stage not in ("filed", "discovering"):
+                state = "restricted" if d is None else ("upheld" if d.decision == "uphold" else "overridden")
+                if s in self._lifted:
+                    state = "lifted"
+            c = self._consents.get(s)
+            views.append(
+                ObjectionServiceView(
+                    service=s,
+                    state=state,
+                    route=r,
+                    holds=list(self._assessed[s].facts.holds) if s in self._assessed else [],
+                    consents_withdrawn=(c.withdrawn + c.already) if c else 0,
+                    decision=d.decision if d else None,
+                    erasure_offered=s in self._offered,
+                    candidates=list(m.candidates),
+                )
+            )
+        lift_on = None
+        if self._told_at is not None:
+            lift_on = (self._told_at + timedelta(days=self._wait_days)).date().isoformat()
+        return ObjectionStatus(
+            self._inp.request_id,
+            self._stage,
+            self._inp.received_on,
+            deadline_for(self._inp.received_on),
+            views,
+            sum(n.sent for n in self._notices),
+            lift_on,
+            list(self._offered),
+            erasure_hint(self._inp.received_on, self._offered, "objection") if self._offered else None,
+        )
+
+    @workflow.update
+    def confirm(self, inp: ConfirmInput) -> None:
+        for ref in inp.confirm:
+            self._match_decisions[ref] = True
+        for ref in inp.reject:
+            self._match_decisions[ref] = False
+
+    @confirm.validator
+    def _validate_confirm(self, inp: ConfirmInput) -> None:
+        validate_confirm(inp, self._matches)
+
+    @workflow.update
+    def decide(self, inp: ObjectionDecideInput) -> list[ObjectionServiceView]:
+        for d in inp.decisions:
+            self._decisions[d.service] = d
+        self._decided_by = inp.decided_by
+        return self.status().services
+
+    @decide.validator
+    def _validate_decide(self, inp: ObjectionDecideInput) -> None:
+        if self._stage != "awaiting_decision":
+            raise ValueError(f"decisions are taken once processing is restricted (stage: {self._stage})")
+        if not inp.decisions:
+            raise ValueError("give a decision (uphold or override) per service")
+        weighing = set(self._route("weigh"))
+        for d in inp.decisions:
+            if d.service not in weighing:
+                stopped = d.service in self._routes
+                raise ValueError(
+                    f"{d.service} is consent-based: its processing has stopped, there is nothing to weigh"
+                    if stopped
+                    else f"{d.service} holds no records about the subject (or is not in this request)"
+                )
+            if d.service in self._decisions:
+                raise ValueError(f"{d.service} is already decided ({self._decisions[d.service].decision})")
+            check_objection_decision(d.decision, d.reason)
+
+    @workflow.update
+    def shorten(self, inp: ShortenInput) -> str:
+        self._wait_days = inp.days
+        return f"lifting {inp.days} day(s) after the person was told"
+
+    @shorten.validator
+    def _validate_shorten(self, inp: ShortenInput) -> None:
+        if self._stage != "lift_notified":
+            raise ValueError("the wait can be shortened once the person has been told of the lifting")
+        if not 0 <= inp.days < self._wait_days:
+            raise ValueError(f"the new wait must be shorter than {self._wait_days} day(s)")
+
+
+# -- consent withdrawal -------------------------------------------------------------------------------
+
+
+@dataclass
+class ConsentWithdrawalInput:
+    request_id: str
+    subject_ref: str
+    received_on: str  # YYYY-MM-DD: the date the withdrawal is recorded with
+    services: list[str]  # the consent-based services (the command reads them from the catalogue)
+
+
+@dataclass
+class ConsentWithdrawalStatus:
+    request_id: str
+    stage: str
+    received_on: str
+    services: list[str]
+    candidates: list[str]
+    withdrawn: dict[str, int]  # consents newly marked withdrawn, per service
+    already: dict[str, int]  # consents already withdrawn (their date kept), per service
+    erasure_offered: list[str]
+    erasure_hint: str | None
+
+
+@dataclass
+class ConsentWithdrawalResult:
+    request_id: str
+    services: list[ConsentResult]
+    erasure_offered: list[str]
+    letter_key: str
+    erasure_hint: str | None
+
+
+@workflow.defn
+class ConsentWithdrawal:
+    @workflow.init
+    def __init__(self, inp: ConsentWithdrawalInput) -> None:
+        self._inp = inp
+        self._stage = "filed"
+        self._matches: dict[str, ServiceMatchState] = {}
+        self._match_decisions: dict[str, bool] = {}
+        self._results: dict[str, ConsentResult] = {}
+        self._offered: list[str] = []
+
+    async def _to(self, stage: str, **extra: object) -> None:
+        self._stage = stage
+        await record(
+            self._inp.request_id, f"stage:{stage}", f"consent_withdrawal.{stage}", {}, stage=stage, **extra
+        )
+
+    def _hint(self) -> str | None:
+        if not self._offered:
+            return None
+        return erasure_hint(self._inp.received_on, self._offered, "consent-withdrawn")
+
+    @workflow.run
+    async def run(self, inp: ConsentWithdrawalInput) -> ConsentWithdrawalResult:
+        rid = inp.request_id
+        await self._to("discovering", clock_start=inp.received_on)
+        await discover(rid, inp.subject_ref, inp.services, self._matches, self._match_decisions)
+        found = {s: m.keys for s, m in self._matches.items() if m.keys}
+        await self._to("withdrawing")
+        results = await asyncio.gather(
+            *(_withdraw(rid, s, keys, inp.received_on) for s, keys in found.items())
+        )
+        self._results = {r.service: r for r in results}
+        withdrawn = sorted(s for s, r in self._results.items() if r.supported and r.withdrawn + r.already)
+        for s in withdrawn:
+            await _offer_erasure(rid, s, "consent-withdrawn", ERASURE_AFTER_WITHDRAWAL)
+            self._offered.append(s)
+        letter_key = await letter(
+            LetterInput(
+                rid,
+                inp.subject_ref,
+                "consent_withdrawal_letter.html.j2",
+                "consent-withdrawn",
+                {"services": withdrawn, "withdrawn_on": inp.received_on},
+            )
+        )
+        self._stage = "completed"
+        await record(
+            rid,
+            "stage:completed",
+            "consent_withdrawal.completed",
+            {
+                "services": withdrawn,
+                "newly_withdrawn": {s: r.withdrawn for s, r in self._results.items()},
+                "erasure_offered": self._offered,
+                "letter_key": letter_key,
+            },
+            stage="completed",
+            status="closed",
+            legal_basis="UK GDPR Art 7(3)",
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return ConsentWithdrawalResult(rid, list(results), list(self._offered), letter_key, self._hint())
+
+    @workflow.query
+    def status(self) -> ConsentWithdrawalStatus:
+        return ConsentWithdrawalStatus(
+            self._inp.request_id,
+            self._stage,
+            self._inp.received_on,
+            sorted(s for s, m in self._matches.items() if m.keys),
+            [c for m in self._matches.values() for c in m.candidates],
+            {s: r.withdrawn for s, r in self._results.items()},
+            {s: r.already for s, r in self._results.items()},
+            list(self._offered),
+            self._hint(),
+        )
+
+    @workflow.update
+    def confirm(self, inp: ConfirmInput) -> None:
+        for ref in inp.confirm:
+            self._match_decisions[ref] = True
+        for ref in inp.reject:
+            self._match_decisions[ref] = False
+
+    @confirm.validator
+    def _validate_confirm(self, inp: ConfirmInput) -> None:
+        validate_confirm(inp, self._matches)
+
+
+__all__ = [
+    "ConsentWithdrawal",
+    "ConsentWithdrawalInput",
+    "Objection",
+    "ObjectionDecideInput",
+    "ObjectionDecision",
+    "ObjectionInput",
+]
