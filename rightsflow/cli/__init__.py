@@ -48,6 +48,7 @@ for command in (
 for command in (rights.erase, rights.restrict, rights.rectify, rights.decide, rights.lift, rights.shorten):
     app.command()(command)
 app.command("object")(rights.object_)
+app.command("withdraw-consent")(rights.withdraw_consent)
 app.command("rights-status")(rights.rights_status)
 # inter-authority transfer
 app.command("transfer")(transfer.transfer)

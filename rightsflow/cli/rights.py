@@ -1,7 +1,8 @@
 """Erasure, rectification, restriction and objection from the command line.
 
 Each filing command records the request in the register and starts its workflow
-(``erasure-<id>``, ``rectification-<id>``, ``restriction-<id>``, ``objection-<id>``); the DPO's
+(``erasure-<id>``, ``rectification-<id>``, ``restriction-<id>``, ``objection-<id>``,
+``consent-withdrawal-<id>``); the DPO's
 decisions are Temporal updates, so a refused one comes back as a clear message. Nothing personal
 is printed.
 """
@@ -38,6 +39,7 @@ PREFIX = {
     "rectification": "rectification",
     "restriction": "restriction",
     "objection": "objection",
+    "consent_withdrawal": "consent-withdrawal",
 }
 
 
@@ -53,6 +55,23 @@ def _request_type(settings: Settings, request_id: str) -> str:
     if kind not in PREFIX:
         fail(f"request {request_id} is a {kind} request; use its own commands")
     return kind
+
+
+def _workflow_class(kind: str) -> Any:
+    """The workflow class behind a request type (for its updates and queries)."""
+    from workflows.erasure import Erasure
+    from workflows.objection import ConsentWithdrawal, Objection
+    from workflows.rectification import Rectification
+    from workflows.restriction import Restriction
+
+    classes: dict[str, Any] = {
+        "erasure": Erasure,
+        "rectification": Rectification,
+        "restriction": Restriction,
+        "objection": Objection,
+        "consent_withdrawal": ConsentWithdrawal,
+    }
+    return classes[kind]
 
 
 def _run(settings: Settings, wid: str, action: Callable[[Any], Awaitable[T]]) -> T:
@@ -172,14 +191,21 @@ def object_(
     dob: DobOpt = None,
     postcode: PostcodeOpt = None,
     service: ServiceOpt = None,
+    notice_days: Annotated[
+        int, typer.Option("--notice-days", help="Wait between telling the person and lifting.")
+    ] = 14,
 ) -> None:
-    """File an objection (Art 21): processing is restricted everywhere while the DPO weighs it.
+    """File an objection (Art 21): consent-based services stop; the others are restricted while weighed.
 
-    The DPO ends it with ``lift --reason`` (compelling legitimate grounds override the objection)
-    or files an erasure for the services where it is upheld.
+    In a consent-based service the consent is recorded as withdrawn and processing is restricted;
+    erasure is offered. Elsewhere the DPO decides per service: ``decide ID --service S --uphold
+    --reason TEXT`` (stays stopped; erasure offered) or ``--override`` (compelling legitimate
+    grounds: the person is told, then the restriction is lifted after the wait).
     """
-    from workflows.restriction import Restriction, RestrictionInput
+    from workflows.objection import Objection, ObjectionInput
 
+    if notice_days < 0:
+        fail("--notice-days cannot be negative")
     day = _parse_date(received, "--received", not_after=date.today())
     ids = parse_identifiers(nhs_number, upn, name, dob, postcode)
     typer.echo(
@@ -187,12 +213,70 @@ def object_(
             "objection",
             ids,
             day,
-            lambda rid, ref: RestrictionInput(
-                rid, ref, day.isoformat(), "objection-pending", service or None
-            ),
-            Restriction.run,
+            lambda rid, ref: ObjectionInput(rid, ref, day.isoformat(), service or None, notice_days),
+            Objection.run,
         )
     )
+
+
+def withdraw_consent(
+    received: Received,
+    nhs_number: NhsOpt = None,
+    upn: UpnOpt = None,
+    name: NameOpt = None,
+    dob: DobOpt = None,
+    postcode: PostcodeOpt = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option("--service", help="Only these consent-based services (default: every one)."),
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the outcome and print it.")] = False,
+) -> None:
+    """Record a withdrawal of consent (Art 7(3)) in the consent-based services; sharing stops.
+
+    A withdrawal date already recorded is kept. Erasure is offered; the command prints how to file it.
+    """
+    from rightsflow.objection import erasure_hint
+    from workflows.objection import ConsentWithdrawal, ConsentWithdrawalInput
+
+    settings, catalog = settings_and_catalog()
+    consent_based = [svc.service for svc in catalog if svc.lawful_basis.consent_based]
+    for s in service or []:
+        if s not in catalog.ids:
+            fail(f"no service {s} in the catalogue")
+        if s not in consent_based:
+            fail(f"{s} is not consent-based: there is no consent to withdraw (use rightsflow object)")
+    services = sorted(set(service or consent_based))
+    if not services:
+        fail("no consent-based service in the catalogue")
+    day = _parse_date(received, "--received", not_after=date.today())
+    ids = parse_identifiers(nhs_number, upn, name, dob, postcode)
+    request_id = _file(
+        "consent_withdrawal",
+        ids,
+        day,
+        lambda rid, ref: ConsentWithdrawalInput(rid, ref, day.isoformat(), services),
+        ConsentWithdrawal.run,
+    )
+    typer.echo(request_id)
+    hint = erasure_hint(day.isoformat(), services, "consent-withdrawn")
+    if wait:
+        wid = workflow_id("consent_withdrawal", request_id)
+
+        async def outcome(h: Any) -> Any:
+            await h.result()
+            return await h.query(ConsentWithdrawal.status)
+
+        result = _run(settings, wid, outcome)
+        for s in result.services:
+            new, kept = result.withdrawn.get(s, 0), result.already.get(s, 0)
+            typer.echo(f"{s:40} consents withdrawn now {new}, already withdrawn {kept} (their date kept)")
+        if not result.erasure_offered:
+            typer.echo("no consent recorded for the subject: nothing to erase on this ground")
+            return
+        hint = result.erasure_hint or hint
+    typer.echo("erasure offered (UK GDPR Art 17(1)(b)); to file it:")
+    typer.echo(f"  {hint}")
 
 
 def rectify(
@@ -272,18 +356,32 @@ def decide(
     ] = None,
     confirm_match: Annotated[list[str] | None, typer.Option("--confirm-match", metavar="SERVICE/KEY")] = None,
     reject_match: Annotated[list[str] | None, typer.Option("--reject-match", metavar="SERVICE/KEY")] = None,
+    uphold: Annotated[
+        bool | None,
+        typer.Option(
+            "--uphold/--override",
+            help="Objection: uphold it in each --service (stops), or override it (compelling grounds).",
+        ),
+    ] = None,
+    service: Annotated[
+        list[str] | None, typer.Option("--service", help="Objection: the services this decision is for.")
+    ] = None,
     by: ByOpt = "dpo",
 ) -> None:
-    """The DPO's decisions: per service for an erasure, accept/decline for a rectification, matches."""
+    """The DPO's decisions: per service for an erasure or an objection, accept/decline for a
+    rectification, matches."""
     from activities.rights import NoticeException
     from workflows.erasure import ConfirmInput, DecideInput, Erasure, ServiceDecision
-    from workflows.rectification import Rectification, RectifyDecision
-    from workflows.restriction import Restriction
+    from workflows.objection import ObjectionDecideInput, ObjectionDecision
 
+    if uphold is not None and not service:
+        fail("--uphold/--override needs the --service it is for")
+    if uphold is not None and not reason.strip():
+        fail("--uphold/--override needs the --reason told to the person")
     settings = load_settings()
     kind = _request_type(settings, request_id)
     wid = workflow_id(kind, request_id)
-    wf = {"erasure": Erasure, "rectification": Rectification}.get(kind, Restriction)
+    wf = _workflow_class(kind)
     if confirm_match or reject_match:
         inp = ConfirmInput(list(confirm_match or []), list(reject_match or []), by)
         _run(settings, wid, lambda h: h.execute_update(wf.confirm, inp))
@@ -307,7 +405,21 @@ def decide(
         )
         for v in views:
             typer.echo(f"{v.service:40} {v.decision or 'undecided':10} {v.exemption or ''}")
+    elif kind == "objection" and uphold is not None:
+        decision = "uphold" if uphold else "override"
+        objection_views = _run(
+            settings,
+            wid,
+            lambda h: h.execute_update(
+                wf.decide,
+                ObjectionDecideInput([ObjectionDecision(s, decision, reason) for s in service or []], by),
+            ),
+        )
+        for ov in objection_views:
+            typer.echo(f"{ov.service:40} {ov.state:12} {ov.decision or ''}")
     elif kind == "rectification" and accept is not None:
+        from workflows.rectification import Rectification, RectifyDecision
+
         out = _run(
             settings,
             wid,
@@ -327,7 +439,15 @@ def lift(
     from workflows.restriction import LiftInput, Restriction
 
     settings = load_settings()
-    wid = workflow_id(_request_type(settings, request_id), request_id)
+    kind = _request_type(settings, request_id)
+    if kind == "objection":
+        fail(
+            "an objection is ended per service: "
+            f"rightsflow decide {request_id} --service S --override --reason TEXT"
+        )
+    if kind != "restriction":
+        fail(f"request {request_id} is a {kind} request: there is no restriction to lift on its own")
+    wid = workflow_id(kind, request_id)
     typer.echo(_run(settings, wid, lambda h: h.execute_update(Restriction.lift, LiftInput(reason, by))))
 
 
@@ -337,22 +457,22 @@ def shorten(
     by: ByOpt = "dpo",
 ) -> None:
     """Shorten the wait between telling the person and lifting the restriction."""
-    from workflows.restriction import Restriction, ShortenInput
-
-    settings = load_settings()
-    wid = workflow_id(_request_type(settings, request_id), request_id)
-    typer.echo(_run(settings, wid, lambda h: h.execute_update(Restriction.shorten, ShortenInput(days, by))))
-
-
-def rights_status(request_id: RequestId, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """The live state of an erasure, rectification, restriction or objection request."""
-    from workflows.erasure import Erasure
-    from workflows.rectification import Rectification
-    from workflows.restriction import Restriction
+    from workflows.restriction import ShortenInput
 
     settings = load_settings()
     kind = _request_type(settings, request_id)
-    wf = {"erasure": Erasure, "rectification": Rectification}.get(kind, Restriction)
+    wf = _workflow_class(kind)
+    if not hasattr(wf, "shorten"):
+        fail(f"request {request_id} is a {kind} request: there is no lifting wait to shorten")
+    wid = workflow_id(kind, request_id)
+    typer.echo(_run(settings, wid, lambda h: h.execute_update(wf.shorten, ShortenInput(days, by))))
+
+
+def rights_status(request_id: RequestId, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The live state of an erasure, rectification, restriction, objection or consent withdrawal."""
+    settings = load_settings()
+    kind = _request_type(settings, request_id)
+    wf = _workflow_class(kind)
     st = _run(settings, workflow_id(kind, request_id), lambda h: h.query(wf.status))
     out = asdict(st)
     if as_json:

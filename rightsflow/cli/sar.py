@@ -470,7 +470,7 @@ def status(request_id: RequestId, as_json: JsonOpt = False) -> None:
         from .transfer import transfer_status
 
         return transfer_status(request_id, as_json)
-    if kind in ("erasure", "rectification", "restriction", "objection"):
+    if kind in ("erasure", "rectification", "restriction", "objection", "consent_withdrawal"):
         from .rights import rights_status
 
         return rights_status(request_id, as_json)
