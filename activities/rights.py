@@ -265,7 +265,7 @@ class RightsActivities:
     def record_decision(self, inp: DecisionInput) -> None:
         """A DPO decision, once per key: the decision row and an audit entry."""
         self.register.record_decision(
-            f"{inp.request_id}:{inp.key}"[:60],
+            f"{inp.request_id}:{inp.key}",
             inp.request_id,
             inp.decision,
             decided_by=inp.decided_by,

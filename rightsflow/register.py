@@ -347,6 +347,8 @@ class Register:
         service: str | None = None,
         legal_basis: str | None = None,
     ) -> None:
+        if len(decision_id) > 60:  # long keys stay unique (and deterministic) as a digest
+            decision_id = f"{request_id[:23]}:{hashlib.sha256(decision_id.encode()).hexdigest()[:36]}"
         with self.session() as s:
             if s.get(Decision, decision_id) is None:
                 s.add(

@@ -22,6 +22,7 @@ from activities.retention import RetentionActivities
 from activities.rights import RightsActivities
 from activities.subject_access import SubjectAccessActivities
 from activities.transfer import TransferActivities, TransferIntakeActivities
+from activities.transfer_inbox import TransferInboxActivities
 from workflows.erasure import Erasure
 from workflows.objection import ConsentWithdrawal, Objection
 from workflows.portability_person import PortabilityToPerson
@@ -31,6 +32,7 @@ from workflows.restriction import Restriction
 from workflows.retention_sweep import RetentionSweep, ServiceSweep
 from workflows.subject_access import SubjectAccessRequest
 from workflows.subject_search import SubjectSearch
+from workflows.transfer_inbox_scan import TransferInboxScan
 from workflows.transfer_intake import TransferIntake
 
 from .catalog import load_catalog
@@ -44,7 +46,7 @@ WORKFLOWS: list[type] = [SubjectSearch, SubjectAccessRequest, RetentionSweep, Se
 WORKFLOWS += [Erasure, Restriction, Rectification]
 WORKFLOWS += [Objection, ConsentWithdrawal]
 WORKFLOWS += [PortabilityTransfer, TransferIntake]
-WORKFLOWS += [PortabilityToPerson]
+WORKFLOWS += [PortabilityToPerson, TransferInboxScan]
 
 
 def build_activities(settings: Settings) -> list:
@@ -80,9 +82,11 @@ def build_activities(settings: Settings) -> list:
         transfer.mark_transferred,
         transfer.remove_package,
         transfer.purge_transfer_work,
+        transfer.check_acknowledgement,
     ]
     intake = TransferIntakeActivities(settings, catalog, register)
     activities += [intake.validate_delivery, intake.import_bag, intake.write_ack, intake.record_intake_event]
+    activities += [TransferInboxActivities(settings, catalog, register).scan_transfer_inbox]
     portability = PortabilityActivities(settings, catalog, register)
     activities += [
         portability.check_portability,

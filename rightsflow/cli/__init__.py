@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import portability, rights, sar, transfer
+from . import intake, portability, rights, sar, transfer
 from .catalog import catalog
 from .deadline import deadline
 from .search import search
@@ -55,6 +55,7 @@ app.command("transfer")(transfer.transfer)
 app.command("transfer-approve")(transfer.transfer_approve)
 app.command("transfer-refuse")(transfer.transfer_refuse)
 app.command("transfer-status")(transfer.transfer_status)
+app.command("intake-schedule")(intake.intake_schedule)
 # Article 20 portability to the person
 app.command("portability")(portability.portability)
 app.command("portability-approve")(portability.portability_approve)
