@@ -7,12 +7,16 @@ is redacted from their own family's records), build a BagIt bag (RFC 8493) with 
 library, lock it in the archive bucket, copy it to the receiving authority's inbox prefix and tell
 the receiver's ``TransferIntake`` workflow (signal-with-start on its task queue). After the
 acknowledgement: a contact row and a sharing-log row in the sender's store, so retention runs from
-the transfer date and Article 19 knows the recipient; later the package is removed.
+the transfer date and Article 19 knows the recipient; later the package is removed. A receiver on
+another Temporal deployment cannot signal: ``check_acknowledgement`` reads the acknowledgement it
+leaves beside the deliveries (``exchange_ack_key``), accepted only for this transfer's package digest.
 
 Receiving side (``TransferIntakeActivities``): fetch the delivered bag, validate it (bagit's own
 validation plus the manifest and schema checks below), keep the accepted bag under Object Lock,
 import it into the receiver's own store (people matched by NHS number, deterministic keys, so a
-re-run inserts nothing twice) and write the written acknowledgement under Object Lock.
+re-run inserts nothing twice) and write the written acknowledgement under Object Lock (and a locked
+copy in the sender's bucket, for a sender on another deployment). ``activities/transfer_inbox.py``
+starts intakes from the inbox where no signal-with-start arrives.
 
 Nothing personal crosses Temporal: inputs and results carry opaque ids, store keys, counts,
 collection names and reasons that name files and fields only.
@@ -64,6 +68,12 @@ def transfer_workflow_id(transfer_id: str) -> str:
 
 def intake_workflow_id(transfer_id: str) -> str:
     return f"intake-{transfer_id}"
+
+
+def exchange_ack_key(to_authority: str, transfer_id: str) -> str:
+    """Where the receiver leaves its acknowledgement in the sender's bucket (beside the deliveries),
+    for a sender on another Temporal deployment, which no signal can reach."""
+    return opaque_key("inbox", to_authority, transfer_id, "acknowledgement.json")
 
 
 # -- inputs and results (opaque references only) ---------------------------------------------------
@@ -201,6 +211,9 @@ class IntakeInput:
     target_service: str | None = None  # None: the receiver's service whose schema fits the bag
     resend_wait_days: int = 30
     lock_days: float = 365.0
+    # False when the sender runs on another Temporal deployment (started by the inbox scan): the
+    # acknowledgement then goes back only through S3 (``exchange_ack_key``).
+    notify_sender: bool = True
 
 
 @dataclass
@@ -246,6 +259,14 @@ class AckInput:
     sha256: str
     imported: ImportResult
     lock_days: float = 365.0
+    exchange_bucket: str | None = None  # the sender's bucket: a locked copy at exchange_ack_key
+
+
+@dataclass
+class CheckAckInput:
+    transfer_id: str
+    to_authority: str
+    sha256: str  # the package's digest: an acknowledgement of anything else is not ours
 
 
 @dataclass
@@ -1071,6 +1092,59 @@ class TransferActivities:
     def purge_transfer_work(self, transfer_id: str) -> int:
         return self.claims.purge(opaque_key("work", transfer_id) + "/")
 
+    @activity.defn
+    def check_acknowledgement(self, inp: CheckAckInput) -> AckNotice | None:
+        """The receiver's acknowledgement left in our bucket (``exchange_ack_key``), if any.
+
+        Read-only and safe to repeat. A document for another transfer, another authority or another
+        package digest is not an acknowledgement of this package: recorded once, and ignored.
+        """
+        key = exchange_ack_key(inp.to_authority, inp.transfer_id)
+        client, bucket = self.claims.client, self.claims.bucket
+        try:
+            doc = json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        except ValueError:
+            doc = {}
+        problems = [
+            name
+            for name, ok in (
+                ("transfer_id", doc.get("transfer_id") == inp.transfer_id),
+                ("to_authority", doc.get("to_authority") == inp.to_authority),
+                ("package_sha256", doc.get("package_sha256") == inp.sha256),
+                ("accepted_on", isinstance(doc.get("accepted_on"), str)),
+            )
+            if not ok
+        ]
+        if problems:
+            self.register.audit(
+                f"{inp.transfer_id}:exchange_ack_invalid",
+                actor="rightsflow",
+                action="transfer.acknowledgement_invalid",
+                request_id=inp.transfer_id,
+                detail={"ack_key": key, "mismatched": problems},
+            )
+            return None
+        self.register.audit(
+            f"{inp.transfer_id}:exchange_ack_read",
+            actor="rightsflow",
+            action="transfer.acknowledgement_read",
+            request_id=inp.transfer_id,
+            detail={"ack_key": key, "accepted_on": doc["accepted_on"]},
+        )
+        return AckNotice(
+            int(doc.get("attempt", 0)),
+            key,
+            inp.sha256,
+            doc["accepted_on"],
+            int(doc.get("people_new", 0)),
+            int(doc.get("people_matched", 0)),
+            int(doc.get("rows_inserted", 0)),
+        )
+
 
 def _as_column(table: Table, column: str, day: date) -> Any:
     try:
@@ -1330,12 +1404,13 @@ class TransferIntakeActivities:
                 "application/json",
                 _lock_until(inp.lock_days),
             )
+        exchange = self._exchange_copy(inp, doc) if inp.exchange_bucket else None
         self.register.audit(
             f"intake:{inp.transfer_id}:acknowledged",
             actor="rightsflow",
             action="transfer_intake.acknowledged",
             request_id=inp.transfer_id,
-            detail={"ack_key": key, "attempt": inp.attempt},
+            detail={"ack_key": key, "attempt": inp.attempt, "exchange_ack_key": exchange},
         )
         return AckNotice(
             inp.attempt,
@@ -1346,6 +1421,40 @@ class TransferIntakeActivities:
             doc["people_matched"],
             doc["rows_inserted"],
         )
+
+    def _exchange_copy(self, inp: AckInput, doc: dict[str, Any]) -> str | None:
+        """A locked copy of the acknowledgement beside the deliveries in the sender's bucket, once.
+
+        None (recorded) where the sender has not granted write access to the inbox prefix: the
+        signal, or the DPO's letter, is then the only acknowledgement.
+        """
+        from rightsflow.s3 import s3_client
+
+        assert inp.exchange_bucket
+        key = exchange_ack_key(inp.to_authority, inp.transfer_id)
+        client = s3_client(self.settings)
+        body = json.dumps(doc, indent=2, sort_keys=True).encode()
+        try:
+            # written once; anything else found there (stale or forged) gets our version on top
+            if not _object_exists(client, inp.exchange_bucket, key) or (
+                client.get_object(Bucket=inp.exchange_bucket, Key=key)["Body"].read() != body
+            ):
+                put_locked_object(
+                    client, inp.exchange_bucket, key, body, "application/json", _lock_until(inp.lock_days)
+                )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code"))
+            if code not in ("AccessDenied", "403", "NoSuchBucket", "404"):
+                raise
+            self.register.audit(
+                f"intake:{inp.transfer_id}:exchange_ack_not_written",
+                actor="rightsflow",
+                action="transfer_intake.exchange_ack_not_written",
+                request_id=inp.transfer_id,
+                detail={"error": code},
+            )
+            return None
+        return key
 
     @activity.defn
     def record_intake_event(self, inp: TransferEvent) -> None:

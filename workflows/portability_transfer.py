@@ -9,6 +9,11 @@ delivery (a corrupt or tampered bag) is resent from the locked master copy. On a
 handoff is recorded, the family's last contact becomes the transfer date, and after a
 configurable period the package is removed.
 
+The acknowledgement arrives by signal (``acknowledged``, a receiver on the same Temporal
+namespace) or, for a receiver on another deployment, as a locked document the receiver leaves in
+our bucket beside the deliveries: the workflow looks for it every ``ack_poll_hours`` and before
+each reminder or escalation (``check_acknowledgement``), whichever comes first.
+
 Everything that crosses Temporal is an opaque id, a store key, a count or an object key.
 """
 
@@ -25,6 +30,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.transfer import (
         AckNotice,
+        CheckAckInput,
         Delivered,
         DeliverInput,
         FamilyCheck,
@@ -64,6 +70,7 @@ class TransferInput:
     max_deliveries: int = 3
     lock_days: float = 35.0  # Object Lock on the package and inbox copies
     remove_after_days: float = 90.0  # after acceptance, the package is removed
+    ack_poll_hours: float = 24.0  # look for an acknowledgement left in S3 this often (0: signal only)
 
 
 @dataclass
@@ -133,6 +140,7 @@ class PortabilityTransfer:
         self._ack_by: date | None = None
         self._fired: list[str] = []
         self._escalated = False
+        self._poll: timedelta | None = None
 
     # -- helpers -----------------------------------------------------------------------------------------
 
@@ -187,8 +195,45 @@ class PortabilityTransfer:
         events.append((end_of_day(self._ack_by) + timedelta(microseconds=1), "escalation"))
         return sorted(e for e in events if e[1] not in self._fired)
 
+    async def _look_for_ack(self) -> None:
+        """The acknowledgement left in S3 by a receiver that cannot signal (another deployment)."""
+        assert self._package is not None
+        found = await workflow.execute_activity_method(
+            TransferActivities.check_acknowledgement,
+            CheckAckInput(self._inp.transfer_id, self._inp.to_authority, self._package.sha256),
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=QUICK,
+        )
+        if found is not None and self._ack is None:
+            self._ack = found
+
+    async def _wait_or_poll(self, woken: Any, until: datetime | None) -> bool:
+        """Wait until woken or ``until`` (None: no limit), looking in S3 every poll interval.
+
+        True when woken (or an acknowledgement was found in S3); False when ``until`` has come.
+        """
+        while True:
+            delay = None if until is None else until - workflow.now()
+            if delay is not None and delay <= timedelta(0):
+                return False
+            if self._poll is None or (delay is not None and delay <= self._poll):
+                try:
+                    await workflow.wait_condition(woken, timeout=delay)
+                    return True
+                except TimeoutError:
+                    return False
+            try:
+                await workflow.wait_condition(woken, timeout=self._poll)
+                return True
+            except TimeoutError:
+                await self._look_for_ack()
+                if self._ack is not None:
+                    return True
+
     async def _await_acknowledgement(self) -> None:
         """Wait for the ack on the working-day timer; resend on a rejection; remind and escalate."""
+        if workflow.patched("transfer-ack-s3-poll") and self._inp.ack_poll_hours > 0:
+            self._poll = timedelta(hours=self._inp.ack_poll_hours)
         while self._ack is None:
             if self._handled_rejections < len(self._rejections):
                 rej = self._rejections[self._handled_rejections]
@@ -216,16 +261,26 @@ class PortabilityTransfer:
                 return self._ack is not None or len(self._rejections) > seen
 
             if not pending:
-                await workflow.wait_condition(woken)
+                if self._poll is None:
+                    await workflow.wait_condition(woken)
+                else:
+                    await self._wait_or_poll(woken, None)
                 continue
             when, name = pending[0]
             delay = when - workflow.now()
             if delay > timedelta(0):
-                try:
-                    await workflow.wait_condition(woken, timeout=delay)
+                if self._poll is None:
+                    try:
+                        await workflow.wait_condition(woken, timeout=delay)
+                        continue
+                    except TimeoutError:
+                        pass
+                elif await self._wait_or_poll(woken, when):
                     continue
-                except TimeoutError:
-                    pass
+            if self._poll is not None:  # look once more before reminding anyone
+                await self._look_for_ack()
+                if self._ack is not None:
+                    continue
             self._fired.append(name)
             if name == "escalation":
                 self._escalated = True

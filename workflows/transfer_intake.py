@@ -6,15 +6,22 @@ and stores). The sender starts it with signal-with-start (``deliver``); each del
 fails is rejected with its reasons, signalled back to the sender (``rejected``), and the intake
 waits for the resend. An accepted bag is kept under Object Lock, imported once (people matched by
 NHS number) and acknowledged in writing (a locked JSON document) and by signal (``acknowledged``).
+
+A receiver on another Temporal deployment is started by its ``TransferInboxScan`` instead, with
+``notify_sender`` off: no signal is sent (none could arrive), and the acknowledgement goes back as
+a locked copy of the document in the sender's bucket (``exchange_ack_key``), which the sender's
+workflow polls for. A failed signal (the sender's workflow is gone) never fails the intake.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.transfer import (
@@ -95,10 +102,17 @@ class TransferIntake:
             retry_policy=QUICK,
         )
 
+    async def _tell_sender(self, signal: str, arg: Any) -> None:
+        if not self._inp.notify_sender:
+            return
+        try:
+            await workflow.get_external_workflow_handle(self._inp.sender_workflow_id).signal(signal, arg)
+        except FailureError:
+            await self._record(f"signal_failed:{signal}", "transfer_intake.signal_failed", {"signal": signal})
+
     @workflow.run
     async def run(self, inp: IntakeInput) -> IntakeResult:
         self._inp = inp
-        sender = workflow.get_external_workflow_handle(inp.sender_workflow_id)
         while True:
             self._stage = "waiting_for_delivery"
             try:
@@ -123,7 +137,7 @@ class TransferIntake:
             if not result.ok:
                 self._rejections.append(result.reasons)
                 self._stage = "rejected"
-                await sender.signal("rejected", RejectionNotice(notice.attempt, result.reasons))
+                await self._tell_sender("rejected", RejectionNotice(notice.attempt, result.reasons))
                 continue
             self._validation = result
             break
@@ -146,10 +160,11 @@ class TransferIntake:
                 result.sha256,
                 self._imported,
                 inp.lock_days,
+                exchange_bucket=notice.bucket,
             ),
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=QUICK,
         )
-        await sender.signal("acknowledged", self._ack)
+        await self._tell_sender("acknowledged", self._ack)
         self._stage = "accepted"
         return IntakeResult(inp.transfer_id, "accepted", len(self._done_attempts), self._imported, self._ack)

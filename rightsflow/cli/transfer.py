@@ -8,7 +8,8 @@ decisions (Temporal updates, refused with a clear message where the validator sa
 the same Temporal namespace, the receiver's. Nothing personal is printed.
 
 Settings (environment): RIGHTSFLOW_TRANSFER_ACK_WORKING_DAYS (15), RIGHTSFLOW_TRANSFER_LOCK_DAYS
-(35), RIGHTSFLOW_TRANSFER_REMOVE_AFTER_DAYS (90), RIGHTSFLOW_INTAKE_QUEUE_<AUTHORITY> (the
+(35), RIGHTSFLOW_TRANSFER_REMOVE_AFTER_DAYS (90), RIGHTSFLOW_TRANSFER_ACK_POLL_HOURS (24: how often
+the workflow looks for an acknowledgement left in S3), RIGHTSFLOW_INTAKE_QUEUE_<AUTHORITY> (the
 receiving authority's intake task queue; default ``rightsflow-intake-<authority>``).
 """
 
@@ -162,6 +163,7 @@ async def start_transfer(
         "ack_working_days": int(_env_number("RIGHTSFLOW_TRANSFER_ACK_WORKING_DAYS", 15)),
         "lock_days": _env_number("RIGHTSFLOW_TRANSFER_LOCK_DAYS", 35),
         "remove_after_days": _env_number("RIGHTSFLOW_TRANSFER_REMOVE_AFTER_DAYS", 90),
+        "ack_poll_hours": _env_number("RIGHTSFLOW_TRANSFER_ACK_POLL_HOURS", 24),
     }
     handle = await client.start_workflow(
         PortabilityTransfer.run,
