@@ -1,0 +1,244 @@
+"""Record the workflow histories that tests/test_replay.py replays.
+
+Run by hand, from the repository root, with the virtualenv active::
+
+    python tests/histories/record.py            # every history
+    python tests/histories/record.py erasure    # only the named ones (see RECORDED in test_replay)
+
+It starts a Temporal dev server (the ``temporal`` binary next to the interpreter) and a moto S3
+server, seeds small synthetic demo stores under a temporary RIGHTSFLOW_HOME, runs each workflow
+type once to completion with the in-process worker (``build_worker``) and the fixed test-only
+codec key of tests/test_replay.py, and writes ``tests/histories/<name>.json``
+(``WorkflowHistory.to_json()``, compact, plus its ``workflowId``). Everything in them is synthetic;
+every payload is encrypted (bar search attributes and patch markers, which hold no data).
+
+Record again (and commit the new files) only when a workflow change is deliberately
+incompatible with runs in flight; otherwise a failing replay test is the bug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+import logging
+import os
+import socket
+import sys
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from temporalio.client import Client, WorkflowHandle  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from rightsflow.catalog import load_catalog  # noqa: E402
+from rightsflow.config import Settings, load_settings  # noqa: E402
+from rightsflow.identity import SubjectIdentifiers  # noqa: E402
+from rightsflow.keys import ensure_hash_key_file  # noqa: E402
+from rightsflow.register import Register  # noqa: E402
+from rightsflow.seed import seed_stores, shared_child_example  # noqa: E402
+from rightsflow.stores import SCHEMAS  # noqa: E402
+from tests import test_erasure, test_sar, test_subject_search, test_transfer  # noqa: E402
+from tests.test_replay import (  # noqa: E402
+    HISTORIES,
+    RECORDED,
+    REPLAY_KEY,
+    REPLAY_KEY_ID,
+    SEED,
+    SEED_AS_OF,
+    SEED_FAMILIES,
+)
+
+BIN = Path(sys.executable).parent
+Recorder = Callable[[Client, Settings], Awaitable[dict[str, WorkflowHandle]]]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _settings(home: Path, s3_endpoint: str) -> Settings:
+    os.environ.update(
+        {
+            "RIGHTSFLOW_HOME": str(home),
+            "RIGHTSFLOW_CODEC_KEY_ID": REPLAY_KEY_ID,
+            "RIGHTSFLOW_CODEC_KEY": base64.b64encode(REPLAY_KEY).decode(),
+            "RIGHTSFLOW_S3_ENDPOINT": s3_endpoint,
+            "RIGHTSFLOW_S3_BUCKET": f"replay-{uuid.uuid4().hex[:8]}",
+            "RIGHTSFLOW_S3_ACCESS_KEY": "testing",
+            "RIGHTSFLOW_S3_SECRET_KEY": "testing",
+            "RIGHTSFLOW_TASK_QUEUE": f"replay-{uuid.uuid4().hex[:8]}",
+        }
+    )
+    for var in ("RIGHTSFLOW_CODEC_PREVIOUS_KEYS", "RIGHTSFLOW_REGISTER_URL", "RIGHTSFLOW_CATALOG"):
+        os.environ.pop(var, None)
+    s = load_settings()
+    ensure_hash_key_file(s)
+    cat = load_catalog(s.catalog_dir)
+    urls = {svc.service: svc.store.resolved_url(s.home) for svc in cat if svc.service in SCHEMAS}
+    seed_stores(urls, families=SEED_FAMILIES, seed=SEED, as_of=SEED_AS_OF, progress=False)
+    Register(s).create_schema()
+    return s
+
+
+async def subject_search(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
+    child = shared_child_example(test_sar._urls(s))
+    ids = SubjectIdentifiers.parse(nhs_number=child.nhs_number)
+    _, handle, _, _ = await test_subject_search._search(client, s, ids)
+    return {"subject_search": handle}
+
+
+async def subject_access(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
+    from workflows.subject_access import ApproveInput, ExtendInput, SubjectAccessRequest, VerifyInput
+
+    child = shared_child_example(test_sar._urls(s))
+    today = date.today()
+    client = test_sar._codec_client(client, s)
+    async with test_sar._worker(client, s):
+        handle, _, _ = await test_sar._file(
+            client, s, SubjectIdentifiers.parse(nhs_number=child.nhs_number), today, **test_sar.QUICK_RETRY
+        )
+        await handle.execute_update(
+            SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
+        )
+        await handle.execute_update(
+            SubjectAccessRequest.extend, ExtendInput("records across several services")
+        )
+        await test_sar._wait_stage(handle, "awaiting_review")
+        await handle.execute_update(SubjectAccessRequest.approve, ApproveInput())
+        assert (await handle.result()).outcome == "delivered"
+    return {"subject_access": handle}
+
+
+async def erasure(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
+    from workflows.erasure import DecideInput, Erasure, ErasureInput
+
+    child = test_erasure._prepare(s)
+    register = Register(s)
+    ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=child.nhs))
+    req = register.create_request("erasure", ref, received_on=SEED_AS_OF)
+    client = test_erasure._codec_client(client, s)
+    async with test_erasure._worker(client, s):
+        handle = await client.start_workflow(
+            Erasure.run,
+            ErasureInput(
+                req.request_id,
+                ref,
+                SEED_AS_OF.isoformat(),
+                "consent-withdrawn",
+                [test_erasure.FT, test_erasure.CSC],
+            ),
+            id=f"erasure-{req.request_id}",
+            task_queue=s.task_queue,
+        )
+        await test_erasure._wait_stage(handle, "awaiting_decision", Erasure.status)
+        await handle.execute_update(
+            Erasure.decide, DecideInput(confirm_proposals=True, decided_by="dpo-replay")
+        )
+        await handle.result()
+    return {"erasure": handle}
+
+
+async def transfer(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
+    from activities.transfer import intake_workflow_id
+    from rightsflow.db import engine_for_url
+
+    wfh, camden = test_transfer.WFH, test_transfer.CAMDEN
+    home = s.home.parent / "camden"
+    test_transfer._camden_catalog(home / "catalog", s.catalog_dir / f"{wfh}.yaml")
+    receiver = dataclasses.replace(
+        s,
+        home=home,
+        catalog_dir=home / "catalog",
+        register_url=f"sqlite:///{home / 'register.db'}",
+        s3_bucket=f"camden-{uuid.uuid4().hex[:8]}",
+        task_queue=f"rightsflow-intake-camden-{uuid.uuid4().hex[:8]}",
+    )
+    receiver_url = load_catalog(receiver.catalog_dir)[camden].store.resolved_url(home)
+    SCHEMAS[wfh].create_all(engine_for_url(receiver_url))
+    Register(receiver).create_schema()
+    sender_url = load_catalog(s.catalog_dir)[wfh].store.resolved_url(s.home)
+    two = test_transfer.Authorities(s, receiver, sender_url, receiver_url, receiver.task_queue)
+    family_ref, _ = test_transfer._family(sender_url, 0)
+    sender_client = test_transfer._codec_client(client, s)
+    receiver_client = test_transfer._codec_client(client, receiver)
+    async with test_transfer._worker(sender_client, s), test_transfer._worker(receiver_client, receiver):
+        tid, handle = await test_transfer._start(
+            sender_client, two, family_ref, lock_days=2 / 86400, remove_after_days=3 / 86400
+        )
+        await test_transfer._approve(handle)
+        assert (await asyncio.wait_for(handle.result(), 60)).outcome == "handed_off"
+        intake = receiver_client.get_workflow_handle(intake_workflow_id(tid))
+        await intake.result()
+    return {"portability_transfer": handle, "transfer_intake": intake}
+
+
+async def retention(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
+    from workflows.retention_sweep import RetentionSweep, RetentionSweepInput
+
+    services = ["westminster_family_hub", "manchester_thriving_families"]
+    client = test_sar._codec_client(client, s)
+    async with test_sar._worker(client, s):
+        handle = await client.start_workflow(
+            RetentionSweep.run,
+            RetentionSweepInput(as_of=SEED_AS_OF.isoformat(), services=services, batch_size=5),
+            id=f"retention-replay-{uuid.uuid4().hex[:8]}",
+            task_queue=s.task_queue,
+        )
+        result = await handle.result()
+    assert sum(r.counts.disposed + r.counts.anonymised for r in result.services) > 0
+    child = client.get_workflow_handle(f"{handle.id}--{services[0]}")
+    return {"retention_sweep": handle, "service_sweep": child}
+
+
+# Order matters: the retention sweep runs last (it disposes of what the others look for).
+RECORDERS: list[Recorder] = [subject_search, subject_access, erasure, transfer, retention]
+
+
+async def main(only: set[str]) -> None:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    port = _free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"), ui=False, dev_server_log_level="error"
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="rightsflow-replay-") as tmp:
+            s = _settings(Path(tmp) / "home", f"http://127.0.0.1:{port}")
+            for recorder in RECORDERS:
+                handles = await recorder(env.client, s)
+                for name, handle in handles.items():
+                    if only and name not in only:
+                        continue
+                    history = await handle.fetch_history()
+                    path = HISTORIES / f"{name}.json"
+                    # WorkflowHistory.to_json() without its indentation (a third smaller), with
+                    # the workflow id, which replay needs (workflows derive child ids from it)
+                    doc = {"workflowId": history.workflow_id, **history.to_json_dict()}
+                    text = json.dumps(doc, separators=(",", ":"))
+                    path.write_text(text + "\n", encoding="utf-8")
+                    print(f"{path.relative_to(REPO)}: {len(history.events)} events")
+    finally:
+        await env.shutdown()
+        moto.stop()
+
+
+if __name__ == "__main__":
+    names = set(sys.argv[1:])
+    unknown = names - set(RECORDED)
+    if unknown:
+        sys.exit(f"unknown history: {', '.join(sorted(unknown))} (known: {', '.join(sorted(RECORDED))})")
+    asyncio.run(main(names))
