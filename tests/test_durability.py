@@ -35,8 +35,6 @@ from rightsflow.seed import seed_stores
 from tests.test_retention_sweep import AS_OF, COUNT_KEYS, rs, s3_endpoint  # noqa: F401 - fixtures
 from workflows.retention_sweep import RetentionSweep, RetentionSweepInput
 
-pytestmark = pytest.mark.devserver
-
 SERVICES = ["westminster_family_hub", "manchester_thriving_families"]  # destroy; destroy + anonymise
 FAMILIES = 150
 
@@ -142,6 +140,7 @@ def worker_env(rs: Settings, dev_server_env: Any) -> Iterator[dict[str, str]]:  
     yield env
 
 
+@pytest.mark.devserver
 async def test_a_killed_worker_process_loses_nothing_and_does_nothing_twice(
     rs: Settings,  # noqa: F811
     dev_server_env: Any,
@@ -219,3 +218,49 @@ async def test_a_killed_worker_process_loses_nothing_and_does_nothing_twice(
     # deleted, nothing due was left behind, nothing was anonymised twice.
     for s in SERVICES:
         assert _store_contents(urls[s]) == _store_contents(ref_urls[s]), s
+
+
+class _Died(Exception):
+    """The worker process dies here (raised from inside the sweep)."""
+
+
+@pytest.mark.parametrize("dies", ["after_store_commit", "inside_store_transaction"])
+def test_a_batch_interrupted_around_its_store_commit_is_counted_once(
+    rs: Settings,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    dies: str,
+) -> None:
+    """The narrow window the kill test rarely hits: the store transaction has (or has not)
+    committed, the register's record of the batch has not."""
+    import activities.retention as retention
+
+    service = "westminster_family_hub"
+    seed_stores({service: _urls(rs)[service]}, families=40, seed=5, as_of=AS_OF, progress=False)
+    predicted = _predict(rs, service, dry_run=True, sweep_id="dry-run-check")
+    acts = RetentionActivities(rs, load_catalog(rs.catalog_dir), Register(rs))
+    inp = SweepBatchesInput("sweep-window", service, AS_OF.isoformat(), False, batch_size=5, max_seconds=600)
+    target = "record_done" if dies == "after_store_commit" else "destroy_rows"
+    real = getattr(retention, target)
+
+    def die(*args: Any, **kw: Any) -> Any:
+        raise _Died
+
+    monkeypatch.setattr(retention, target, die)
+    with pytest.raises(_Died):
+        run_batches(acts, inp, None, SweepCounts(), progress_key="attempt-key")
+    monkeypatch.setattr(retention, target, real)
+
+    # What sweep_batches does on the retry: resume from the register, else from the start.
+    resumed = retention.resume_progress(acts, inp, "attempt-key")
+    cursor, counts, finished = resumed or (None, SweepCounts(), False)
+    if dies == "after_store_commit":
+        assert counts.disposed > 0  # the committed batch is counted ...
+    else:
+        assert counts.disposed == 0  # ... an uncommitted one is not
+    res = run_batches(acts, inp, cursor, counts, progress_key="attempt-key")
+    assert res.done and not finished
+    assert {k: getattr(res.counts, k) for k in (*COUNT_KEYS, "households")} == {
+        k: getattr(predicted, k) for k in (*COUNT_KEYS, "households")
+    }
+    rows = _disposals(rs)
+    assert len(rows) == predicted.disposed and {r[4] for r in rows} == {"done"}
