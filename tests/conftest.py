@@ -5,14 +5,32 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData, create_engine, text
 
+from rightsflow.catalog import load_catalog
 from rightsflow.config import Settings, load_settings
 from rightsflow.db import dispose_all
+from rightsflow.register import Register
+from tests.support import (
+    CSC,
+    FT,
+    S3_ENV,
+    S3_KEYS_ENV,
+    TASK_QUEUE_ENV,
+    WFH,
+    Authorities,
+    camden_receiver,
+    export_env,
+    free_port,
+    on_moto,
+    seed_demo,
+    store_urls,
+)
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
@@ -123,3 +141,66 @@ async def dev_server_env() -> AsyncIterator[object]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """An S3 server (moto) for the module's tests."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def sar_settings(settings: Settings, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Every demo store seeded, S3 on moto, an empty register and a task queue of its own."""
+    s = on_moto(settings, s3_endpoint, bucket=_unique("archive"), task_queue=_unique("sar"))
+    export_env(monkeypatch, s, S3_ENV)
+    seed_demo(store_urls(s))
+    Register(s).create_schema()
+    return s
+
+
+@pytest.fixture
+def es(settings: Settings, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Lewisham's Family Thrive and social-care stores seeded, S3 on moto, an empty register."""
+    s = on_moto(settings, s3_endpoint, bucket=_unique("archive"), task_queue=_unique("erasure"))
+    export_env(monkeypatch, s, S3_ENV)
+    seed_demo(store_urls(s, (FT, CSC)))
+    Register(s).create_schema()
+    return s
+
+
+@pytest.fixture
+def rs(settings: Settings, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """S3 on moto, an empty register and a task queue (also in the environment); stores unseeded."""
+    s = on_moto(settings, s3_endpoint, bucket=_unique("archive"), task_queue=_unique("retention"))
+    export_env(monkeypatch, s, [*S3_ENV, *TASK_QUEUE_ENV])
+    Register(s).create_schema()
+    return s
+
+
+@pytest.fixture
+def two(settings: Settings, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Authorities:
+    """Westminster (seeded family hub) and Camden (its own home, catalogue, register, bucket, queue)."""
+    suffix = uuid.uuid4().hex[:8]
+    sender = on_moto(
+        settings, s3_endpoint, bucket=f"westminster-{suffix}", task_queue=f"westminster-{suffix}"
+    )
+    export_env(monkeypatch, sender, S3_KEYS_ENV)
+    sender_url = load_catalog(sender.catalog_dir)[WFH].store.resolved_url(sender.home)
+    seed_demo({WFH: sender_url}, families=12)
+    Register(sender).create_schema()
+
+    receiver, receiver_url = camden_receiver(sender, tmp_path / "camden", suffix)
+    return Authorities(sender, receiver, sender_url, receiver_url, receiver.task_queue)

@@ -22,25 +22,20 @@ from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, func, select
-from temporalio.client import Client
 
 from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts, run_batches
 from rightsflow.catalog import load_catalog
-from rightsflow.codec import data_converter
 from rightsflow.config import REPO_ROOT, Settings
 from rightsflow.db import dispose_all, engine_for_url
 from rightsflow.register import Register
 from rightsflow.retention import RetentionDisposal
 from rightsflow.seed import seed_stores
-from tests.test_retention_sweep import AS_OF, COUNT_KEYS, rs, s3_endpoint  # noqa: F401 - fixtures
+from tests.support import AS_OF, codec_client, store_urls
+from tests.test_retention_sweep import COUNT_KEYS
 from workflows.retention_sweep import RetentionSweep, RetentionSweepInput
 
 SERVICES = ["westminster_family_hub", "manchester_thriving_families"]  # destroy; destroy + anonymise
 FAMILIES = 150
-
-
-def _urls(s: Settings) -> dict[str, str]:
-    return {svc.service: svc.store.resolved_url(s.home) for svc in load_catalog(s.catalog_dir)}
 
 
 def _predict(s: Settings, service: str, *, dry_run: bool, sweep_id: str) -> SweepCounts:
@@ -120,7 +115,7 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def worker_env(rs: Settings, dev_server_env: Any) -> Iterator[dict[str, str]]:  # noqa: F811
+def worker_env(rs: Settings, dev_server_env: Any) -> Iterator[dict[str, str]]:
     env = dict(os.environ)
     env.update(
         {
@@ -142,25 +137,25 @@ def worker_env(rs: Settings, dev_server_env: Any) -> Iterator[dict[str, str]]:  
 
 @pytest.mark.devserver
 async def test_a_killed_worker_process_loses_nothing_and_does_nothing_twice(
-    rs: Settings,  # noqa: F811
+    rs: Settings,
     dev_server_env: Any,
     worker_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    urls = _urls(rs)
+    urls = store_urls(rs)
     seed_stores({s: urls[s] for s in SERVICES}, families=FAMILIES, seed=5, as_of=AS_OF, progress=False)
     predicted = {s: _predict(rs, s, dry_run=True, sweep_id="dry-run-check") for s in SERVICES}
     assert all(predicted[s].disposed + predicted[s].anonymised > 20 for s in SERVICES)
 
     # The uninterrupted reference: the same sweep, in process, on a copy of everything.
     ref = _copy_home(rs, tmp_path / "reference")
-    ref_urls = _urls(ref)
+    ref_urls = store_urls(ref)
     sweep_id = f"sweep-{AS_OF.isoformat()}"
     for s in SERVICES:
         done = _predict(ref, s, dry_run=False, sweep_id=sweep_id)
         assert {k: getattr(done, k) for k in COUNT_KEYS} == {k: getattr(predicted[s], k) for k in COUNT_KEYS}
 
-    client = Client(**{**dev_server_env.client.config(), "data_converter": data_converter(rs)})
+    client = codec_client(dev_server_env.client, rs)
     t = RetentionDisposal.__table__  # type: ignore[attr-defined]
     reg = Register(rs).engine
     first = WorkerProcess(worker_env, tmp_path / "worker-1.log")
@@ -226,7 +221,7 @@ class _Died(Exception):
 
 @pytest.mark.parametrize("dies", ["after_store_commit", "inside_store_transaction"])
 def test_a_batch_interrupted_around_its_store_commit_is_counted_once(
-    rs: Settings,  # noqa: F811
+    rs: Settings,
     monkeypatch: pytest.MonkeyPatch,
     dies: str,
 ) -> None:
@@ -235,7 +230,7 @@ def test_a_batch_interrupted_around_its_store_commit_is_counted_once(
     import activities.retention as retention
 
     service = "westminster_family_hub"
-    seed_stores({service: _urls(rs)[service]}, families=40, seed=5, as_of=AS_OF, progress=False)
+    seed_stores({service: store_urls(rs)[service]}, families=40, seed=5, as_of=AS_OF, progress=False)
     predicted = _predict(rs, service, dry_run=True, sweep_id="dry-run-check")
     acts = RetentionActivities(rs, load_catalog(rs.catalog_dir), Register(rs))
     inp = SweepBatchesInput("sweep-window", service, AS_OF.isoformat(), False, batch_size=5, max_seconds=600)

@@ -2,89 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-import socket
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from datetime import date, datetime
 
 import pytest
 from sqlalchemy import func, insert, select, update
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 
 from activities.erasure import AssessInput, EraseInput, ErasureActivities
 from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts, run_batches
 from activities.rights import CertificateInput, ConsentInput, NoticesInput, RestrictInput, RightsActivities
 from rightsflow.catalog import load_catalog
-from rightsflow.codec import data_converter
 from rightsflow.config import Settings
 from rightsflow.db import engine_for_url
-from rightsflow.identity import SubjectIdentifiers
-from rightsflow.register import AuditEntry, Register
-from rightsflow.seed import seed_stores, shared_child_example
+from rightsflow.register import AuditEntry
+from rightsflow.seed import shared_child_example
 from rightsflow.stores import SCHEMAS
-from rightsflow.worker import build_worker
+from tests.support import (
+    AS_OF,
+    CSC,
+    FT,
+    codec_client,
+    file_request,
+    raw_history,
+    running_worker,
+    s3_objects,
+    spaced,
+    store_urls,
+    wait_stage,
+)
 from workflows.erasure import DecideInput, Erasure, ErasureInput, ServiceDecision
-
-AS_OF = date(2026, 11, 1)
-FT = "lewisham_family_thrive"
-CSC = "lewisham_childrens_social_care"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def es(settings: Settings, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    bucket = f"archive-{uuid.uuid4().hex[:8]}"
-    for var, value in (
-        ("RIGHTSFLOW_S3_ENDPOINT", s3_endpoint),
-        ("RIGHTSFLOW_S3_BUCKET", bucket),
-        ("RIGHTSFLOW_S3_ACCESS_KEY", "testing"),
-        ("RIGHTSFLOW_S3_SECRET_KEY", "testing"),
-    ):
-        monkeypatch.setenv(var, value)
-    s = dataclasses.replace(
-        settings,
-        s3_endpoint=s3_endpoint,
-        s3_bucket=bucket,
-        s3_access_key="testing",
-        s3_secret_key="testing",
-        task_queue=f"erasure-{uuid.uuid4().hex[:8]}",
-    )
-    cat = load_catalog(s.catalog_dir)
-    urls = {svc.service: svc.store.resolved_url(s.home) for svc in cat if svc.service in (FT, CSC)}
-    seed_stores(urls, families=40, seed=11, as_of=AS_OF, progress=False)
-    Register(s).create_schema()
-    return s
-
-
-def _urls(s: Settings) -> dict[str, str]:
-    return {
-        svc.service: svc.store.resolved_url(s.home)
-        for svc in load_catalog(s.catalog_dir)
-        if svc.service in (FT, CSC)
-    }
 
 
 @dataclasses.dataclass
@@ -100,14 +48,13 @@ def _prepare(
     s: Settings, *, recipients: tuple[str, ...] = ("Police", "Lewisham Children's Social Care")
 ) -> Child:
     """The shared child with no open holds, a known sharing log in Family Thrive and a consent."""
-    urls = _urls(s)
+    urls = store_urls(s, (FT, CSC))
     child = shared_child_example(urls)
     ft, csc = SCHEMAS[FT].tables, SCHEMAS[CSC].tables
-    spaced = f"{child.nhs_number[:3]} {child.nhs_number[3:6]} {child.nhs_number[6:]}"
     with engine_for_url(urls[FT]).begin() as c:
         member = c.execute(
             select(ft["ft_family_member"].c.member_id).where(
-                ft["ft_family_member"].c.nhs_number.in_([child.nhs_number, spaced])
+                ft["ft_family_member"].c.nhs_number.in_([child.nhs_number, spaced(child.nhs_number)])
             )
         ).scalar_one()
         c.execute(
@@ -144,7 +91,7 @@ def _prepare(
     with engine_for_url(urls[CSC]).begin() as c:
         person = c.execute(
             select(csc["lcs_person"].c.person_id).where(
-                csc["lcs_person"].c.nhs_number.in_([child.nhs_number, spaced])
+                csc["lcs_person"].c.nhs_number.in_([child.nhs_number, spaced(child.nhs_number)])
             )
         ).scalar_one()
         c.execute(
@@ -155,54 +102,21 @@ def _prepare(
     return Child(child.nhs_number, child.given_name, child.family_name, member, person)
 
 
-def _codec_client(client: Client, s: Settings) -> Client:
-    return Client(**{**client.config(), "data_converter": data_converter(s)})
-
-
-@asynccontextmanager
-async def _worker(client: Client, s: Settings) -> AsyncIterator[None]:
-    with ThreadPoolExecutor(16) as pool:
-        async with build_worker(client, s, pool):
-            yield
-
-
-async def _wait_stage(handle: WorkflowHandle, stage: str, query, timeout: float = 60) -> object:  # type: ignore[no-untyped-def]
-    for _ in range(int(timeout * 10)):
-        st = await handle.query(query)
-        if st.stage == stage:
-            return st
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"stage {stage} not reached; last {st.stage}")
-
-
-def _s3_objects(s: Settings) -> dict[str, bytes]:
-    from rightsflow.s3 import s3_client
-
-    client = s3_client(s)
-    out = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=s.s3_bucket):
-        for o in page.get("Contents", []):
-            out[o["Key"]] = client.get_object(Bucket=s.s3_bucket, Key=o["Key"])["Body"].read()
-    return out
-
-
 async def test_erasure_erases_family_thrive_and_refuses_social_care(es, time_skipping_env, caplog):
     s = es
     child = _prepare(s)
-    client = _codec_client(time_skipping_env.client, s)
-    register = Register(s)
-    ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=child.nhs))
-    req = register.create_request("erasure", ref, received_on=AS_OF)
+    client = codec_client(time_skipping_env.client, s)
+    register, ref, req = file_request(s, "erasure", child.nhs)
     wid = f"erasure-{req.request_id}"
     caplog.set_level("INFO")
-    async with _worker(client, s):
+    async with running_worker(client, s):
         handle = await client.start_workflow(
             Erasure.run,
             ErasureInput(req.request_id, ref, AS_OF.isoformat(), "consent-withdrawn", [FT, CSC]),
             id=wid,
             task_queue=s.task_queue,
         )
-        st = await _wait_stage(handle, "awaiting_decision", Erasure.status)
+        st = await wait_stage(handle, Erasure.status, "awaiting_decision")
         views = {v.service: v for v in st.services}
         assert views[FT].proposal == "erase"
         assert views[CSC].proposal == "refuse" and views[CSC].proposed_exemption == "public_task"
@@ -216,7 +130,7 @@ async def test_erasure_erases_family_thrive_and_refuses_social_care(es, time_ski
     assert result.erased == [FT] and result.refused == [CSC]
     assert result.notices_sent == 2  # two recipients, three disclosures: one notice each
 
-    urls = _urls(s)
+    urls = store_urls(s)
     ft, csc = SCHEMAS[FT].tables, SCHEMAS[CSC].tables
     with engine_for_url(urls[FT]).connect() as c:
         stub = (
@@ -246,7 +160,7 @@ async def test_erasure_erases_family_thrive_and_refuses_social_care(es, time_ski
             select(csc["lcs_person"].c.forename).where(csc["lcs_person"].c.person_id == child.csc_person)
         ).scalar_one()
 
-    objects = _s3_objects(s)
+    objects = s3_objects(s)
     letter = objects[result.letter_key].decode()
     assert "Information Commissioner" in letter and "court" in letter and "beyond use" in letter
     assert "Art 17(3)(b)" in letter
@@ -260,10 +174,7 @@ async def test_erasure_erases_family_thrive_and_refuses_social_care(es, time_ski
     assert json.loads(cert)["services"][0]["article19_sent"] in (0, 2)
 
     # No personal data in the history (read without the codec), the register's audit log or logs.
-    raw = _codec_client(time_skipping_env.client, s)
-    raw = Client(**{**time_skipping_env.client.config()})
-    history = await raw.get_workflow_handle(wid).fetch_history()
-    blob = history.to_json().encode()
+    blob = await raw_history(time_skipping_env.client, wid)
     for needle in (child.nhs, child.given, child.family, f"{child.nhs[:3]} {child.nhs[3:6]}"):
         assert needle.encode() not in blob
         assert needle not in caplog.text
@@ -287,9 +198,7 @@ def test_a_child_protection_plan_blocks_erasure_and_activities_are_safe_twice(es
     s = es
     child = _prepare(s)
     cat = load_catalog(s.catalog_dir)
-    register = Register(s)
-    ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=child.nhs))
-    req = register.create_request("erasure", ref, received_on=AS_OF)
+    register, ref, req = file_request(s, "erasure", child.nhs)
     acts = ErasureActivities(s, cat, register)
     rights = RightsActivities(s, cat, register)
     keys = [str(child.ft_member)]
@@ -301,7 +210,7 @@ def test_a_child_protection_plan_blocks_erasure_and_activities_are_safe_twice(es
     assert first.withdrawn >= 1 and second.withdrawn == 0
     assert acts.assess_service(AssessInput(rid, FT, keys, "other")).proposal.decision == "erase"
 
-    urls = _urls(s)
+    urls = store_urls(s)
     ft = SCHEMAS[FT].tables
     with engine_for_url(urls[FT]).begin() as c:
         c.execute(
@@ -352,9 +261,7 @@ def test_a_restricted_subject_is_skipped_by_the_retention_sweep(es):
     s = es
     child = _prepare(s)
     cat = load_catalog(s.catalog_dir)
-    register = Register(s)
-    ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=child.nhs))
-    req = register.create_request("restriction", ref, received_on=AS_OF)
+    register, ref, req = file_request(s, "restriction", child.nhs)
     register.update_request(
         req.request_id, status="closed"
     )  # the open request alone must not be what keeps it
@@ -368,7 +275,7 @@ def test_a_restricted_subject_is_skipped_by_the_retention_sweep(es):
     ).counts
     assert counts.retained_restricted >= 1
     ft = SCHEMAS[FT].tables
-    with engine_for_url(_urls(s)[FT]).connect() as c:
+    with engine_for_url(store_urls(s)[FT]).connect() as c:
         assert (
             c.execute(
                 select(func.count())
@@ -382,7 +289,7 @@ def test_a_restricted_subject_is_skipped_by_the_retention_sweep(es):
         RestrictInput(req.request_id + "x", FT, [str(child.ft_member)], False, AS_OF.isoformat())
     )
     run_batches(acts, SweepBatchesInput("sweep-r2", FT, far, False, max_seconds=120), None, SweepCounts())
-    with engine_for_url(_urls(s)[FT]).connect() as c:
+    with engine_for_url(store_urls(s)[FT]).connect() as c:
         assert (
             c.execute(
                 select(func.count())

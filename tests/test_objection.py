@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 import typer
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from typer.testing import CliRunner
 
 from rightsflow.catalog import load_catalog
@@ -19,19 +19,21 @@ from rightsflow.objection import BASIS_OVERRIDDEN, BASIS_STOPPED, BASIS_UPHELD
 from rightsflow.register import AuditEntry, Decision, Register
 from rightsflow.sharing import RESTRICTED, WITHDRAWN, may_share
 from rightsflow.stores import SCHEMAS
-from tests.test_erasure import (  # noqa: F401 - fixtures
+from tests.support import (
     AS_OF,
     CSC,
     FT,
-    _codec_client,
-    _prepare,
-    _s3_objects,
-    _urls,
-    _wait_stage,
-    _worker,
-    es,
-    s3_endpoint,
+    assert_absent,
+    codec_client,
+    file_request,
+    raw_history,
+    running_worker,
+    s3_objects,
+    spaced,
+    store_urls,
+    wait_stage,
 )
+from tests.test_erasure import _prepare
 from workflows.objection import (
     ConsentWithdrawal,
     ConsentWithdrawalInput,
@@ -46,39 +48,35 @@ from workflows.restriction import ShortenInput
 def _restricted_on(s, service: str, key: int) -> date | None:  # type: ignore[no-untyped-def]
     table, col = {FT: ("ft_family_member", "member_id"), CSC: ("lcs_person", "person_id")}[service]
     t = SCHEMAS[service].tables[table]
-    with engine_for_url(_urls(s)[service]).connect() as c:
+    with engine_for_url(store_urls(s)[service]).connect() as c:
         return c.execute(select(t.c.restricted_on).where(t.c[col] == key)).scalar_one()
 
 
 def _withdrawn_on(s, member: int) -> list[date | None]:  # type: ignore[no-untyped-def]
     t = SCHEMAS[FT].tables["ft_consent"]
-    with engine_for_url(_urls(s)[FT]).connect() as c:
+    with engine_for_url(store_urls(s)[FT]).connect() as c:
         return list(c.execute(select(t.c.withdrawn_on).where(t.c.member_id == member)).scalars())
 
 
 def _no_personal_data(blob: bytes, child) -> None:  # type: ignore[no-untyped-def]
-    spaced = f"{child.nhs[:3]} {child.nhs[3:6]} {child.nhs[6:]}"
-    for needle in (child.nhs, spaced, child.given, child.family):
-        assert needle.encode() not in blob, "personal data in plain text"
+    assert_absent(blob, (child.nhs, spaced(child.nhs), child.given, child.family))
 
 
-async def test_objection_stops_consent_processing_and_weighs_public_task(es, time_skipping_env, caplog):  # noqa: F811
+async def test_objection_stops_consent_processing_and_weighs_public_task(es, time_skipping_env, caplog):
     s = es
     child = _prepare(s)
-    client = _codec_client(time_skipping_env.client, s)
-    register = Register(s)
-    ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=child.nhs))
-    req = register.create_request("objection", ref, received_on=AS_OF)
+    client = codec_client(time_skipping_env.client, s)
+    register, ref, req = file_request(s, "objection", child.nhs)
     rid, wid = req.request_id, f"objection-{req.request_id}"
     caplog.set_level("INFO")
-    async with _worker(client, s):
+    async with running_worker(client, s):
         handle = await client.start_workflow(
             Objection.run,
             ObjectionInput(rid, ref, AS_OF.isoformat(), [FT, CSC], notice_days=14),
             id=wid,
             task_queue=s.task_queue,
         )
-        st = await _wait_stage(handle, "awaiting_decision", Objection.status)
+        st = await wait_stage(handle, Objection.status, "awaiting_decision")
         views = {v.service: v for v in st.services}
         # consent-based: stopped (consent withdrawn with the date it arrived, restricted, erasure offered)
         assert views[FT].route == "stop" and views[FT].state == "stopped" and views[FT].erasure_offered
@@ -106,7 +104,7 @@ async def test_objection_stops_consent_processing_and_weighs_public_task(es, tim
                 "dpo-test",
             ),
         )
-        await _wait_stage(handle, "lift_notified", Objection.status)
+        await wait_stage(handle, Objection.status, "lift_notified")
         # told, not yet lifted
         assert _restricted_on(s, CSC, child.csc_person) is not None
         actions = [e.action for e in register.audit_trail(rid)]
@@ -136,7 +134,7 @@ async def test_objection_stops_consent_processing_and_weighs_public_task(es, tim
     assert "Art 21(1)" in decisions[FT].legal_basis and "Art 21(1)" in decisions[CSC].legal_basis
     _no_personal_data(audit.encode(), child)
 
-    objects = _s3_objects(s)
+    objects = s3_objects(s)
     decided = objects[result.letter_keys[1]].decode()
     assert "compelling legitimate grounds" in decided and "child protection enquiries" in decided
     assert "Information Commissioner" in decided
@@ -153,29 +151,25 @@ async def test_objection_stops_consent_processing_and_weighs_public_task(es, tim
             assert b"child protection enquiries" not in body  # reasons stay in the letter
 
     # The history read back without the codec, and the logs: no personal data in plain text.
-    raw = Client(**time_skipping_env.client.config())
-    history = await raw.get_workflow_handle(wid).fetch_history()
-    blob = history.to_json().encode()
+    blob = await raw_history(time_skipping_env.client, wid)
     _no_personal_data(blob, child)
     assert b"child protection enquiries" not in blob  # the DPO's reasons are encrypted too
     _no_personal_data(caplog.text.encode(), child)
 
 
-async def test_an_upheld_objection_stays_restricted_and_offers_erasure(es, time_skipping_env):  # noqa: F811
+async def test_an_upheld_objection_stays_restricted_and_offers_erasure(es, time_skipping_env):
     s = es
     child = _prepare(s)
-    client = _codec_client(time_skipping_env.client, s)
-    register = Register(s)
-    ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=child.nhs))
-    req = register.create_request("objection", ref, received_on=AS_OF)
-    async with _worker(client, s):
+    client = codec_client(time_skipping_env.client, s)
+    register, ref, req = file_request(s, "objection", child.nhs)
+    async with running_worker(client, s):
         handle = await client.start_workflow(
             Objection.run,
             ObjectionInput(req.request_id, ref, AS_OF.isoformat(), [CSC]),
             id=f"objection-{req.request_id}",
             task_queue=s.task_queue,
         )
-        await _wait_stage(handle, "awaiting_decision", Objection.status)
+        await wait_stage(handle, Objection.status, "awaiting_decision")
         await handle.execute_update(
             Objection.decide,
             ObjectionDecideInput([ObjectionDecision(CSC, "uphold", "no overriding grounds")]),
@@ -196,17 +190,17 @@ async def test_an_upheld_objection_stays_restricted_and_offers_erasure(es, time_
     assert "restriction.lifted" not in [e.action for e in register.audit_trail(req.request_id)]
 
 
-async def test_withdraw_consent_is_idempotent_and_sharing_stops(es, time_skipping_env):  # noqa: F811
+async def test_withdraw_consent_is_idempotent_and_sharing_stops(es, time_skipping_env):
     s = es
     child = _prepare(s)
     cat = load_catalog(s.catalog_dir)
-    client = _codec_client(time_skipping_env.client, s)
+    client = codec_client(time_skipping_env.client, s)
     register = Register(s)
     ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=child.nhs))
     assert may_share(s, cat, FT, str(child.ft_member))[0] is True
     assert may_share(s, cat, CSC, str(child.csc_person))[0] is True  # public task: consent is not the basis
     results = []
-    async with _worker(client, s):
+    async with running_worker(client, s):
         for received in (AS_OF, date(2026, 11, 20)):  # the second request keeps the first date
             req = register.create_request("consent_withdrawal", ref, received_on=received)
             results.append(
@@ -229,16 +223,16 @@ async def test_withdraw_consent_is_idempotent_and_sharing_stops(es, time_skippin
         trail = register.audit_trail(r.request_id)
         assert [e.action for e in trail].count("erasure.offered") == 1
         assert register.get_request(r.request_id).status == "closed"
-    letter = _s3_objects(s)[first.letter_key].decode()
+    letter = s3_objects(s)[first.letter_key].decode()
     assert AS_OF.isoformat() in letter and "erase" in letter
     _no_personal_data(first.letter_key.encode(), child)
-    raw = Client(**time_skipping_env.client.config())
     for r in results:
-        history = await raw.get_workflow_handle(f"consent-withdrawal-{r.request_id}").fetch_history()
-        _no_personal_data(history.to_json().encode(), child)
+        _no_personal_data(
+            await raw_history(time_skipping_env.client, f"consent-withdrawal-{r.request_id}"), child
+        )
 
 
-def test_may_share_unknown_keys_and_the_commands_check_their_arguments(es):  # noqa: F811
+def test_may_share_unknown_keys_and_the_commands_check_their_arguments(es):
     from rightsflow.cli.rights import decide, withdraw_consent
 
     s = es
@@ -262,7 +256,7 @@ def test_may_share_unknown_keys_and_the_commands_check_their_arguments(es):  # n
     assert r.exit_code == 2 and "--reason" in r.output
 
 
-async def test_the_commands_file_decide_and_withdraw(es, time_skipping_env, monkeypatch):  # noqa: F811
+async def test_the_commands_file_decide_and_withdraw(es, time_skipping_env, monkeypatch):
     from rightsflow.cli.rights import decide, lift, object_, rights_status, withdraw_consent
 
     s = es
@@ -282,8 +276,8 @@ async def test_the_commands_file_decide_and_withdraw(es, time_skipping_env, monk
     async def cli(*args: str):  # type: ignore[no-untyped-def]
         return await asyncio.to_thread(CliRunner().invoke, app, list(args))
 
-    client = _codec_client(time_skipping_env.client, s)
-    async with _worker(client, s):
+    client = codec_client(time_skipping_env.client, s)
+    async with running_worker(client, s):
         filed = await cli(
             "object", "--received", AS_OF.isoformat(), "--nhs-number", child.nhs, "--service", CSC
         )

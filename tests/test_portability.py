@@ -5,7 +5,6 @@ is refused."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import subprocess
 import sys
@@ -23,30 +22,22 @@ from rightsflow.cli.portability import start_portability
 from rightsflow.identity import SubjectIdentifiers
 from rightsflow.register import Register
 from rightsflow.s3 import s3_client
-from tests.test_transfer import (  # noqa: F401 - fixtures (moto; Westminster and Camden)
-    BAGIT,
+from tests.support import (
+    CSC,
     WFH,
     Authorities,
-    _codec_client,
-    _family,
-    _history_bytes,
-    _worker,
-    s3_endpoint,
-    two,
+    assert_absent,
+    codec_client,
+    raw_history,
+    running_worker,
+    wait_stage,
 )
+from tests.test_transfer import BAGIT, _family
 from workflows.portability_person import ApprovePortability, PortabilityToPerson
-
-CSC = "lewisham_childrens_social_care"
 
 
 async def _wait(handle: Any, *stages: str, timeout: float = 60) -> Any:
-    st = None
-    for _ in range(int(timeout * 10)):
-        st = await handle.query(PortabilityToPerson.status)
-        if st.stage in stages:
-            return st
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"stages {stages} not reached; last {st}")
+    return await wait_stage(handle, PortabilityToPerson.status, *stages, timeout=timeout)
 
 
 def _ids(nhs: str) -> SubjectIdentifiers:
@@ -63,12 +54,12 @@ def _forms(person: dict[str, Any]) -> list[bytes]:
 
 
 async def test_portability_sends_own_records_as_a_link(
-    two: Authorities,  # noqa: F811 - the fixture imported above
+    two: Authorities,
     time_skipping_env: Any,
     tmp_path: Path,
 ) -> None:
     env = time_skipping_env
-    client = _codec_client(env.client, two.sender)
+    client = codec_client(env.client, two.sender)
     # a household with two children: one asks for their data, the other is a third party
     for index in range(12):
         _, people = _family(two.sender_url, index)
@@ -77,7 +68,7 @@ async def test_portability_sends_own_records_as_a_link(
         if len(children) >= 2 and len(set(names)) == len(names):
             break
     subject, sibling = children[0], children[1]
-    async with _worker(client, two.sender):
+    async with running_worker(client, two.sender):
         rid, handle = await start_portability(
             client,
             two.sender,
@@ -130,15 +121,14 @@ async def test_portability_sends_own_records_as_a_link(
     assert not s3.list_object_versions(Bucket=two.sender.s3_bucket, Prefix="portability/").get("Versions")
     assert not s3.list_objects_v2(Bucket=two.sender.s3_bucket, Prefix=f"work/{rid}/").get("Contents")
 
-    raw = _history_bytes([await env.client.get_workflow_handle(f"portability-{rid}").fetch_history()])
+    raw = await raw_history(env.client, f"portability-{rid}")
     for person in (subject, sibling):
-        for value in (person["given_name"], person["family_name"], person["nhs_no"]):
-            assert value.encode() not in raw and base64.b64encode(value.encode()) not in raw
+        assert_absent(raw, (person["given_name"], person["family_name"], person["nhs_no"]), base64_too=True)
         assert person["nhs_no"].replace(" ", "").encode() not in raw
 
 
 async def test_public_task_service_is_refused(
-    two: Authorities,  # noqa: F811 - the fixture imported above
+    two: Authorities,
     time_skipping_env: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -168,8 +158,8 @@ async def test_public_task_service_is_refused(
 
     # the workflow refuses too, should it be started another way, and closes the request
     env = time_skipping_env
-    client = _codec_client(env.client, two.sender)
-    async with _worker(client, two.sender):
+    client = codec_client(env.client, two.sender)
+    async with running_worker(client, two.sender):
         rid, handle = await start_portability(
             client,
             two.sender,

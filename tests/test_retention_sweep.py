@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 
-import pytest
 import typer
 from sqlalchemy import func, select, text
 from temporalio.client import Client
@@ -28,16 +25,15 @@ from typer.testing import CliRunner
 
 from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts, run_batches
 from rightsflow.catalog import load_catalog
-from rightsflow.codec import data_converter
 from rightsflow.config import Settings
 from rightsflow.db import engine_for_url
 from rightsflow.register import Register
 from rightsflow.retention import RetentionDisposal
 from rightsflow.s3 import object_lock_of, s3_client
 from rightsflow.seed import PERSON_TABLES, seed_stores
+from tests.support import AS_OF, codec_client, seed_demo, store_urls
 from workflows.retention_sweep import RetentionSweep, RetentionSweepInput, ServiceSweep
 
-AS_OF = date(2026, 11, 1)
 COUNT_KEYS = (
     "disposed",
     "anonymised",
@@ -51,57 +47,10 @@ COUNT_KEYS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def rs(settings: Settings, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    bucket = f"archive-{uuid.uuid4().hex[:8]}"
-    queue = f"retention-{uuid.uuid4().hex[:8]}"
-    for var, value in (
-        ("RIGHTSFLOW_S3_ENDPOINT", s3_endpoint),
-        ("RIGHTSFLOW_S3_BUCKET", bucket),
-        ("RIGHTSFLOW_S3_ACCESS_KEY", "testing"),
-        ("RIGHTSFLOW_S3_SECRET_KEY", "testing"),
-        ("RIGHTSFLOW_TASK_QUEUE", queue),
-    ):
-        monkeypatch.setenv(var, value)
-    s = dataclasses.replace(
-        settings,
-        s3_endpoint=s3_endpoint,
-        s3_bucket=bucket,
-        s3_access_key="testing",
-        s3_secret_key="testing",
-        task_queue=queue,
-    )
-    Register(s).create_schema()
-    return s
-
-
-def _urls(s: Settings) -> dict[str, str]:
-    return {svc.service: svc.store.resolved_url(s.home) for svc in load_catalog(s.catalog_dir)}
-
-
 def _people(s: Settings) -> tuple[set[str], set[str]]:
     """Every NHS number and full name in the stores (to look for in what the sweep writes)."""
     nhs, names = set(), set()
-    for service, url in _urls(s).items():
+    for service, url in store_urls(s).items():
         table, _, nhs_col, _, given, family = PERSON_TABLES[service]
         with engine_for_url(url).connect() as c:
             for n, g, f in c.execute(text(f"SELECT {nhs_col}, {given}, {family} FROM {table}")):
@@ -118,7 +67,7 @@ def _activities(s: Settings) -> list:
 
 @asynccontextmanager
 async def _worker(client: Client, s: Settings) -> AsyncIterator[Client]:
-    client = Client(**{**client.config(), "data_converter": data_converter(s)})
+    client = codec_client(client, s)
     with ThreadPoolExecutor(8) as pool:
         async with Worker(
             client,
@@ -146,7 +95,7 @@ def _counts(result) -> dict[str, dict[str, int]]:  # type: ignore[no-untyped-def
 async def test_dry_run_and_sweep_agree_certificates_are_locked_and_hold_no_personal_data(
     rs, time_skipping_env
 ):
-    seed_stores(_urls(rs), families=60, seed=11, as_of=AS_OF, progress=False)
+    seed_demo(store_urls(rs), families=60)
     nhs, names = _people(rs)
     async with _worker(time_skipping_env.client, rs) as client:
         dry = await _run(client, rs, dry_run=True)
@@ -191,7 +140,7 @@ def test_archive_then_destroy_writes_a_locked_bagit_package(rs):
     from rightsflow.stores import SCHEMAS
     from rightsflow.stores import children_social_care as csc
 
-    url = _urls(rs)["lewisham_childrens_social_care"]
+    url = store_urls(rs)["lewisham_childrens_social_care"]
     engine = engine_for_url(url)
     SCHEMAS["lewisham_childrens_social_care"].create_all(engine)
     with Session(engine) as s, s.begin():
@@ -268,7 +217,7 @@ asyncio.run(main())
 
 
 async def test_a_killed_worker_resumes_without_double_disposal_or_loss(rs, dev_server_env):
-    urls = _urls(rs)
+    urls = store_urls(rs)
     hub = {"westminster_family_hub": urls["westminster_family_hub"]}
     seed_stores(hub, families=300, seed=5, as_of=AS_OF, progress=False)
     acts = RetentionActivities(rs, load_catalog(rs.catalog_dir), Register(rs))
@@ -285,7 +234,7 @@ async def test_a_killed_worker_resumes_without_double_disposal_or_loss(rs, dev_s
         stdout=subprocess.PIPE,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
-    client = Client(**{**dev_server_env.client.config(), "data_converter": data_converter(rs)})
+    client = codec_client(dev_server_env.client, rs)
     try:
         assert proc.stdout and (await asyncio.to_thread(proc.stdout.readline)).startswith(b"ready")
         handle = await client.start_workflow(
@@ -340,7 +289,7 @@ async def test_the_daily_schedule_is_registered_once_with_overlap_skip(rs, dev_s
 
     from rightsflow.cli.sweep import ensure_retention_schedule
 
-    client = Client(**{**dev_server_env.client.config(), "data_converter": data_converter(rs)})
+    client = codec_client(dev_server_env.client, rs)
     first = await ensure_retention_schedule(client, rs, paused=True)
     second = await ensure_retention_schedule(client, rs, hour=3, paused=True)  # updates, no duplicate
     assert first == second == "retention-sweep-daily"
@@ -357,7 +306,7 @@ async def test_the_daily_schedule_is_registered_once_with_overlap_skip(rs, dev_s
 async def test_the_sweep_command_dry_run_prints_json_per_service(rs, time_skipping_env, monkeypatch):
     from rightsflow.cli.sweep import sweep
 
-    seed_stores(_urls(rs), families=30, seed=3, as_of=AS_OF, progress=False)
+    seed_stores(store_urls(rs), families=30, seed=3, as_of=AS_OF, progress=False)
     app = typer.Typer()
     app.command()(sweep)
     app.command("noop")(lambda: None)

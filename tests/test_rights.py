@@ -6,40 +6,37 @@ from datetime import date
 
 import pytest
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 
 from rightsflow.db import engine_for_url
-from rightsflow.identity import SubjectIdentifiers
 from rightsflow.register import AuditEntry, Register
 from rightsflow.stores import SCHEMAS
-from tests.test_erasure import (  # noqa: F401 - fixtures
+from tests.support import (
     AS_OF,
     CSC,
     FT,
-    _codec_client,
-    _prepare,
-    _s3_objects,
-    _urls,
-    _wait_stage,
-    _worker,
-    es,
-    s3_endpoint,
+    codec_client,
+    file_request,
+    raw_history,
+    running_worker,
+    s3_objects,
+    store_urls,
+    wait_stage,
 )
+from tests.test_erasure import _prepare
 from workflows.rectification import Rectification, RectificationInput, RectifyDecision
 from workflows.restriction import LiftInput, Restriction, RestrictionInput, ShortenInput
 
 NEW_DOB = date(2016, 2, 29)
 
 
-async def test_rectification_reaches_every_service_and_notifies(es, time_skipping_env):  # noqa: F811
+async def test_rectification_reaches_every_service_and_notifies(es, time_skipping_env):
     s = es
     child = _prepare(s)
-    client = _codec_client(time_skipping_env.client, s)
-    register = Register(s)
-    ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=child.nhs))
-    req = register.create_request("rectification", ref, received_on=AS_OF)
+    client = codec_client(time_skipping_env.client, s)
+    register, ref, req = file_request(s, "rectification", child.nhs)
     wid = f"rectification-{req.request_id}"
-    async with _worker(client, s):
+    async with running_worker(client, s):
         handle = await client.start_workflow(
             Rectification.run,
             RectificationInput(
@@ -48,9 +45,9 @@ async def test_rectification_reaches_every_service_and_notifies(es, time_skippin
             id=wid,
             task_queue=s.task_queue,
         )
-        st = await _wait_stage(handle, "awaiting_decision", Rectification.status)
+        st = await wait_stage(handle, Rectification.status, "awaiting_decision")
         assert sorted(st.services) == sorted([FT, CSC])
-        urls = _urls(s)
+        urls = store_urls(s)
         ft, csc = SCHEMAS[FT].tables, SCHEMAS[CSC].tables
         with engine_for_url(urls[FT]).connect() as c:  # restricted while it is checked
             assert (
@@ -104,36 +101,33 @@ async def test_rectification_reaches_every_service_and_notifies(es, time_skippin
     assert "2016-02-29" not in details and "rectification.corrected" in " ".join(
         r[0] for r in Register(s).engine.connect().execute(select(AuditEntry.action))
     )
-    history = await Client(**time_skipping_env.client.config()).get_workflow_handle(wid).fetch_history()
-    blob = history.to_json()
-    assert "2016-02-29" not in blob and child.nhs not in blob
-    for key, body in _s3_objects(s).items():
+    blob = await raw_history(time_skipping_env.client, wid)
+    assert b"2016-02-29" not in blob and child.nhs.encode() not in blob
+    for key, body in s3_objects(s).items():
         if key.startswith("certificates/"):
             assert b"2016-02-29" not in body and child.nhs.encode() not in body
 
 
-async def test_restriction_lifts_only_after_the_person_is_told(es, time_skipping_env):  # noqa: F811
+async def test_restriction_lifts_only_after_the_person_is_told(es, time_skipping_env):
     s = es
     child = _prepare(s)
-    client = _codec_client(time_skipping_env.client, s)
-    register = Register(s)
-    ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=child.nhs))
-    req = register.create_request("restriction", ref, received_on=AS_OF)
-    async with _worker(client, s):
+    client = codec_client(time_skipping_env.client, s)
+    register, ref, req = file_request(s, "restriction", child.nhs)
+    async with running_worker(client, s):
         handle = await client.start_workflow(
             Restriction.run,
             RestrictionInput(req.request_id, ref, AS_OF.isoformat(), "accuracy", [FT, CSC], 14),
             id=f"restriction-{req.request_id}",
             task_queue=s.task_queue,
         )
-        st = await _wait_stage(handle, "restricted", Restriction.status)
+        st = await wait_stage(handle, Restriction.status, "restricted")
         assert sorted(st.services) == sorted([FT, CSC]) and st.notices_sent >= 2
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(Restriction.shorten, ShortenInput(0))
         await handle.execute_update(Restriction.lift, LiftInput("accuracy now verified"))
-        await _wait_stage(handle, "lift_notified", Restriction.status)
+        await wait_stage(handle, Restriction.status, "lift_notified")
         ft = SCHEMAS[FT].tables
-        with engine_for_url(_urls(s)[FT]).connect() as c:  # told, not yet lifted
+        with engine_for_url(store_urls(s)[FT]).connect() as c:  # told, not yet lifted
             assert (
                 c.execute(
                     select(ft["ft_family_member"].c.restricted_on).where(
@@ -144,7 +138,7 @@ async def test_restriction_lifts_only_after_the_person_is_told(es, time_skipping
             )
         await handle.execute_update(Restriction.shorten, ShortenInput(2))
         assert await handle.result() == "lifted"
-    with engine_for_url(_urls(s)[FT]).connect() as c:
+    with engine_for_url(store_urls(s)[FT]).connect() as c:
         assert (
             c.execute(
                 select(ft["ft_family_member"].c.restricted_on).where(

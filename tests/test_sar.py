@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import json
 import re
-import socket
 import urllib.request
-import uuid
 import zipfile
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from datetime import date, timedelta
 
 import pytest
@@ -23,14 +17,21 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
 from rightsflow.catalog import load_catalog
 from rightsflow.clock import LONDON
-from rightsflow.codec import data_converter
 from rightsflow.config import Settings
 from rightsflow.db import engine_for_url
 from rightsflow.identity import SubjectIdentifiers
 from rightsflow.register import Register
-from rightsflow.seed import PERSON_TABLES, seed_stores, shared_child_example
+from rightsflow.seed import PERSON_TABLES, shared_child_example
 from rightsflow.stores import SCHEMAS
-from rightsflow.worker import build_worker
+from tests.support import (
+    assert_absent,
+    codec_client,
+    raw_history,
+    running_worker,
+    spaced,
+    store_urls,
+    wait_stage,
+)
 from workflows.subject_access import (
     ApproveInput,
     ClarifyInput,
@@ -39,67 +40,6 @@ from workflows.subject_access import (
     SubjectAccessRequest,
     VerifyInput,
 )
-
-AS_OF = date(2026, 11, 1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def sar_settings(settings: Settings, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    bucket = f"archive-{uuid.uuid4().hex[:8]}"
-    for var, value in (
-        ("RIGHTSFLOW_S3_ENDPOINT", s3_endpoint),
-        ("RIGHTSFLOW_S3_BUCKET", bucket),
-        ("RIGHTSFLOW_S3_ACCESS_KEY", "testing"),
-        ("RIGHTSFLOW_S3_SECRET_KEY", "testing"),
-    ):
-        monkeypatch.setenv(var, value)
-    s = dataclasses.replace(
-        settings,
-        s3_endpoint=s3_endpoint,
-        s3_bucket=bucket,
-        s3_access_key="testing",
-        s3_secret_key="testing",
-        task_queue=f"sar-{uuid.uuid4().hex[:8]}",
-    )
-    cat = load_catalog(s.catalog_dir)
-    urls = {svc.service: svc.store.resolved_url(s.home) for svc in cat}
-    seed_stores(urls, families=40, seed=11, as_of=AS_OF, progress=False)
-    Register(s).create_schema()
-    return s
-
-
-def _urls(settings: Settings) -> dict[str, str]:
-    return {svc.service: svc.store.resolved_url(settings.home) for svc in load_catalog(settings.catalog_dir)}
-
-
-def _codec_client(client: Client, settings: Settings) -> Client:
-    return Client(**{**client.config(), "data_converter": data_converter(settings)})
-
-
-@asynccontextmanager
-async def _worker(client: Client, settings: Settings) -> AsyncIterator[None]:
-    with ThreadPoolExecutor(16) as pool:
-        async with build_worker(client, settings, pool):
-            yield
 
 
 async def _file(
@@ -129,12 +69,7 @@ async def _file(
 
 
 async def _wait_stage(handle: WorkflowHandle, stage: str, timeout: float = 60) -> object:
-    for _ in range(int(timeout * 10)):
-        st = await handle.query(SubjectAccessRequest.status)
-        if st.stage == stage:
-            return st
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"stage {stage} not reached; last {st.stage}: {st.services}")
+    return await wait_stage(handle, SubjectAccessRequest.status, stage, timeout=timeout)
 
 
 async def _finish(handle: WorkflowHandle) -> None:
@@ -154,9 +89,8 @@ def _sibling(urls: dict[str, str], service: str, child_nhs: str) -> dict[str, st
     """Another child of the shared child's family, read straight from one store."""
     table_name, key, nhs_col, dob_col, given_col, family_col = PERSON_TABLES[service]
     t = SCHEMAS[service].tables[table_name]
-    spaced = f"{child_nhs[:3]} {child_nhs[3:6]} {child_nhs[6:]}"
     with engine_for_url(urls[service]).connect() as conn:
-        me = conn.execute(select(t).where(t.c[nhs_col].in_([child_nhs, spaced]))).mappings().one()
+        me = conn.execute(select(t).where(t.c[nhs_col].in_([child_nhs, spaced(child_nhs)]))).mappings().one()
         if service == "lewisham_family_thrive":
             fam = (
                 conn.execute(
@@ -179,11 +113,11 @@ def _sibling(urls: dict[str, str], service: str, child_nhs: str) -> dict[str, st
 
 async def test_sar_from_filing_to_a_delivered_pack(sar_settings, time_skipping_env):
     settings = sar_settings
-    urls = _urls(settings)
+    urls = store_urls(settings)
     child = shared_child_example(urls)
-    client = _codec_client(time_skipping_env.client, settings)
+    client = codec_client(time_skipping_env.client, settings)
     today = await _today(time_skipping_env)
-    async with _worker(client, settings):
+    async with running_worker(client, settings):
         handle, request_id, register = await _file(
             client, settings, SubjectIdentifiers.parse(nhs_number=child.nhs_number), today, **QUICK_RETRY
         )
@@ -278,8 +212,8 @@ async def test_the_deadline_command_and_the_workflow_agree(
     sar_settings, time_skipping_env, received, identity
 ):
     settings = sar_settings
-    client = _codec_client(time_skipping_env.client, settings)
-    async with _worker(client, settings):
+    client = codec_client(time_skipping_env.client, settings)
+    async with running_worker(client, settings):
         handle, _, _ = await _file(client, settings, _nobody(), date.fromisoformat(received), services=ONE)
         view = await handle.execute_update(
             SubjectAccessRequest.verify, VerifyInput(identity_received=identity)
@@ -291,10 +225,10 @@ async def test_the_deadline_command_and_the_workflow_agree(
 
 async def test_an_extension_after_the_first_month_is_refused(sar_settings, time_skipping_env):
     settings = sar_settings
-    client = _codec_client(time_skipping_env.client, settings)
+    client = codec_client(time_skipping_env.client, settings)
     today = await _today(time_skipping_env)
     late = today - timedelta(days=40)
-    async with _worker(client, settings):
+    async with running_worker(client, settings):
         handle, request_id, register = await _file(client, settings, _nobody(), late, services=ONE)
         await handle.execute_update(
             SubjectAccessRequest.verify, VerifyInput(identity_received=late.isoformat())
@@ -326,9 +260,9 @@ async def test_an_extension_after_the_first_month_is_refused(sar_settings, time_
 async def test_a_pause_moves_the_deadline(sar_settings, time_skipping_env):
     settings = sar_settings
     env = time_skipping_env
-    client = _codec_client(env.client, settings)
+    client = codec_client(env.client, settings)
     today = await _today(env)
-    async with _worker(client, settings):
+    async with running_worker(client, settings):
         handle, _, _ = await _file(client, settings, _nobody(), today, services=ONE)
         before = await handle.execute_update(
             SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
@@ -354,9 +288,9 @@ async def test_a_pause_moves_the_deadline(sar_settings, time_skipping_env):
 async def test_reminders_and_escalation_are_recorded_on_time(sar_settings, time_skipping_env):
     settings = sar_settings
     env = time_skipping_env
-    client = _codec_client(env.client, settings)
+    client = codec_client(env.client, settings)
     today = await _today(env)
-    async with _worker(client, settings):
+    async with running_worker(client, settings):
         handle, request_id, register = await _file(client, settings, _nobody(), today, services=ONE)
         view = await handle.execute_update(
             SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
@@ -405,14 +339,14 @@ async def test_a_store_outage_delays_that_service_then_completes(
 ):
     settings = sar_settings
     env = time_skipping_env
-    urls = _urls(settings)
+    urls = store_urls(settings)
     child = shared_child_example(urls)
     down = child.services[0]
     env_var = load_catalog(settings.catalog_dir)[down].store.url_env
-    client = _codec_client(env.client, settings)
+    client = codec_client(env.client, settings)
     today = await _today(env)
     monkeypatch.setenv(env_var, DOWN)
-    async with _worker(client, settings):
+    async with running_worker(client, settings):
         handle, request_id, register = await _file(
             client, settings, SubjectIdentifiers.parse(nhs_number=child.nhs_number), today, **QUICK_RETRY
         )
@@ -439,13 +373,13 @@ async def test_a_worker_stopped_mid_gather_loses_nothing_and_duplicates_nothing(
 ):
     settings = sar_settings
     env = dev_server_env
-    child = shared_child_example(_urls(settings))
+    child = shared_child_example(store_urls(settings))
     down = child.services[-1]
     env_var = load_catalog(settings.catalog_dir)[down].store.url_env
-    client = _codec_client(env.client, settings)
+    client = codec_client(env.client, settings)
     today = date.today()
     monkeypatch.setenv(env_var, DOWN)
-    async with _worker(client, settings):
+    async with running_worker(client, settings):
         handle, request_id, register = await _file(
             client, settings, SubjectIdentifiers.parse(nhs_number=child.nhs_number), today, **QUICK_RETRY
         )
@@ -457,7 +391,7 @@ async def test_a_worker_stopped_mid_gather_loses_nothing_and_duplicates_nothing(
     # the first worker is gone mid-gather (some services gathered, one not); the store comes back;
     # a new worker takes over from the history
     monkeypatch.delenv(env_var)
-    async with _worker(client, settings):
+    async with running_worker(client, settings):
         await _wait_stage(handle, "awaiting_review")
         await handle.execute_update(SubjectAccessRequest.approve, ApproveInput())
         result = await handle.result()
@@ -480,12 +414,12 @@ async def test_a_worker_stopped_mid_gather_loses_nothing_and_duplicates_nothing(
 
 async def test_no_personal_data_in_the_workflow_history(sar_settings, dev_server_env):
     settings = sar_settings
-    urls = _urls(settings)
+    urls = store_urls(settings)
     child = shared_child_example(urls)
     sib = _sibling(urls, "lewisham_family_thrive", child.nhs_number)
-    client = _codec_client(dev_server_env.client, settings)
+    client = codec_client(dev_server_env.client, settings)
     today = date.today()
-    async with _worker(client, settings):
+    async with running_worker(client, settings):
         handle, request_id, _ = await _file(
             client,
             settings,
@@ -517,20 +451,20 @@ async def test_no_personal_data_in_the_workflow_history(sar_settings, dev_server
         result = await handle.result()
     assert result.outcome == "delivered"
     assert handle.id == f"sar-{request_id}"
-    raw_handle = dev_server_env.client.get_workflow_handle(handle.id)  # no codec: what the server holds
-    history = await raw_handle.fetch_history()
-    raw = history.to_json().encode() + b"".join(e.SerializeToString() for e in history.events)
-    spaced = f"{child.nhs_number[:3]} {child.nhs_number[3:6]} {child.nhs_number[6:]}"
-    for secret in (
-        child.nhs_number,
-        spaced,
-        child.given_name,
-        child.family_name,
-        child.date_of_birth.isoformat(),
-        sib["given"],
-        sib["nhs"],
-    ):
-        assert secret.encode() not in raw, "personal data in the history"
+    raw = await raw_history(dev_server_env.client, handle.id)  # no codec: what the server holds
+    assert_absent(
+        raw,
+        (
+            child.nhs_number,
+            spaced(child.nhs_number),
+            child.given_name,
+            child.family_name,
+            child.date_of_birth.isoformat(),
+            sib["given"],
+            sib["nhs"],
+        ),
+        what="personal data in the history",
+    )
     assert b"binary/encrypted" in raw or b"YmluYXJ5L2VuY3J5cHRlZA" in raw
 
 
@@ -538,10 +472,10 @@ async def test_a_parent_needs_authority_with_parental_responsibility_before_the_
     sar_settings, time_skipping_env
 ):
     settings = sar_settings
-    client = _codec_client(time_skipping_env.client, settings)
+    client = codec_client(time_skipping_env.client, settings)
     today = await _today(time_skipping_env)
     received = today - timedelta(days=6)
-    async with _worker(client, settings):
+    async with running_worker(client, settings):
         handle, request_id, register = await _file(
             client, settings, _nobody(), received, requester="parent", services=ONE
         )

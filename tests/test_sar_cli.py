@@ -9,12 +9,12 @@ from datetime import date, timedelta
 
 import pytest
 import typer
-from test_sar import _codec_client, _urls, _worker, s3_endpoint, sar_settings  # noqa: F401
 from typer.testing import CliRunner, Result
 
 from rightsflow.cli import sar as sar_cli
 from rightsflow.register import Register
 from rightsflow.seed import shared_child_example
+from tests.support import codec_client, running_worker, store_urls
 
 COMMANDS = (
     "sar",
@@ -72,7 +72,7 @@ def test_bad_filing_is_refused_clearly_and_nothing_is_recorded(settings):
 
 
 @pytest.fixture
-def cli_env(sar_settings, time_skipping_env, monkeypatch):  # noqa: F811
+def cli_env(sar_settings, time_skipping_env, monkeypatch):
     address = time_skipping_env.client.service_client.config.target_host
     monkeypatch.setenv("TEMPORAL_ADDRESS", address)
     monkeypatch.setenv("RIGHTSFLOW_TASK_QUEUE", sar_settings.task_queue)
@@ -81,10 +81,10 @@ def cli_env(sar_settings, time_skipping_env, monkeypatch):  # noqa: F811
 
 async def test_a_dpo_takes_a_request_from_filing_to_a_pack_with_the_commands(cli_env):
     settings, env = cli_env
-    child = shared_child_example(_urls(settings))
+    child = shared_child_example(store_urls(settings))
     today = date.today()
-    client = _codec_client(env.client, settings)
-    async with _worker(client, settings):
+    client = codec_client(env.client, settings)
+    async with running_worker(client, settings):
         filed = await _cli("sar", "--nhs-number", child.nhs_number, "--received", today.isoformat())
         assert filed.exit_code == 0, filed.output
         request_id = filed.output.strip()
@@ -137,9 +137,9 @@ async def test_a_dpo_takes_a_request_from_filing_to_a_pack_with_the_commands(cli
 
 async def test_the_demo_files_and_delivers_a_pack(cli_env):
     settings, env = cli_env
-    client = _codec_client(env.client, settings)
+    client = codec_client(env.client, settings)
     lines: list[str] = []
-    async with _worker(client, settings):
+    async with running_worker(client, settings):
         out = await asyncio.to_thread(sar_cli.run_sar_demo, settings, echo=lines.append)
     assert out["pack_key"].startswith("packs/") and out["link"].startswith("http")
     assert any("pack: s3://" in line for line in lines)

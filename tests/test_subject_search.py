@@ -4,30 +4,31 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 
 import pytest
 from temporalio.client import Client
 from typer.testing import CliRunner
 
-from rightsflow.catalog import load_catalog
 from rightsflow.cli import app
-from rightsflow.codec import data_converter
 from rightsflow.identity import SubjectIdentifiers
 from rightsflow.register import Register
-from rightsflow.seed import seed_stores, shared_child_example
-from rightsflow.worker import build_worker
+from rightsflow.seed import shared_child_example
+from tests.support import (
+    AS_OF,
+    assert_absent,
+    codec_client,
+    raw_history,
+    running_worker,
+    seed_demo,
+    store_urls,
+)
 from workflows.subject_search import SubjectSearch, SubjectSearchInput
-
-AS_OF = date(2026, 11, 1)
 
 
 @pytest.fixture
 def seeded(settings):
-    cat = load_catalog(settings.catalog_dir)
-    urls = {svc.service: svc.store.resolved_url(settings.home) for svc in cat}
-    seed_stores(urls, families=40, seed=11, as_of=AS_OF, progress=False)
+    urls = store_urls(settings)
+    seed_demo(urls)
     return settings, urls
 
 
@@ -42,16 +43,15 @@ async def _search(client: Client, settings, ids: SubjectIdentifiers):  # type: i
     register.create_schema()
     ref = register.register_subject(ids)
     req = register.create_request("subject_search", ref, received_on=AS_OF)
-    client = Client(**{**client.config(), "data_converter": data_converter(settings)})
-    with ThreadPoolExecutor(16) as pool:
-        async with build_worker(client, settings, pool):
-            handle = await client.start_workflow(
-                SubjectSearch.run,
-                SubjectSearchInput(request_id=req.request_id, subject_ref=ref),
-                id=f"subject-search-{req.request_id}",
-                task_queue=settings.task_queue,
-            )
-            result = await handle.result()
+    client = codec_client(client, settings)
+    async with running_worker(client, settings):
+        handle = await client.start_workflow(
+            SubjectSearch.run,
+            SubjectSearchInput(request_id=req.request_id, subject_ref=ref),
+            id=f"subject-search-{req.request_id}",
+            task_queue=settings.task_queue,
+        )
+        result = await handle.result()
     return result, handle, register, req.request_id
 
 
@@ -88,16 +88,16 @@ async def test_history_on_the_dev_server_holds_no_personal_data_in_plain_text(se
     result, handle, _, _ = await _search(dev_server_env.client, settings, ids)
     assert len(result.exact_services) >= 2
     # Read the history back with a client that has no codec: what the server stores.
-    plain = dev_server_env.client.get_workflow_handle(handle.id)
-    history = await plain.fetch_history()
-    raw = history.to_json().encode() + b"".join(e.SerializeToString() for e in history.events)
-    for secret in (
-        example.nhs_number,
-        example.nhs_number[:3] + " " + example.nhs_number[3:6],
-        example.family_name,
-        example.given_name,
-    ):
-        assert secret.encode() not in raw
+    raw = await raw_history(dev_server_env.client, handle.id)
+    assert_absent(
+        raw,
+        (
+            example.nhs_number,
+            example.nhs_number[:3] + " " + example.nhs_number[3:6],
+            example.family_name,
+            example.given_name,
+        ),
+    )
     assert b"binary/encrypted" in raw or b"YmluYXJ5L2VuY3J5cHRlZA" in raw  # payloads were encrypted
 
 

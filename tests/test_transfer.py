@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import hashlib
 import io
 import json
-import socket
 import subprocess
 import sys
-import uuid
 import zipfile
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,113 +21,29 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
 from activities.transfer import ImportInput, TransferIntakeActivities, intake_workflow_id
 from rightsflow.catalog import load_catalog
-from rightsflow.codec import data_converter
-from rightsflow.config import Settings
 from rightsflow.db import engine_for_url
 from rightsflow.register import Register
 from rightsflow.s3 import s3_client
-from rightsflow.seed import seed_stores
 from rightsflow.stores import SCHEMAS
-from rightsflow.worker import build_worker
+from tests.support import (
+    CAMDEN,
+    WFH,
+    Authorities,
+    assert_absent,
+    codec_client,
+    raw_history,
+    running_worker,
+    spaced,
+    wait_stage,
+)
 from workflows.portability_transfer import ApproveTransfer, PortabilityTransfer
 from workflows.transfer_intake import TransferIntake
 
-WFH = "westminster_family_hub"
-CAMDEN = "camden_family_hub"
-AS_OF = date(2026, 11, 1)
 BAGIT = Path(sys.executable).parent / "bagit.py"
 HH = SCHEMAS[WFH].tables["household"]
 MEMBER = SCHEMAS[WFH].tables["household_member"]
 SESSION = SCHEMAS[WFH].tables["hub_session"]
 SHARE = SCHEMAS[WFH].tables["partner_share"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@dataclasses.dataclass
-class Authorities:
-    sender: Settings
-    receiver: Settings
-    sender_url: str
-    receiver_url: str
-    intake_queue: str
-
-
-def _camden_catalog(folder: Path, source: Path) -> None:
-    """Camden runs the same family-hub system as Westminster: the same schema, its own catalogue."""
-    text = source.read_text(encoding="utf-8")
-    text = (
-        text.replace("westminster_family_hub", CAMDEN)
-        .replace("WESTMINSTER_FAMILY_HUB", "CAMDEN_FAMILY_HUB")
-        .replace("authority: Westminster City Council", "authority: London Borough of Camden")
-        .replace("authority_code: westminster", "authority_code: camden")
-        .replace("name: Bessborough Family Hub", "name: Camden Family Hub")
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{CAMDEN}.yaml").write_text(text, encoding="utf-8")
-
-
-@pytest.fixture
-def two(settings: Settings, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Authorities:
-    for var, value in (("RIGHTSFLOW_S3_ACCESS_KEY", "testing"), ("RIGHTSFLOW_S3_SECRET_KEY", "testing")):
-        monkeypatch.setenv(var, value)
-    suffix = uuid.uuid4().hex[:8]
-    sender = dataclasses.replace(
-        settings,
-        s3_endpoint=s3_endpoint,
-        s3_bucket=f"westminster-{suffix}",
-        s3_access_key="testing",
-        s3_secret_key="testing",
-        task_queue=f"westminster-{suffix}",
-    )
-    cat = load_catalog(sender.catalog_dir)
-    sender_url = cat[WFH].store.resolved_url(sender.home)
-    seed_stores({WFH: sender_url}, families=12, seed=11, as_of=AS_OF, progress=False)
-    Register(sender).create_schema()
-
-    home = tmp_path / "camden"
-    _camden_catalog(home / "catalog", sender.catalog_dir / f"{WFH}.yaml")
-    receiver = dataclasses.replace(
-        sender,
-        home=home,
-        catalog_dir=home / "catalog",
-        register_url=f"sqlite:///{home / 'register.db'}",
-        s3_bucket=f"camden-{suffix}",
-        task_queue=f"rightsflow-intake-camden-{suffix}",
-    )
-    rcat = load_catalog(receiver.catalog_dir)
-    receiver_url = rcat[CAMDEN].store.resolved_url(home)
-    SCHEMAS[WFH].create_all(engine_for_url(receiver_url))
-    Register(receiver).create_schema()
-    return Authorities(sender, receiver, sender_url, receiver_url, receiver.task_queue)
-
-
-def _codec_client(client: Client, settings: Settings) -> Client:
-    return Client(**{**client.config(), "data_converter": data_converter(settings)})
-
-
-@asynccontextmanager
-async def _worker(client: Client, settings: Settings) -> AsyncIterator[None]:
-    with ThreadPoolExecutor(16) as pool:
-        async with build_worker(client, settings, pool):
-            yield
 
 
 def _family(url: str, index: int = 0) -> tuple[str, list[dict[str, Any]]]:
@@ -180,13 +90,7 @@ async def _start(
 
 
 async def _wait(handle: WorkflowHandle, *stages: str, timeout: float = 60) -> Any:
-    st = None
-    for _ in range(int(timeout * 10)):
-        st = await handle.query(PortabilityTransfer.status)
-        if st.stage in stages:
-            return st
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"stages {stages} not reached; last {st}")
+    return await wait_stage(handle, PortabilityTransfer.status, *stages, timeout=timeout)
 
 
 async def _approve(handle: WorkflowHandle) -> None:
@@ -202,23 +106,25 @@ async def _approve(handle: WorkflowHandle) -> None:
 
 
 def _nhs_count(url: str, nhs: str) -> int:
-    spaced = f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}"
     with engine_for_url(url).connect() as conn:
-        return conn.execute(select(func.count()).where(MEMBER.c.nhs_no.in_([nhs, spaced]))).scalar_one()
+        return conn.execute(select(func.count()).where(MEMBER.c.nhs_no.in_([nhs, spaced(nhs)]))).scalar_one()
 
 
-def _history_bytes(histories: list[Any]) -> bytes:
-    return b"".join(h.to_json().encode() for h in histories)
+def _identifying(person: dict[str, Any]) -> list[str]:
+    """A household member's names and NHS number (as stored and without spaces)."""
+    nhs = person["nhs_no"]
+    values = (person["given_name"], person["family_name"], nhs, (nhs or "").replace(" ", ""))
+    return [v for v in values if v]
 
 
 async def test_two_authorities_end_to_end(two: Authorities, time_skipping_env: Any) -> None:
     env = time_skipping_env
-    sender_client = _codec_client(env.client, two.sender)
-    receiver_client = _codec_client(env.client, two.receiver)
+    sender_client = codec_client(env.client, two.sender)
+    receiver_client = codec_client(env.client, two.receiver)
     family_ref, people = _family(two.sender_url, 0)
     with_nhs = [p for p in people if p["nhs_no"]]
     _plant_existing_person(two.receiver_url, with_nhs[0])
-    async with _worker(sender_client, two.sender):
+    async with running_worker(sender_client, two.sender):
         tid, handle = await _start(sender_client, two, family_ref)
         await _approve(handle)
         # the receiver is down: the delivery waits on its task queue
@@ -226,7 +132,7 @@ async def test_two_authorities_end_to_end(two: Authorities, time_skipping_env: A
         assert st.deliveries == 1 and st.acknowledged_on is None
         desc = await env.client.get_workflow_handle(intake_workflow_id(tid)).describe()
         assert desc.status and desc.status.name == "RUNNING"
-        async with _worker(receiver_client, two.receiver):  # the receiver comes up
+        async with running_worker(receiver_client, two.receiver):  # the receiver comes up
             st = await _wait(handle, "awaiting_removal")
         assert st.ack_key and st.acknowledged_on and st.members == len(people)
         assert st.records >= len(people) and "hub_session" in st.collections
@@ -290,17 +196,9 @@ async def test_two_authorities_end_to_end(two: Authorities, time_skipping_env: A
     assert Register(two.sender).get_request(tid).status == "closed"
 
     # no personal data in either history (read without the codec)
-    raw = _history_bytes(
-        [
-            await env.client.get_workflow_handle(f"transfer-{tid}").fetch_history(),
-            await env.client.get_workflow_handle(intake_workflow_id(tid)).fetch_history(),
-        ]
-    )
+    raw = await raw_history(env.client, f"transfer-{tid}", intake_workflow_id(tid))
     for p in people:
-        for value in (p["given_name"], p["family_name"], p["nhs_no"], (p["nhs_no"] or "").replace(" ", "")):
-            if value:
-                assert value.encode() not in raw
-                assert base64.b64encode(value.encode()) not in raw
+        assert_absent(raw, _identifying(p), base64_too=True)
 
 
 def _check_bag(body: bytes, tid: str, dest: Path, people: list[dict[str, Any]]) -> None:
@@ -328,10 +226,10 @@ def _check_bag(body: bytes, tid: str, dest: Path, people: list[dict[str, Any]]) 
 
 async def test_tampered_bag_is_rejected_and_resent(two: Authorities, time_skipping_env: Any) -> None:
     env = time_skipping_env
-    sender_client = _codec_client(env.client, two.sender)
-    receiver_client = _codec_client(env.client, two.receiver)
+    sender_client = codec_client(env.client, two.sender)
+    receiver_client = codec_client(env.client, two.receiver)
     family_ref, people = _family(two.sender_url, 1)
-    async with _worker(sender_client, two.sender):
+    async with running_worker(sender_client, two.sender):
         tid, handle = await _start(sender_client, two, family_ref)
         await _approve(handle)
         await _wait(handle, "awaiting_acknowledgement")
@@ -353,7 +251,7 @@ async def test_tampered_bag_is_rejected_and_resent(two: Authorities, time_skippi
             Body=tampered,
             ContentMD5=base64.b64encode(hashlib.md5(tampered, usedforsecurity=False).digest()).decode(),
         )
-        async with _worker(receiver_client, two.receiver):
+        async with running_worker(receiver_client, two.receiver):
             st = await _wait(handle, "awaiting_removal")
             intake = await receiver_client.get_workflow_handle(intake_workflow_id(tid)).query(
                 TransferIntake.status
@@ -373,9 +271,9 @@ async def test_tampered_bag_is_rejected_and_resent(two: Authorities, time_skippi
 
 async def test_no_acknowledgement_is_escalated(two: Authorities, time_skipping_env: Any) -> None:
     env = time_skipping_env
-    sender_client = _codec_client(env.client, two.sender)
+    sender_client = codec_client(env.client, two.sender)
     family_ref, _ = _family(two.sender_url, 2)
-    async with _worker(sender_client, two.sender):
+    async with running_worker(sender_client, two.sender):
         # no intake task queue: delivery through the inbox alone (a receiver on another deployment)
         tid, handle = await _start(sender_client, two, family_ref, to_task_queue="")
         await _approve(handle)
@@ -425,9 +323,9 @@ async def test_commands_start_approve_and_show_both_sides(
         monkeypatch.setenv(var, value)
     runner = CliRunner()
     family_ref, people = _family(two.sender_url, 3)
-    sender_client = _codec_client(env.client, two.sender)
-    receiver_client = _codec_client(env.client, two.receiver)
-    async with _worker(sender_client, two.sender), _worker(receiver_client, two.receiver):
+    sender_client = codec_client(env.client, two.sender)
+    receiver_client = codec_client(env.client, two.receiver)
+    async with running_worker(sender_client, two.sender), running_worker(receiver_client, two.receiver):
         bad = await asyncio.to_thread(runner.invoke, app, ["transfer", "--from", WFH, "--to", "camden"])
         assert bad.exit_code == 2 and "--family" in bad.output
         out = await asyncio.to_thread(

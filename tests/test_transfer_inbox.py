@@ -4,7 +4,6 @@ goes back through S3 and Westminster's workflow completes from it without any si
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from datetime import timedelta
@@ -18,18 +17,8 @@ from activities.transfer_inbox import InboxScanInput, InboxScanResult, TransferI
 from rightsflow.catalog import load_catalog
 from rightsflow.register import Register
 from rightsflow.s3 import s3_client
-from tests.test_transfer import (  # noqa: F401 - s3_endpoint and two are fixtures
-    Authorities,
-    _approve,
-    _codec_client,
-    _family,
-    _history_bytes,
-    _start,
-    _wait,
-    _worker,
-    s3_endpoint,
-    two,
-)
+from tests.support import Authorities, assert_absent, codec_client, raw_history, running_worker
+from tests.test_transfer import _approve, _family, _identifying, _start, _wait
 from workflows.portability_transfer import PortabilityTransfer
 from workflows.transfer_inbox_scan import TransferInboxScan
 from workflows.transfer_intake import TransferIntake
@@ -59,14 +48,14 @@ def _events(history: Any, kind: str) -> list[Any]:
 
 
 async def test_inbox_scan_starts_the_intake_once(
-    two: Authorities,  # noqa: F811 - the fixture imported above
+    two: Authorities,
     time_skipping_env: Any,
     tmp_path: Path,
 ) -> None:
     env = time_skipping_env
-    sender_client = _codec_client(env.client, two.sender)
-    receiver_client = _codec_client(env.client, two.receiver)
-    async with _worker(sender_client, two.sender), _worker(receiver_client, two.receiver):
+    sender_client = codec_client(env.client, two.sender)
+    receiver_client = codec_client(env.client, two.receiver)
+    async with running_worker(sender_client, two.sender), running_worker(receiver_client, two.receiver):
         tid, handle = await _inbox_only_transfer(sender_client, two, 4)
         intake = receiver_client.get_workflow_handle_for(TransferIntake.run, intake_workflow_id(tid))
         first = await _scan(receiver_client, two)
@@ -102,15 +91,15 @@ async def test_inbox_scan_starts_the_intake_once(
 
 
 async def test_sender_completes_from_the_s3_acknowledgement(
-    two: Authorities,  # noqa: F811 - the fixture imported above
+    two: Authorities,
     time_skipping_env: Any,
 ) -> None:
     env = time_skipping_env
-    sender_client = _codec_client(env.client, two.sender)
-    receiver_client = _codec_client(env.client, two.receiver)
+    sender_client = codec_client(env.client, two.sender)
+    receiver_client = codec_client(env.client, two.receiver)
     s3 = s3_client(two.sender)
     family_ref, people = _family(two.sender_url, 5)
-    async with _worker(sender_client, two.sender), _worker(receiver_client, two.receiver):
+    async with running_worker(sender_client, two.sender), running_worker(receiver_client, two.receiver):
         tid, handle = await _inbox_only_transfer(sender_client, two, 5)
         key = exchange_ack_key("camden", tid)
         # a document that acknowledges some other package is not an acknowledgement of ours
@@ -149,14 +138,7 @@ async def test_sender_completes_from_the_s3_acknowledgement(
     sender_history = await env.client.get_workflow_handle(f"transfer-{tid}").fetch_history()
     assert not _events(sender_history, "workflow_execution_signaled_event_attributes")
     # no personal data in any history (read without the codec)
-    raw = _history_bytes(
-        [
-            sender_history,
-            await env.client.get_workflow_handle(intake_workflow_id(tid)).fetch_history(),
-        ]
-    )
+    raw = await raw_history(env.client, f"transfer-{tid}", intake_workflow_id(tid))
     for p in people:
-        for value in (p["given_name"], p["family_name"], p["nhs_no"], (p["nhs_no"] or "").replace(" ", "")):
-            if value:
-                assert value.encode() not in raw and base64.b64encode(value.encode()) not in raw
+        assert_absent(raw, _identifying(p), base64_too=True)
     await handle.terminate("test done")

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import json
 import logging
 import os
-import socket
 import sys
 import tempfile
 import uuid
@@ -45,7 +43,7 @@ from rightsflow.keys import ensure_hash_key_file  # noqa: E402
 from rightsflow.register import Register  # noqa: E402
 from rightsflow.seed import seed_stores, shared_child_example  # noqa: E402
 from rightsflow.stores import SCHEMAS  # noqa: E402
-from tests import test_erasure, test_sar, test_subject_search, test_transfer  # noqa: E402
+from tests import support, test_erasure, test_sar, test_subject_search, test_transfer  # noqa: E402
 from tests.test_replay import (  # noqa: E402
     HISTORIES,
     RECORDED,
@@ -58,12 +56,6 @@ from tests.test_replay import (  # noqa: E402
 
 BIN = Path(sys.executable).parent
 Recorder = Callable[[Client, Settings], Awaitable[dict[str, WorkflowHandle]]]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _settings(home: Path, s3_endpoint: str) -> Settings:
@@ -83,15 +75,14 @@ def _settings(home: Path, s3_endpoint: str) -> Settings:
         os.environ.pop(var, None)
     s = load_settings()
     ensure_hash_key_file(s)
-    cat = load_catalog(s.catalog_dir)
-    urls = {svc.service: svc.store.resolved_url(s.home) for svc in cat if svc.service in SCHEMAS}
+    urls = support.store_urls(s, SCHEMAS)
     seed_stores(urls, families=SEED_FAMILIES, seed=SEED, as_of=SEED_AS_OF, progress=False)
     Register(s).create_schema()
     return s
 
 
 async def subject_search(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
-    child = shared_child_example(test_sar._urls(s))
+    child = shared_child_example(support.store_urls(s))
     ids = SubjectIdentifiers.parse(nhs_number=child.nhs_number)
     _, handle, _, _ = await test_subject_search._search(client, s, ids)
     return {"subject_search": handle}
@@ -100,10 +91,10 @@ async def subject_search(client: Client, s: Settings) -> dict[str, WorkflowHandl
 async def subject_access(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
     from workflows.subject_access import ApproveInput, ExtendInput, SubjectAccessRequest, VerifyInput
 
-    child = shared_child_example(test_sar._urls(s))
+    child = shared_child_example(support.store_urls(s))
     today = date.today()
-    client = test_sar._codec_client(client, s)
-    async with test_sar._worker(client, s):
+    client = support.codec_client(client, s)
+    async with support.running_worker(client, s):
         handle, _, _ = await test_sar._file(
             client, s, SubjectIdentifiers.parse(nhs_number=child.nhs_number), today, **test_sar.QUICK_RETRY
         )
@@ -123,11 +114,9 @@ async def erasure(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
     from workflows.erasure import DecideInput, Erasure, ErasureInput
 
     child = test_erasure._prepare(s)
-    register = Register(s)
-    ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=child.nhs))
-    req = register.create_request("erasure", ref, received_on=SEED_AS_OF)
-    client = test_erasure._codec_client(client, s)
-    async with test_erasure._worker(client, s):
+    _, ref, req = support.file_request(s, "erasure", child.nhs, SEED_AS_OF)
+    client = support.codec_client(client, s)
+    async with support.running_worker(client, s):
         handle = await client.start_workflow(
             Erasure.run,
             ErasureInput(
@@ -135,12 +124,12 @@ async def erasure(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
                 ref,
                 SEED_AS_OF.isoformat(),
                 "consent-withdrawn",
-                [test_erasure.FT, test_erasure.CSC],
+                [support.FT, support.CSC],
             ),
             id=f"erasure-{req.request_id}",
             task_queue=s.task_queue,
         )
-        await test_erasure._wait_stage(handle, "awaiting_decision", Erasure.status)
+        await support.wait_stage(handle, Erasure.status, "awaiting_decision")
         await handle.execute_update(
             Erasure.decide, DecideInput(confirm_proposals=True, decided_by="dpo-replay")
         )
@@ -150,28 +139,14 @@ async def erasure(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
 
 async def transfer(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
     from activities.transfer import intake_workflow_id
-    from rightsflow.db import engine_for_url
 
-    wfh, camden = test_transfer.WFH, test_transfer.CAMDEN
-    home = s.home.parent / "camden"
-    test_transfer._camden_catalog(home / "catalog", s.catalog_dir / f"{wfh}.yaml")
-    receiver = dataclasses.replace(
-        s,
-        home=home,
-        catalog_dir=home / "catalog",
-        register_url=f"sqlite:///{home / 'register.db'}",
-        s3_bucket=f"camden-{uuid.uuid4().hex[:8]}",
-        task_queue=f"rightsflow-intake-camden-{uuid.uuid4().hex[:8]}",
-    )
-    receiver_url = load_catalog(receiver.catalog_dir)[camden].store.resolved_url(home)
-    SCHEMAS[wfh].create_all(engine_for_url(receiver_url))
-    Register(receiver).create_schema()
-    sender_url = load_catalog(s.catalog_dir)[wfh].store.resolved_url(s.home)
-    two = test_transfer.Authorities(s, receiver, sender_url, receiver_url, receiver.task_queue)
+    receiver, receiver_url = support.camden_receiver(s, s.home.parent / "camden", uuid.uuid4().hex[:8])
+    sender_url = load_catalog(s.catalog_dir)[support.WFH].store.resolved_url(s.home)
+    two = support.Authorities(s, receiver, sender_url, receiver_url, receiver.task_queue)
     family_ref, _ = test_transfer._family(sender_url, 0)
-    sender_client = test_transfer._codec_client(client, s)
-    receiver_client = test_transfer._codec_client(client, receiver)
-    async with test_transfer._worker(sender_client, s), test_transfer._worker(receiver_client, receiver):
+    sender_client = support.codec_client(client, s)
+    receiver_client = support.codec_client(client, receiver)
+    async with support.running_worker(sender_client, s), support.running_worker(receiver_client, receiver):
         tid, handle = await test_transfer._start(
             sender_client, two, family_ref, lock_days=2 / 86400, remove_after_days=3 / 86400
         )
@@ -186,8 +161,8 @@ async def retention(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
     from workflows.retention_sweep import RetentionSweep, RetentionSweepInput
 
     services = ["westminster_family_hub", "manchester_thriving_families"]
-    client = test_sar._codec_client(client, s)
-    async with test_sar._worker(client, s):
+    client = support.codec_client(client, s)
+    async with support.running_worker(client, s):
         handle = await client.start_workflow(
             RetentionSweep.run,
             RetentionSweepInput(as_of=SEED_AS_OF.isoformat(), services=services, batch_size=5),
@@ -209,7 +184,7 @@ async def main(only: set[str]) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
-    port = _free_port()
+    port = support.free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
     env = await WorkflowEnvironment.start_local(
