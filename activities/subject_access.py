@@ -698,34 +698,18 @@ class SubjectAccessActivities:
     @activity.defn
     def record_event(self, inp: RecordInput) -> None:
         """Audit entry (once per key) and the request's stage/status/dates in the register."""
-        changes: dict[str, Any] = {}
-        if inp.stage:
-            changes["stage"] = inp.stage
-        if inp.status:
-            changes["status"] = inp.status
-            if inp.status == "closed":
-                changes["closed_at"] = datetime.now(UTC).replace(tzinfo=None)
-        if inp.clock_start:
-            changes["clock_start"] = date.fromisoformat(inp.clock_start)
-        if inp.deadline:
-            changes["deadline"] = date.fromisoformat(inp.deadline)
-        if changes:
-            self.register.update_request(inp.request_id, **changes)
-        if inp.decision:
-            self.register.record_decision(
-                f"{inp.request_id}:{inp.key}",
-                inp.request_id,
-                inp.decision,
-                decided_by=inp.actor,
-                legal_basis=inp.legal_basis,
-            )
-        self.register.audit(
-            f"{inp.request_id}:{inp.key}",
-            actor=inp.actor,
+        self.register.record_event(
+            inp.request_id,
+            inp.key,
             action=inp.action,
-            request_id=inp.request_id,
-            legal_basis=inp.legal_basis,
+            actor=inp.actor,
             detail=inp.detail,
+            legal_basis=inp.legal_basis,
+            stage=inp.stage,
+            status=inp.status,
+            clock_start=inp.clock_start,
+            deadline=inp.deadline,
+            decision=inp.decision,
         )
 
     @activity.defn

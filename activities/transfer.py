@@ -25,7 +25,6 @@ collection names and reasons that name files and fields only.
 from __future__ import annotations
 
 import base64
-import contextlib
 import csv
 import hashlib
 import io
@@ -678,34 +677,19 @@ class TransferActivities:
 
     @activity.defn
     def record_transfer_event(self, inp: TransferEvent) -> None:
-        changes: dict[str, Any] = {}
-        if inp.stage:
-            changes["stage"] = inp.stage
-        if inp.status:
-            changes["status"] = inp.status
-            if inp.status == "closed":
-                changes["closed_at"] = datetime.now(UTC).replace(tzinfo=None)
-        if inp.deadline:
-            changes["deadline"] = date.fromisoformat(inp.deadline)
-        if changes:
-            # the receiving side has no request of its own: the audit entry is the record
-            with contextlib.suppress(LookupError):
-                self.register.update_request(inp.transfer_id, **changes)
-        if inp.decision:
-            self.register.record_decision(
-                f"{inp.transfer_id}:{inp.key}",
-                inp.transfer_id,
-                inp.decision,
-                decided_by=inp.actor,
-                legal_basis=inp.legal_basis,
-            )
-        self.register.audit(
-            f"{inp.transfer_id}:{inp.key}",
-            actor=inp.actor,
+        # the receiving side has no request of its own: the audit entry is the record
+        self.register.record_event(
+            inp.transfer_id,
+            inp.key,
             action=inp.action,
-            request_id=inp.transfer_id,
-            legal_basis=inp.legal_basis,
+            actor=inp.actor,
             detail=inp.detail,
+            legal_basis=inp.legal_basis,
+            stage=inp.stage,
+            status=inp.status,
+            deadline=inp.deadline,
+            decision=inp.decision,
+            request_optional=True,
         )
 
     @activity.defn

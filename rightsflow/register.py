@@ -401,6 +401,55 @@ class Register:
             s.add(entry)
         return True
 
+    def record_event(
+        self,
+        request_id: str,
+        key: str,
+        *,
+        action: str,
+        actor: str,
+        detail: dict | None = None,
+        legal_basis: str | None = None,
+        stage: str | None = None,
+        status: str | None = None,
+        clock_start: str | None = None,
+        deadline: str | None = None,
+        decision: str | None = None,
+        request_optional: bool = False,
+    ) -> None:
+        """A workflow's event: the request's stage/status/dates, a decision if one was made, and an
+        audit entry, each once per ``request_id:key``. ``request_optional``: a side that holds no
+        request of its own for the id (a receiving authority) records the decision and audit only."""
+        changes: dict[str, object] = {}
+        if stage:
+            changes["stage"] = stage
+        if status:
+            changes["status"] = status
+            if status == "closed":
+                changes["closed_at"] = datetime.now(UTC).replace(tzinfo=None)
+        if clock_start:
+            changes["clock_start"] = date.fromisoformat(clock_start)
+        if deadline:
+            changes["deadline"] = date.fromisoformat(deadline)
+        if changes:
+            try:
+                self.update_request(request_id, **changes)
+            except LookupError:
+                if not request_optional:
+                    raise
+        if decision:
+            self.record_decision(
+                f"{request_id}:{key}", request_id, decision, decided_by=actor, legal_basis=legal_basis
+            )
+        self.audit(
+            f"{request_id}:{key}",
+            actor=actor,
+            action=action,
+            request_id=request_id,
+            legal_basis=legal_basis,
+            detail=detail,
+        )
+
     def audit_trail(self, request_id: str) -> list[AuditRecord]:
         with self.session() as s:
             rows = s.scalars(
