@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -130,6 +130,39 @@ def today() -> date:
     return workflow.now().astimezone(LONDON).date()
 
 
+class RequestStages:
+    """A rights workflow's stage: kept for its status query and recorded in the register as
+    ``<action>.<stage>`` (once per stage). A subclass sets ``_action`` and holds ``_inp``."""
+
+    _action: ClassVar[str]
+    _inp: Any
+    _stage: str
+
+    async def _to(self, stage: str, **extra: Any) -> None:
+        self._stage = stage
+        await record(
+            self._inp.request_id, f"stage:{stage}", f"{self._action}.{stage}", {}, stage=stage, **extra
+        )
+
+
+class ConfirmsMatches(RequestStages):
+    """A rights workflow whose candidate matches the DPO confirms or rejects (the ``confirm`` update)."""
+
+    _matches: dict[str, ServiceMatchState]
+    _match_decisions: dict[str, bool]
+
+    @workflow.update
+    def confirm(self, inp: ConfirmInput) -> None:
+        for ref in inp.confirm:
+            self._match_decisions[ref] = True
+        for ref in inp.reject:
+            self._match_decisions[ref] = False
+
+    @confirm.validator
+    def _validate_confirm(self, inp: ConfirmInput) -> None:
+        validate_confirm(inp, self._matches)
+
+
 def deadline_for(received_on: str) -> str:
     dl = compute_deadline(date.fromisoformat(received_on))
     return dl.deadline.isoformat() if dl.deadline else ""
@@ -226,7 +259,9 @@ class ErasureResult:
 
 
 @workflow.defn
-class Erasure:
+class Erasure(RequestStages):
+    _action = "erasure"
+
     @workflow.init
     def __init__(self, inp: ErasureInput) -> None:
         self._inp = inp
@@ -243,14 +278,10 @@ class Erasure:
     def _held(self) -> list[str]:
         return [s for s, a in self._assessed.items() if a.proposal.decision != "not_held"]
 
-    async def _stage_to(self, stage: str, **extra: Any) -> None:
-        self._stage = stage
-        await record(self._inp.request_id, f"stage:{stage}", f"erasure.{stage}", {}, stage=stage, **extra)
-
     @workflow.run
     async def run(self, inp: ErasureInput) -> ErasureResult:
         deadline = deadline_for(inp.received_on)
-        await self._stage_to("discovering", clock_start=inp.received_on, deadline=deadline)
+        await self._to("discovering", clock_start=inp.received_on, deadline=deadline)
         await discover(inp.request_id, inp.subject_ref, inp.services, self._matches, self._match_decisions)
         found = {s: m.keys for s, m in self._matches.items() if m.keys}
         if inp.ground == "consent-withdrawn":
@@ -266,7 +297,7 @@ class Erasure:
                     for s, keys in found.items()
                 )
             )
-        await self._stage_to("assessing")
+        await self._to("assessing")
         results = await asyncio.gather(
             *(
                 workflow.execute_activity_method(
@@ -279,7 +310,7 @@ class Erasure:
             )
         )
         self._assessed = {a.service: a for a in results}
-        await self._stage_to("awaiting_decision")
+        await self._to("awaiting_decision")
         await workflow.wait_condition(lambda: all(s in self._decisions for s in self._held()))
         for s in self._held():
             d = self._decisions[s]
@@ -302,7 +333,7 @@ class Erasure:
                 start_to_close_timeout=SHORT,
                 retry_policy=QUICK,
             )
-        await self._stage_to("erasing")
+        await self._to("erasing")
         erase = [s for s in self._held() if self._decisions[s].decision == "erase"]
         refused = [s for s in self._held() if self._decisions[s].decision == "refuse"]
         on = today().isoformat()
@@ -327,7 +358,7 @@ class Erasure:
             )
         sent = sum(n.sent for ns in self._notices.values() for n in ns)
         not_sent = sum(not n.sent for ns in self._notices.values() for n in ns)
-        await self._stage_to("writing")
+        await self._to("writing")
         letter_key = await letter(
             LetterInput(
                 inp.request_id,

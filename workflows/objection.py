@@ -32,7 +32,7 @@ from workflows.erasure import (
     QUICK,
     SHORT,
     STORE,
-    ConfirmInput,
+    ConfirmsMatches,
     ServiceMatchState,
     certificate,
     deadline_for,
@@ -41,9 +41,8 @@ from workflows.erasure import (
     notices,
     record,
     today,
-    validate_confirm,
 )
-from workflows.restriction import ShortenInput
+from workflows.restriction import LiftsAfterTelling
 
 with workflow.unsafe.imports_passed_through():
     from activities.erasure import AssessInput, Assessment, ErasureActivities
@@ -167,7 +166,9 @@ class ObjectionResult:
 
 
 @workflow.defn
-class Objection:
+class Objection(LiftsAfterTelling):
+    _action = "objection"
+
     @workflow.init
     def __init__(self, inp: ObjectionInput) -> None:
         self._inp = inp
@@ -187,10 +188,6 @@ class Objection:
 
     def _route(self, r: str) -> list[str]:
         return sorted(s for s, x in self._routes.items() if x == r)
-
-    async def _to(self, stage: str, **extra: object) -> None:
-        self._stage = stage
-        await record(self._inp.request_id, f"stage:{stage}", f"objection.{stage}", {}, stage=stage, **extra)
 
     async def _notify(self, found: dict[str, list[str]], services: list[str], kind: str) -> None:
         on = today().isoformat()
@@ -458,17 +455,6 @@ class Objection:
         )
 
     @workflow.update
-    def confirm(self, inp: ConfirmInput) -> None:
-        for ref in inp.confirm:
-            self._match_decisions[ref] = True
-        for ref in inp.reject:
-            self._match_decisions[ref] = False
-
-    @confirm.validator
-    def _validate_confirm(self, inp: ConfirmInput) -> None:
-        validate_confirm(inp, self._matches)
-
-    @workflow.update
     def decide(self, inp: ObjectionDecideInput) -> list[ObjectionServiceView]:
         for d in inp.decisions:
             self._decisions[d.service] = d
@@ -493,18 +479,6 @@ class Objection:
             if d.service in self._decisions:
                 raise ValueError(f"{d.service} is already decided ({self._decisions[d.service].decision})")
             check_objection_decision(d.decision, d.reason)
-
-    @workflow.update
-    def shorten(self, inp: ShortenInput) -> str:
-        self._wait_days = inp.days
-        return f"lifting {inp.days} day(s) after the person was told"
-
-    @shorten.validator
-    def _validate_shorten(self, inp: ShortenInput) -> None:
-        if self._stage != "lift_notified":
-            raise ValueError("the wait can be shortened once the person has been told of the lifting")
-        if not 0 <= inp.days < self._wait_days:
-            raise ValueError(f"the new wait must be shorter than {self._wait_days} day(s)")
 
 
 # -- consent withdrawal -------------------------------------------------------------------------------
@@ -541,7 +515,9 @@ class ConsentWithdrawalResult:
 
 
 @workflow.defn
-class ConsentWithdrawal:
+class ConsentWithdrawal(ConfirmsMatches):
+    _action = "consent_withdrawal"
+
     @workflow.init
     def __init__(self, inp: ConsentWithdrawalInput) -> None:
         self._inp = inp
@@ -550,12 +526,6 @@ class ConsentWithdrawal:
         self._match_decisions: dict[str, bool] = {}
         self._results: dict[str, ConsentResult] = {}
         self._offered: list[str] = []
-
-    async def _to(self, stage: str, **extra: object) -> None:
-        self._stage = stage
-        await record(
-            self._inp.request_id, f"stage:{stage}", f"consent_withdrawal.{stage}", {}, stage=stage, **extra
-        )
 
     def _hint(self) -> str | None:
         if not self._offered:
@@ -617,17 +587,6 @@ class ConsentWithdrawal:
             list(self._offered),
             self._hint(),
         )
-
-    @workflow.update
-    def confirm(self, inp: ConfirmInput) -> None:
-        for ref in inp.confirm:
-            self._match_decisions[ref] = True
-        for ref in inp.reject:
-            self._match_decisions[ref] = False
-
-    @confirm.validator
-    def _validate_confirm(self, inp: ConfirmInput) -> None:
-        validate_confirm(inp, self._matches)
 
 
 __all__ = [

@@ -21,7 +21,7 @@ from temporalio import workflow
 
 from workflows.erasure import (
     STORE,
-    ConfirmInput,
+    ConfirmsMatches,
     ServiceMatchState,
     certificate,
     deadline_for,
@@ -30,7 +30,6 @@ from workflows.erasure import (
     notices,
     record,
     today,
-    validate_confirm,
 )
 
 with workflow.unsafe.imports_passed_through():
@@ -80,7 +79,9 @@ class RectificationStatus:
 
 
 @workflow.defn
-class Rectification:
+class Rectification(ConfirmsMatches):
+    _action = "rectification"
+
     @workflow.init
     def __init__(self, inp: RectificationInput) -> None:
         self._inp = inp
@@ -91,12 +92,6 @@ class Rectification:
         self._decision: RectifyDecision | None = None
         self._results: list[RectifyResult] = []
         self._notices: list[Notice] = []
-
-    async def _to(self, stage: str, **extra: object) -> None:
-        self._stage = stage
-        await record(
-            self._inp.request_id, f"stage:{stage}", f"rectification.{stage}", {}, stage=stage, **extra
-        )
 
     async def _restrict(self, found: dict[str, list[str]], on: bool) -> None:
         await asyncio.gather(
@@ -223,17 +218,6 @@ class Rectification:
             [r.service for r in self._results if r.fields],
             sum(n.sent for n in self._notices),
         )
-
-    @workflow.update
-    def confirm(self, inp: ConfirmInput) -> None:
-        for ref in inp.confirm:
-            self._match_decisions[ref] = True
-        for ref in inp.reject:
-            self._match_decisions[ref] = False
-
-    @confirm.validator
-    def _validate_confirm(self, inp: ConfirmInput) -> None:
-        validate_confirm(inp, self._matches)
 
     @workflow.update
     def decide(self, inp: RectifyDecision) -> str:

@@ -20,7 +20,7 @@ from temporalio import workflow
 from workflows.erasure import (
     QUICK,
     STORE,
-    ConfirmInput,
+    ConfirmsMatches,
     ServiceMatchState,
     certificate,
     deadline_for,
@@ -29,7 +29,6 @@ from workflows.erasure import (
     notices,
     record,
     today,
-    validate_confirm,
 )
 
 with workflow.unsafe.imports_passed_through():
@@ -66,6 +65,25 @@ class ShortenInput:
     decided_by: str = "dpo"
 
 
+class LiftsAfterTelling(ConfirmsMatches):
+    """A workflow that tells the person before lifting a restriction, then waits ``_wait_days``
+    (the ``shorten`` update cuts the wait once they have been told)."""
+
+    _wait_days: int
+
+    @workflow.update
+    def shorten(self, inp: ShortenInput) -> str:
+        self._wait_days = inp.days
+        return f"lifting {inp.days} day(s) after the person was told"
+
+    @shorten.validator
+    def _validate_shorten(self, inp: ShortenInput) -> None:
+        if self._stage != "lift_notified":
+            raise ValueError("the wait can be shortened once the person has been told of the lifting")
+        if not 0 <= inp.days < self._wait_days:
+            raise ValueError(f"the new wait must be shorter than {self._wait_days} day(s)")
+
+
 @dataclass
 class RestrictionStatus:
     request_id: str
@@ -79,7 +97,9 @@ class RestrictionStatus:
 
 
 @workflow.defn
-class Restriction:
+class Restriction(LiftsAfterTelling):
+    _action = "restriction"
+
     @workflow.init
     def __init__(self, inp: RestrictionInput) -> None:
         self._inp = inp
@@ -90,10 +110,6 @@ class Restriction:
         self._wait_days = inp.notice_days
         self._told_at = None
         self._notices: list[Notice] = []
-
-    async def _to(self, stage: str, **extra: object) -> None:
-        self._stage = stage
-        await record(self._inp.request_id, f"stage:{stage}", f"restriction.{stage}", {}, stage=stage, **extra)
 
     async def _set(self, found: dict[str, list[str]], restrict: bool) -> None:
         on = today().isoformat()
@@ -215,17 +231,6 @@ class Restriction:
         )
 
     @workflow.update
-    def confirm(self, inp: ConfirmInput) -> None:
-        for ref in inp.confirm:
-            self._match_decisions[ref] = True
-        for ref in inp.reject:
-            self._match_decisions[ref] = False
-
-    @confirm.validator
-    def _validate_confirm(self, inp: ConfirmInput) -> None:
-        validate_confirm(inp, self._matches)
-
-    @workflow.update
     def lift(self, inp: LiftInput) -> str:
         self._lift = inp
         return "the person will be told, then the restriction lifted"
@@ -236,18 +241,6 @@ class Restriction:
             raise ValueError(f"nothing to lift yet (stage: {self._stage})")
         if not inp.reason.strip():
             raise ValueError("lifting a restriction needs the reasons the person will be told")
-
-    @workflow.update
-    def shorten(self, inp: ShortenInput) -> str:
-        self._wait_days = inp.days
-        return f"lifting {inp.days} day(s) after the person was told"
-
-    @shorten.validator
-    def _validate_shorten(self, inp: ShortenInput) -> None:
-        if self._stage != "lift_notified":
-            raise ValueError("the wait can be shortened once the person has been told of the lifting")
-        if not 0 <= inp.days < self._wait_days:
-            raise ValueError(f"the new wait must be shorter than {self._wait_days} day(s)")
 
 
 def check_reason(reason: str) -> None:
