@@ -48,12 +48,15 @@ from rightsflow.retention import (
     ensure_schema,
     evaluate,
     forget_progress,
+    household_ref,
     household_rows,
     load_progress,
+    load_reviews,
     next_households,
     pending_keys,
     record_done,
     record_pending,
+    record_review_items,
     rows_json,
     save_progress,
 )
@@ -332,7 +335,10 @@ def run_batches(
     engine = store_engine(acts.catalog[inp.service], acts.settings)
     as_of = date.fromisoformat(inp.as_of)
     open_keys = acts.register.open_request_keys(inp.service)
-    has_anonymise = any(r.action == "anonymise" for r in acts.catalog[inp.service].retention)
+    rules = acts.catalog[inp.service].retention
+    has_anonymise = any(r.disposal_action == "anonymise" for r in rules)
+    has_review = any(r.action == "review" for r in rules)
+    review_stages = {r.rule_id: r.review_stages for r in rules if r.action == "review"}
     started = time.monotonic()
     batches = 0
     finished = False
@@ -340,7 +346,19 @@ def run_batches(
         batch = SweepCounts()
         with engine.begin() as conn:
             households, next_cursor, finished = next_households(conn, plan, cursor, inp.batch_size)
-            decisions = evaluate(conn, plan, households, as_of, open_keys, acts.hash_key)
+            reviews = None
+            if has_review:
+                with acts.register.engine.connect() as rconn:
+                    reviews = load_reviews(
+                        rconn,
+                        inp.service,
+                        [household_ref(acts.hash_key, inp.service, hh) for hh in households],
+                    )
+            decisions = evaluate(conn, plan, households, as_of, open_keys, acts.hash_key, reviews)
+            if has_review and not inp.dry_run:
+                # Disposition review items: the store is only read here, so they are written now.
+                with acts.register.engine.begin() as rconn:
+                    record_review_items(rconn, inp.sweep_id, inp.service, as_of, decisions, review_stages)
             if has_anonymise:
                 with acts.register.engine.connect() as rconn:
                     marked = already_anonymised(rconn, inp.service, [d.ref for d in decisions])
@@ -439,9 +457,9 @@ def run_batches(
 
 def _anonymise_rule(acts: RetentionActivities, service: str, rule_id: str) -> str:
     rules = acts.catalog[service].retention
-    if any(r.rule_id == rule_id and r.action == "anonymise" for r in rules):
+    if any(r.rule_id == rule_id and r.disposal_action == "anonymise" for r in rules):
         return rule_id
-    return next(r.rule_id for r in rules if r.action == "anonymise")
+    return next(r.rule_id for r in rules if r.disposal_action == "anonymise")
 
 
 def finish_service(acts: RetentionActivities, inp: FinishServiceInput) -> FinishServiceResult:

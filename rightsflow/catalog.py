@@ -179,6 +179,10 @@ class RetentionRule(_Strict):
       together); every other field of the kept rows is cleared and every other row is deleted.
     * ``archive_then_destroy`` moves the household's records into a BagIt package in the
       archive bucket, locked until the trigger date plus ``archive_until``, then deletes them.
+    * ``review`` puts the household in the disposition review register when it falls due; once
+      every one of ``review_stages`` is approved, the next sweep disposes of it by
+      ``after_review`` (``destroy`` unless the rule says otherwise; ``archive_until`` and
+      ``anonymise_keep`` then apply as for those actions).
     """
 
     rule_id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -193,27 +197,39 @@ class RetentionRule(_Strict):
         default_factory=list
     )
     review_stages: Annotated[int, Field(ge=0, le=5)] = 0
+    # review: what happens once every stage is approved (None: destroy)
+    after_review: Literal["destroy", "anonymise", "archive_then_destroy"] | None = None
     source: Annotated[str, Field(min_length=10)]
 
     @model_validator(mode="after")
     def _action_needs(self) -> RetentionRule:
         if self.trigger in ("case_closure", "death", "record_created") and not self.trigger_field:
             raise ValueError(f"trigger_field is required when trigger is {self.trigger!r}")
-        if self.action == "archive_then_destroy":
+        if self.after_review is not None and self.action != "review":
+            raise ValueError("after_review is only for action 'review'")
+        final = self.disposal_action
+        if final == "archive_then_destroy":
             if self.archive_until is None:
-                raise ValueError("archive_until is required when action is 'archive_then_destroy'")
+                raise ValueError("archive_until is required when the records are archived then destroyed")
             until, period = self.archive_until, self.period
             if (until.years, until.months) <= (period.years, period.months):
                 raise ValueError("archive_until must be longer than period")
         elif self.archive_until is not None:
             raise ValueError("archive_until is only for action 'archive_then_destroy'")
-        if self.action == "anonymise" and not self.anonymise_keep:
-            raise ValueError("anonymise_keep is required when action is 'anonymise'")
-        if self.action != "anonymise" and self.anonymise_keep:
+        if final == "anonymise" and not self.anonymise_keep:
+            raise ValueError("anonymise_keep is required when the records are anonymised")
+        if final != "anonymise" and self.anonymise_keep:
             raise ValueError("anonymise_keep is only for action 'anonymise'")
         if self.action == "review" and self.review_stages < 1:
             raise ValueError("review_stages must be at least 1 when action is 'review'")
         return self
+
+    @property
+    def disposal_action(self) -> str:
+        """What finally happens to the records: the action, or for ``review`` the ``after_review``."""
+        if self.action == "review":
+            return self.after_review or "destroy"
+        return self.action
 
     def trigger_ref(self, subject: Subject, roles: Roles, dob_field: str | None) -> FieldRef | None:
         """The (collection, field) this rule's trigger date is read from."""

@@ -13,7 +13,10 @@ A household is disposed only when every rule that applies to it has run (the lon
 wins) and nothing blocks it: an active hold flag on anyone or on the group, a restriction on anyone
 (``subject.restricted_field``), or an open rights request about anyone. The governing rule is the
 one falling due last; on a tie the more careful action wins (archive, review, anonymise, destroy).
-``review`` households are reported as awaiting review and never disposed here.
+``review`` households wait in the disposition review register (``RetentionReview``, written by
+the sweep activity) until a records manager decides: approved through every stage, the household
+is disposed of by the rule's ``after_review`` action; extended, it is not due before the new date;
+moved, it is evaluated under another rule of the service instead; held, a hold flag keeps it.
 
 Households are visited in batches ordered by the subject key; a household is evaluated in the
 batch holding its first member, so a cursor (the last key of a batch) is enough to resume.
@@ -147,8 +150,53 @@ class RetentionProgress(RegisterBase):
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=_now, index=True)
 
 
+class RetentionReview(RegisterBase):
+    """One disposition review item per household and review rule. No personal data.
+
+    ``household_keys`` (JSON: the store's own opaque person and group keys) is what a decision
+    needs to act on the store (a hold flag). ``status``: ``open`` (stage ``stage`` of ``stages``
+    awaits a decision), ``extended`` (not due before ``extended_to``), ``moved`` (evaluated under
+    ``moved_to``), ``held`` (a hold flag was written), ``approved`` (every stage approved: the next
+    sweep disposes of it), ``disposed``. ``approvals`` is JSON: who approved which stage, when.
+    """
+
+    __tablename__ = "retention_review"
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    household_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    household_keys: Mapped[str] = mapped_column(Text)
+    stages: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[int] = mapped_column(Integer)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12))
+    decision: Mapped[str | None] = mapped_column(String(20))
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    extended_to: Mapped[date | None] = mapped_column(Date)
+    moved_to: Mapped[str | None] = mapped_column(String(64))
+    hold_kind: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(Text)
+    approvals: Mapped[str] = mapped_column(Text, default="[]")
+    opened_sweep: Mapped[str] = mapped_column(String(80))
+    opened_on: Mapped[date] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=_now)
+    __table_args__ = (Index("ix_retention_review_status", "service", "status"),)
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """What the review register says about one household under one review rule."""
+
+    rule_id: str
+    status: str
+    stage: int
+    extended_to: date | None = None
+    moved_to: str | None = None
+
+
 def ensure_schema(engine: Engine) -> None:
     RetentionDisposal.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
+    RetentionReview.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
     RetentionProgress.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
 
 
@@ -601,8 +649,16 @@ def evaluate(
     as_of: date,
     open_request_keys: set[str],
     hash_key: bytes,
+    reviews: dict[str, list[ReviewState]] | None = None,
 ) -> list[Decision]:
-    """Decide every household of a batch: dispose (with the governing rule) or retain (with why)."""
+    """Decide every household of a batch: dispose (with the governing rule) or retain (with why).
+
+    ``reviews`` (household ref -> review register states) applies disposition review decisions:
+    a household moved from rule R to rule M is evaluated under M instead of R (M's own trigger
+    rows where it has them, else R's trigger date plus M's period); under a review rule, an
+    extension makes it not due before the new date and approval of every stage disposes of it
+    by the rule's ``after_review`` action.
+    """
     m = plan.map
     owner: dict[tuple[str, Any], int] = {}
     for i, hh in enumerate(households):
@@ -699,6 +755,17 @@ def evaluate(
     for i, hh in enumerate(households):
         ref = household_ref(hash_key, plan.service, hh)
         dues = unit_dues[i]
+        states = {r.rule_id: r for r in (reviews or {}).get(ref, [])}
+        for r in states.values():
+            if r.status == "moved" and r.moved_to in rules_by_id and r.rule_id in dues:
+                del dues[r.rule_id]
+                if r.moved_to not in dues:
+                    start = last_trigger[i].get(r.rule_id)
+                    dues[r.moved_to] = [
+                        due_on(start, rules_by_id[r.moved_to].period) if start is not None else None
+                    ]
+                    if start is not None:
+                        last_trigger[i][r.moved_to] = start
         if not dues:
             decisions.append(Decision(hh, ref, False, "no_rule", None, None, None))
             continue
@@ -720,20 +787,25 @@ def evaluate(
             key=lambda rid: (ACTION_CARE[rules_by_id[rid].action], rid),
         )
         rule = rules_by_id[gov]
+        review = states.get(gov) if rule.action == "review" else None
+        if review is not None and review.status == "extended" and review.extended_to is not None:
+            latest = max(latest, review.extended_to)
         d = Decision(hh, ref, False, None, gov, rule.action, latest, holds=sorted(holds.get(i, ())))
         if latest > as_of:
-            d.reason = "linked" if waiting else "not_due"
+            extended = review is not None and review.status == "extended"
+            d.reason = "linked" if waiting and not extended else "not_due"
         elif d.holds:
             d.reason = "hold"
         elif hh.restricted:
             d.reason = "restricted"
         elif any(str(p) in open_request_keys for p in hh.people):
             d.reason = "open_request"
-        elif rule.action == "review":
+        elif rule.action == "review" and (review is None or review.status != "approved"):
             d.reason = "awaiting_review"
         else:
             d.dispose = True
-            if rule.action == "archive_then_destroy" and rule.archive_until:
+            d.action = rule.disposal_action
+            if d.action == "archive_then_destroy" and rule.archive_until:
                 d.archive_until = add_period(last_trigger[i][gov], rule.archive_until)
         decisions.append(d)
     return decisions
@@ -980,3 +1052,91 @@ def record_done(
         conn.execute(
             update(t).where(t.c.service == service, t.c.household_ref == ref).values(archive_key=key)
         )
+    r = RetentionReview.__table__  # type: ignore[attr-defined]
+    for ch in _chunks(refs):
+        conn.execute(
+            update(r)
+            .where(r.c.service == service, r.c.household_ref.in_(ch), r.c.status == "approved")
+            .values(status="disposed", updated_at=_now())
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# the disposition review register, as the sweep reads and writes it
+
+
+def load_reviews(conn: Connection, service: str, refs: list[str]) -> dict[str, list[ReviewState]]:
+    """ref -> review states among ``refs`` (what ``evaluate`` needs)."""
+    t = RetentionReview.__table__  # type: ignore[attr-defined]
+    out: dict[str, list[ReviewState]] = defaultdict(list)
+    for ch in _chunks(refs):
+        q = select(
+            t.c.household_ref, t.c.rule_id, t.c.status, t.c.stage, t.c.extended_to, t.c.moved_to
+        ).where(t.c.service == service, t.c.household_ref.in_(ch))
+        for ref, rule_id, status, stage, ext, moved in conn.execute(q):
+            out[ref].append(ReviewState(rule_id, status, stage, as_date(ext), moved))
+    return dict(out)
+
+
+def record_review_items(
+    conn: Connection,
+    sweep_id: str,
+    service: str,
+    as_of: date,
+    decisions: list[Decision],
+    stages: dict[str, int],
+) -> int:
+    """Open (or reopen) a review item for each household awaiting review. Idempotent.
+
+    A new item starts at stage 1; an item whose extension has run out, or whose hold has been
+    lifted, is open again at the stage it had reached. Returns the number opened or reopened.
+    """
+    t = RetentionReview.__table__  # type: ignore[attr-defined]
+    waiting = [d for d in decisions if d.reason == "awaiting_review" and d.rule_id and d.due]
+    existing: dict[tuple[str, str], Any] = {}
+    for ch in _chunks([d.ref for d in waiting]):
+        for row in conn.execute(select(t).where(t.c.service == service, t.c.household_ref.in_(ch))):
+            existing[(row.household_ref, row.rule_id)] = row
+    new_rows = []
+    changed = 0
+    for d in waiting:
+        keys = json.dumps(
+            {"people": [str(p) for p in d.household.people], "groups": [str(g) for g in d.household.groups]},
+            sort_keys=True,
+        )
+        row = existing.get((d.ref, d.rule_id or ""))
+        if row is None:
+            new_rows.append(
+                {
+                    "service": service,
+                    "household_ref": d.ref,
+                    "rule_id": d.rule_id,
+                    "household_keys": keys,
+                    "stages": stages.get(d.rule_id or "", 1),
+                    "stage": 1,
+                    "due_on": d.due,
+                    "status": "open",
+                    "approvals": "[]",
+                    "opened_sweep": sweep_id,
+                    "opened_on": as_of,
+                    "updated_at": _now(),
+                }
+            )
+            continue
+        values: dict[str, Any] = {}
+        if row.status in ("extended", "held"):
+            values["status"] = "open"
+        if as_date(row.due_on) != d.due:
+            values["due_on"] = d.due
+        if row.household_keys != keys:
+            values["household_keys"] = keys
+        if values:
+            changed += 1
+            conn.execute(
+                update(t)
+                .where(t.c.service == service, t.c.household_ref == d.ref, t.c.rule_id == d.rule_id)
+                .values(**values, updated_at=_now())
+            )
+    if new_rows:
+        conn.execute(insert(t), new_rows)
+    return len(new_rows) + changed

@@ -7,6 +7,7 @@ import typer
 from . import intake, portability, rights, sar, transfer
 from .catalog import catalog
 from .deadline import deadline
+from .review import review_app
 from .search import search
 from .seed import seed
 from .stack import down, up
@@ -64,6 +65,7 @@ app.command("portability-status")(portability.portability_status)
 # retention
 app.command()(sweep)
 app.command()(schedule)
+app.add_typer(review_app, name="review")
 
 
 def main() -> None:
