@@ -23,8 +23,8 @@ from rightsflow.erasure import EXEMPTIONS, GROUNDS, RESTRICTION_REASONS
 from rightsflow.register import Register
 
 from .common import fail, settings_and_catalog
-from .sar import _client, _parse_date
-from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt, parse_identifiers
+from .sar import _client, received_and_subject
+from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt
 
 T = TypeVar("T")
 
@@ -139,8 +139,7 @@ def erase(
 
     if ground not in GROUNDS:
         fail(f"--ground must be one of {', '.join(GROUNDS)}")
-    day = _parse_date(received, "--received", not_after=date.today())
-    ids = parse_identifiers(nhs_number, upn, name, dob, postcode)
+    day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
     typer.echo(
         _file(
             "erasure",
@@ -168,8 +167,7 @@ def restrict(
 
     if reason not in RESTRICTION_REASONS:
         fail(f"--reason must be one of {', '.join(RESTRICTION_REASONS)}")
-    day = _parse_date(received, "--received", not_after=date.today())
-    ids = parse_identifiers(nhs_number, upn, name, dob, postcode)
+    day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
     typer.echo(
         _file(
             "restriction",
@@ -206,8 +204,7 @@ def object_(
 
     if notice_days < 0:
         fail("--notice-days cannot be negative")
-    day = _parse_date(received, "--received", not_after=date.today())
-    ids = parse_identifiers(nhs_number, upn, name, dob, postcode)
+    day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
     typer.echo(
         _file(
             "objection",
@@ -249,8 +246,7 @@ def withdraw_consent(
     services = sorted(set(service or consent_based))
     if not services:
         fail("no consent-based service in the catalogue")
-    day = _parse_date(received, "--received", not_after=date.today())
-    ids = parse_identifiers(nhs_number, upn, name, dob, postcode)
+    day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
     request_id = _file(
         "consent_withdrawal",
         ids,
@@ -301,8 +297,7 @@ def rectify(
     from rightsflow.erasure import rectifiable_fields
     from workflows.rectification import Rectification, RectificationInput
 
-    day = _parse_date(received, "--received", not_after=date.today())
-    ids = parse_identifiers(nhs_number, upn, name, dob, postcode)
+    day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
     _, catalog = settings_and_catalog()
     try:
         if not any(rectifiable_fields(svc, field) for svc in catalog):

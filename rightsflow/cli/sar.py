@@ -53,6 +53,19 @@ def _parse_date(value: str, option: str, *, not_after: date | None = None) -> da
     return d
 
 
+def received_and_subject(
+    received: str,
+    nhs_number: str | None,
+    upn: str | None,
+    name: str | None,
+    dob: str | None,
+    postcode: str | None,
+) -> tuple[date, Any]:
+    """A request's --received day (not in the future) and its subject's identifiers, both checked."""
+    day = _parse_date(received, "--received", not_after=date.today())
+    return day, parse_identifiers(nhs_number, upn, name, dob, postcode)
+
+
 def _sar_options() -> dict[str, int]:
     def env_int(name: str, default: int) -> int:
         raw = os.environ.get(name)
@@ -157,11 +170,9 @@ def sar(
     ] = "self",
 ) -> None:
     """File a subject access request; prints its request id."""
-    today = date.today()
     if requester not in REQUESTERS:
         fail(f"--requester must be one of {', '.join(REQUESTERS)}")
-    received_on = _parse_date(received, "--received", not_after=today)
-    ids = parse_identifiers(nhs_number, upn, name, dob, postcode)
+    received_on, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
     settings, _ = settings_and_catalog()
     try:
         request_id = file_request(settings, ids, received_on, requester)
