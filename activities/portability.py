@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -33,14 +32,14 @@ from typing import Any
 from sqlalchemy import func, select
 from temporalio import activity
 
-from activities.subject_access import ClaimStore, _json_default, gather_records, redact_dossiers
+from activities.subject_access import ClaimStore, gather_records, redact_dossiers
 from activities.transfer import (
     MANIFEST_VERSION,
-    _csv_bytes,
     _object_exists,
     _typed,
     build_bag_zip,
     manifest_for,
+    payload_files,
 )
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
@@ -271,12 +270,7 @@ class PortabilityActivities:
                 "third_parties": "withheld: information identifying other people (DPA 2018 Sch 2 para 16)",
             }
         )
-        files: dict[str, bytes] = {"manifest.json": json.dumps(manifest, indent=2, sort_keys=True).encode()}
-        for c in manifest["collections"]:
-            rows = records[c["name"]]
-            fields = [f["name"] for f in c["fields"]]
-            files[c["json"]] = json.dumps(rows, indent=2, sort_keys=True, default=_json_default).encode()
-            files[c["csv"]] = _csv_bytes(fields, rows)
+        files = payload_files(manifest, records)
         info = {
             "Source-Organization": cat.authority,
             "External-Identifier": inp.request_id,

@@ -445,6 +445,17 @@ def _insert_role_row(
     return True
 
 
+def payload_files(manifest: dict[str, Any], records: dict[str, list[dict[str, Any]]]) -> dict[str, bytes]:
+    """The bag payload: the manifest, and each record type as JSON and CSV as the manifest names them."""
+    files: dict[str, bytes] = {"manifest.json": json.dumps(manifest, indent=2, sort_keys=True).encode()}
+    for c in manifest["collections"]:
+        rows = records[c["name"]]
+        fields = [f["name"] for f in c["fields"]]
+        files[c["json"]] = json.dumps(rows, indent=2, sort_keys=True, default=_json_default).encode()
+        files[c["csv"]] = _csv_bytes(fields, rows)
+    return files
+
+
 def _csv_bytes(fields: list[str], rows: list[dict[str, Any]]) -> bytes:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
@@ -854,12 +865,7 @@ class TransferActivities:
                 },
             }
         )
-        files: dict[str, bytes] = {"manifest.json": json.dumps(manifest, indent=2, sort_keys=True).encode()}
-        for c in manifest["collections"]:
-            rows = records[c["name"]]
-            fields = [f["name"] for f in c["fields"]]
-            files[c["json"]] = json.dumps(rows, indent=2, sort_keys=True, default=_json_default).encode()
-            files[c["csv"]] = _csv_bytes(fields, rows)
+        files = payload_files(manifest, records)
         info = {
             "Source-Organization": cat.authority,
             "Rightsflow-Receiving-Organization": inp.to_authority,
