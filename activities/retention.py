@@ -60,6 +60,7 @@ from rightsflow.retention import (
     rows_json,
     save_progress,
 )
+from rightsflow.review import send_reminders
 from rightsflow.s3 import ensure_archive_bucket, opaque_key, put_locked_object, s3_client
 
 CERTIFICATE_LOCK_YEARS = 25  # disposal certificates outlive any claim about the disposal
@@ -153,6 +154,17 @@ class FinishServiceResult:
     certificate_sha256: str | None
     disposed_households: int
     archives_purged: int
+
+
+@dataclass
+class ReviewRemindersInput:
+    as_of: str  # ISO date: the sweep's day
+    services: list[str] | None = None  # None: every service
+
+
+@dataclass
+class ReviewRemindersResult:
+    sent: int
 
 
 def _archive_lock_until(d: date) -> datetime:
@@ -280,6 +292,13 @@ class RetentionActivities:
     @activity.defn
     def finish_service(self, inp: FinishServiceInput) -> FinishServiceResult:
         return finish_service(self, inp)
+
+    @activity.defn
+    def review_reminders(self, inp: ReviewRemindersInput) -> ReviewRemindersResult:
+        """Remind the records manager of review items awaiting a decision (safe to repeat)."""
+        sent = send_reminders(self.catalog, self.register, date.fromisoformat(inp.as_of), inp.services)
+        activity.logger.info("retention review reminders %s: %d sent", inp.as_of, len(sent))
+        return ReviewRemindersResult(len(sent))
 
 
 def resume_progress(

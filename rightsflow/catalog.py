@@ -22,6 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 IDENTITY_NAMES = ("nhs_number", "upn", "name", "date_of_birth", "postcode")
 RETENTION_TRIGGERS = ("last_contact", "case_closure", "date_of_birth", "death", "record_created")
 DISPOSAL_ACTIONS = ("destroy", "anonymise", "review", "archive_then_destroy")
+# Disposition review reminders, in working days (England and Wales): the first after an item has
+# awaited a decision this long, then again at this interval while it is undecided.
+REVIEW_REMIND_AFTER = 10
+REVIEW_REMIND_EVERY = 5
 HOLD_KINDS = ("legal_hold", "safeguarding_concern", "child_protection_plan", "looked_after", "inquiry")
 # Categories rightsflow adds to the fideslang taxonomy for children's services records.
 EXTRA_CATEGORIES = {
@@ -182,7 +186,9 @@ class RetentionRule(_Strict):
     * ``review`` puts the household in the disposition review register when it falls due; once
       every one of ``review_stages`` is approved, the next sweep disposes of it by
       ``after_review`` (``destroy`` unless the rule says otherwise; ``archive_until`` and
-      ``anonymise_keep`` then apply as for those actions).
+      ``anonymise_keep`` then apply as for those actions). While an item awaits a decision the
+      records manager is reminded after ``review_remind_after`` working days (from the day the
+      item opened or its current stage began), then every ``review_remind_every`` working days.
     """
 
     rule_id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -199,6 +205,10 @@ class RetentionRule(_Strict):
     review_stages: Annotated[int, Field(ge=0, le=5)] = 0
     # review: what happens once every stage is approved (None: destroy)
     after_review: Literal["destroy", "anonymise", "archive_then_destroy"] | None = None
+    # review: remind the records manager after this many working days awaiting a decision, then
+    # every ``review_remind_every`` working days (None: REVIEW_REMIND_AFTER / REVIEW_REMIND_EVERY)
+    review_remind_after: Annotated[int, Field(ge=1, le=60)] | None = None
+    review_remind_every: Annotated[int, Field(ge=1, le=60)] | None = None
     source: Annotated[str, Field(min_length=10)]
 
     @model_validator(mode="after")
@@ -222,7 +232,18 @@ class RetentionRule(_Strict):
             raise ValueError("anonymise_keep is only for action 'anonymise'")
         if self.action == "review" and self.review_stages < 1:
             raise ValueError("review_stages must be at least 1 when action is 'review'")
+        reminders = self.review_remind_after is not None or self.review_remind_every is not None
+        if reminders and self.action != "review":
+            raise ValueError("review_remind_after and review_remind_every are only for action 'review'")
         return self
+
+    @property
+    def review_reminders(self) -> tuple[int, int]:
+        """(working days before the first reminder, working days between reminders)."""
+        return (
+            self.review_remind_after or REVIEW_REMIND_AFTER,
+            self.review_remind_every or REVIEW_REMIND_EVERY,
+        )
 
     @property
     def disposal_action(self) -> str:

@@ -180,6 +180,12 @@ class RetentionReview(RegisterBase):
     opened_sweep: Mapped[str] = mapped_column(String(80))
     opened_on: Mapped[date] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=_now)
+    # Reminders (rightsflow/review.py): the day the current wait for a decision began (None: the
+    # item's opened_on, or for an item reopened after an extension or hold, the day it is seen
+    # open again), how many reminders were sent and when the last one was.
+    waiting_since: Mapped[date | None] = mapped_column(Date)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_reminded_on: Mapped[date | None] = mapped_column(Date)
     __table_args__ = (Index("ix_retention_review_status", "service", "status"),)
 
 

@@ -11,6 +11,12 @@ rule; here a reviewer decides on it:
 * **hold**: a flag row with the store's code for the hold kind is written through the catalogue's
   ``flags`` role, so the sweep retains the household with reason ``hold``.
 
+While an item is open the records manager is reminded (``send_reminders``, run by the daily
+sweep): after the rule's ``review_remind_after`` working days from the day the item opened or its
+current stage began, then every ``review_remind_every`` working days until it is decided. A
+reminder is an audit entry (``retention.review.reminder``, once per item and day) and a log line;
+the item's row counts them and keeps the day of the last one.
+
 Every decision is appended once to the register's audit log with the keyed-hash household
 reference, rule, stage and decision; the hold reason's text stays in the review row and the audit
 entry carries its SHA-256 only. Nothing here writes a name or an identifier of a person.
@@ -20,20 +26,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, inspect, select, update
+from sqlalchemy import Connection, Engine, and_, inspect, or_, select, update
 
-from .catalog import HOLD_KINDS, Catalog, ServiceCatalog
+from .catalog import HOLD_KINDS, REVIEW_REMIND_AFTER, REVIEW_REMIND_EVERY, Catalog, ServiceCatalog
+from .clock import add_working_days
 from .config import Settings
 from .db import store_engine
 from .register import Register, _now
 from .retention import RetentionReview, as_date, ensure_schema
 from .storemap import StoreMap
 
+log = logging.getLogger("rightsflow.review")
+
 DECIDABLE = ("open", "extended")
+REMINDER_ACTOR = "retention schedule"
 LEGAL_BASIS = "UK GDPR Art 5(1)(e) storage limitation; the service's retention schedule (disposition review)"
 
 
@@ -56,6 +67,9 @@ class ReviewItem:
     extended_to: date | None
     moved_to: str | None
     hold_kind: str | None
+    waiting_since: date | None = None
+    reminders_sent: int = 0
+    last_reminded_on: date | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in self.__dict__.items()}
@@ -76,6 +90,10 @@ def _item(row: Any) -> ReviewItem:
         extended_to=as_date(row.extended_to),
         moved_to=row.moved_to,
         hold_kind=row.hold_kind,
+        waiting_since=as_date(row.waiting_since)
+        or (as_date(row.opened_on) if row.decision is None else None),
+        reminders_sent=row.reminders_sent or 0,
+        last_reminded_on=as_date(row.last_reminded_on),
     )
 
 
@@ -222,6 +240,8 @@ def decide(
         values["approvals"] = json.dumps(approvals)
         final = row.stage >= row.stages
         values.update(status="approved" if final else "open", stage=row.stage if final else row.stage + 1)
+        if not final:
+            values["waiting_since"] = today  # the next stage's wait (and its reminders) starts now
         detail["final"] = final
     elif extend_to is not None:
         kind = "extend"
@@ -231,7 +251,8 @@ def decide(
             raise ReviewError(f"{row.household_ref[:12]} is {row.status}: it cannot be extended")
         if extend_to <= today:
             raise ReviewError("--extend-to must be a date after today")
-        values.update(status="extended", extended_to=extend_to)
+        # the wait for a decision starts again when the sweep reopens the item
+        values.update(status="extended", extended_to=extend_to, waiting_since=None)
         detail["extended_to"] = extend_to.isoformat()
     elif move_to is not None:
         kind = "move"
@@ -255,7 +276,7 @@ def decide(
         )
         if row.status == "held" and row.hold_kind == hold and not wrote:
             return _item(row), False
-        values.update(status="held", hold_kind=hold, reason=reason)
+        values.update(status="held", hold_kind=hold, reason=reason, waiting_since=None)
         detail.update(
             hold_kind=hold,
             flag_code=code_exists,
@@ -284,3 +305,105 @@ def decide(
         },
     )
     return _item(after), True
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder sent: the item (keyed-hash reference) and how long it has waited."""
+
+    service: str
+    ref: str
+    rule_id: str
+    stage: int
+    stages: int
+    waiting_since: date
+    number: int
+
+
+def next_reminder_on(waiting_since: date, last_reminded_on: date | None, after: int, every: int) -> date:
+    """The first day a reminder is due: ``after`` working days into the wait, then ``every``
+    working days after the last reminder (a reminder from before this wait began does not count)."""
+    if last_reminded_on is None or last_reminded_on <= waiting_since:
+        return add_working_days(waiting_since, after)
+    return add_working_days(last_reminded_on, every)
+
+
+def send_reminders(
+    catalog: Catalog, register: Register, today: date, services: list[str] | None = None
+) -> list[Reminder]:
+    """Remind the records manager of every open item due a reminder on ``today``. Idempotent.
+
+    Running again on the same day sends nothing twice: each reminder is an audit entry keyed by
+    the item and the day, and the row's ``last_reminded_on`` is moved only once. Days missed (no
+    sweep ran) are caught up by a single reminder, not one per day missed.
+    """
+    engine = register.engine
+    ensure_schema(engine)
+    t = RetentionReview.__table__  # type: ignore[attr-defined]
+    q = select(t).where(t.c.status == "open")
+    if services:
+        q = q.where(t.c.service.in_(services))
+    with engine.connect() as conn:
+        rows = conn.execute(q.order_by(t.c.service, t.c.household_ref, t.c.rule_id)).all()
+    sent: list[Reminder] = []
+    for row in rows:
+        key = (t.c.service == row.service, t.c.household_ref == row.household_ref, t.c.rule_id == row.rule_id)
+        since = as_date(row.waiting_since)
+        if since is None:
+            # Never decided: the wait began when the item opened. Reopened after an extension or a
+            # hold (the sweep that reopens it runs just before this): the wait begins today.
+            since = as_date(row.opened_on) if row.decision is None else today
+            with engine.begin() as conn:
+                conn.execute(update(t).where(*key, t.c.waiting_since.is_(None)).values(waiting_since=since))
+        # A rule gone from the catalogue since the item opened: the default schedule still applies.
+        rules = catalog[row.service].retention if row.service in catalog.ids else []
+        rule = next((r for r in rules if r.rule_id == row.rule_id), None)
+        after, every = rule.review_reminders if rule else (REVIEW_REMIND_AFTER, REVIEW_REMIND_EVERY)
+        last = as_date(row.last_reminded_on)
+        if since is None or last == today or today < next_reminder_on(since, last, after, every):
+            continue
+        number = (row.reminders_sent or 0) + 1
+        # The audit entry first (once per item and day): a retry after a crash between the two
+        # writes finds it there and only moves the row on.
+        register.audit(
+            f"retention-review:{row.service}:{row.household_ref}:{row.rule_id}:reminder:{today.isoformat()}",
+            actor=REMINDER_ACTOR,
+            action="retention.review.reminder",
+            service=row.service,
+            legal_basis=LEGAL_BASIS,
+            detail={
+                "household_ref": row.household_ref,
+                "rule_id": row.rule_id,
+                "stage": row.stage,
+                "stages": row.stages,
+                "due_on": as_date(row.due_on),
+                "waiting_since": since,
+                "reminder": number,
+            },
+        )
+        with engine.begin() as conn:
+            moved = conn.execute(
+                update(t)
+                .where(
+                    *key,
+                    t.c.status == "open",
+                    or_(t.c.last_reminded_on.is_(None), t.c.last_reminded_on < today),
+                )
+                .values(reminders_sent=t.c.reminders_sent + 1, last_reminded_on=today)
+            ).rowcount
+        if not moved:
+            continue  # another run reminded it first
+        log.info(
+            "retention review reminder: %s %s %s stage %d/%d awaiting a decision since %s (reminder %d)",
+            row.service,
+            row.rule_id,
+            row.household_ref[:16],
+            row.stage,
+            row.stages,
+            since.isoformat(),
+            number,
+        )
+        sent.append(
+            Reminder(row.service, row.household_ref, row.rule_id, row.stage, row.stages, since, number)
+        )
+    return sent

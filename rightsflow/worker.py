@@ -71,6 +71,7 @@ def build_activities(settings: Settings) -> list:
         retention.count_people,
         retention.sweep_batches,
         retention.finish_service,
+        retention.review_reminders,
     ]
     transfer = TransferActivities(settings, catalog, register)
     activities += [

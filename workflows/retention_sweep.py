@@ -17,12 +17,15 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.retention import (
         FinishServiceInput,
         FinishServiceResult,
         RetentionActivities,
+        ReviewRemindersInput,
+        ReviewRemindersResult,
         SweepBatchesInput,
         SweepCounts,
     )
@@ -33,6 +36,15 @@ STORE_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     backoff_coefficient=2.0,
     non_retryable_error_types=["RetentionPlanError"],
+)
+
+
+# Reminders: a few tries, then tomorrow's sweep; a worker that lacks the activity is not retried.
+REMINDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=5,
+    non_retryable_error_types=["NotFoundError"],
 )
 
 
@@ -79,6 +91,7 @@ class RetentionSweepResult:
     as_of: str
     dry_run: bool
     services: list[ServiceSweepResult] = field(default_factory=list)
+    review_reminders: int | None = None  # reminders sent (None: a dry run, or none attempted)
 
 
 def sweep_id_for(as_of: str, dry_run: bool) -> str:
@@ -174,4 +187,20 @@ class RetentionSweep:
             )
 
         results = await asyncio.gather(*(one(s) for s in services))
-        return RetentionSweepResult(sweep_id, as_of, inp.dry_run, list(results))
+        result = RetentionSweepResult(sweep_id, as_of, inp.dry_run, list(results))
+        # Versioned: sweeps started before reminders existed replay without the activity.
+        if not inp.dry_run and workflow.patched("retention-review-reminders"):
+            try:
+                sent: ReviewRemindersResult = await workflow.execute_activity_method(
+                    RetentionActivities.review_reminders,
+                    ReviewRemindersInput(as_of, inp.services),
+                    start_to_close_timeout=timedelta(minutes=10),
+                    retry_policy=REMINDER_RETRY,
+                )
+                result.review_reminders = sent.sent
+            except ActivityError:
+                # The disposals are done and recorded; reminders are worked out from dates, so
+                # tomorrow's sweep sends any missed today. A worker without the activity must not
+                # keep a finished sweep open.
+                workflow.logger.warning("retention %s: review reminders not sent", sweep_id)
+        return result
