@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from temporalio import activity
 
 from rightsflow.catalog import Catalog
@@ -61,7 +61,13 @@ from rightsflow.retention import (
     save_progress,
 )
 from rightsflow.review import send_reminders
-from rightsflow.s3 import ensure_archive_bucket, opaque_key, put_locked_object, s3_client
+from rightsflow.s3 import (
+    ensure_archive_bucket,
+    object_lock_of,
+    opaque_key,
+    put_locked_object,
+    s3_client,
+)
 
 CERTIFICATE_LOCK_YEARS = 25  # disposal certificates outlive any claim about the disposal
 CERTIFICATE_MAX_INLINE_REFS = 500
@@ -509,8 +515,9 @@ def finish_service(acts: RetentionActivities, inp: FinishServiceInput) -> Finish
                         .where(t.c.service == inp.service, t.c.household_ref == ref)
                         .values(status="done", household_key=None)
                     )
-    # 2. Archives whose date has passed.
-    purged = 0
+    # 2. Archives whose date has passed. One still under Object Lock on the S3 server's clock (a
+    # sweep dated ahead of today, or clock skew at midnight) is left for a later sweep.
+    locked = 0
     with reg.begin() as rconn:
         expired = rconn.execute(
             select(t.c.household_ref, t.c.archive_key).where(
@@ -523,17 +530,27 @@ def finish_service(acts: RetentionActivities, inp: FinishServiceInput) -> Finish
             )
         ).all()
     for ref, key in expired:
-        versions = acts.s3.list_object_versions(Bucket=acts.settings.s3_bucket, Prefix=key)
-        for v in versions.get("Versions", []) + versions.get("DeleteMarkers", []):
-            if v["Key"] == key:
-                acts.s3.delete_object(Bucket=acts.settings.s3_bucket, Key=key, VersionId=v["VersionId"])
+        if not _purge_archive(acts, key):
+            locked += 1
+            continue
         with reg.begin() as rconn:
             rconn.execute(
                 update(t)
                 .where(t.c.service == inp.service, t.c.household_ref == ref)
                 .values(archive_purged_on=as_of)
             )
-        purged += 1
+    if locked:
+        activity.logger.info("retention %s %s: %d archive(s) still locked", inp.sweep_id, inp.service, locked)
+    # Counted from the register, so a retried attempt reports the archives an earlier one removed.
+    with reg.connect() as rconn:
+        purged = int(
+            rconn.execute(
+                select(func.count())
+                .select_from(t)
+                .where(t.c.service == inp.service, t.c.archive_purged_on == as_of)
+            ).scalar()
+            or 0
+        )
     # 3. The certificate: what this sweep disposed, by rule and action, with keyed-hash references.
     with reg.connect() as rconn:
         done = rconn.execute(
@@ -564,12 +581,38 @@ def finish_service(acts: RetentionActivities, inp: FinishServiceInput) -> Finish
             "as_of": inp.as_of,
             "disposed_households": len(done),
             "archives_purged": purged,
+            "archives_still_locked": locked,
             "certificate": cert_key,
             "certificate_sha256": cert_sha,
             "counts": {k: v for k, v in asdict(inp.counts).items() if k != "by_rule"},
         },
     )
     return FinishServiceResult(inp.service, cert_key, cert_sha, len(done), purged)
+
+
+def _purge_archive(acts: RetentionActivities, key: str) -> bool:
+    """Delete every version of an archive; False while Object Lock still protects one.
+
+    Already gone (an earlier attempt removed it) counts as removed. A refusal for any other reason
+    (permissions) is raised, not taken for a lock.
+    """
+    bucket = acts.settings.s3_bucket
+    listing = acts.s3.list_object_versions(Bucket=bucket, Prefix=key)
+    versions = [(v, False) for v in listing.get("Versions", [])]
+    versions += [(v, True) for v in listing.get("DeleteMarkers", [])]
+    for v, marker in versions:
+        if v["Key"] != key:
+            continue
+        try:
+            acts.s3.delete_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])
+        except ClientError:
+            if marker:  # a delete marker carries no lock
+                raise
+            lock = object_lock_of(acts.s3, bucket, key, v["VersionId"])
+            if lock["legal_hold"] or (lock["retain_until"] and lock["retain_until"] > datetime.now(UTC)):
+                return False
+            raise
+    return True
 
 
 def render_certificate(settings: Settings, context: dict[str, Any]) -> str:
