@@ -46,6 +46,15 @@ exactly: 5 safeguarding concerns, 3 child protection plans, 2 looked-after child
 care), 1 legal hold; social care also has 1 inquiry hold and Early Help 4 step-ups to social
 care. Some have ended. About 1% of families had their last contact three years (give or take
 three days) before ``as_of``; the rest are spread uniformly over the six years before it.
+
+Children's social care also holds old, closed cases, so a retention sweep has something due in
+every store. In every 100 of its families, nine (only families known to no other service, so the
+other four stores are unchanged) are dated back in time (``historic_case``): three MASH contacts that
+led nowhere, 7 to 11 years ago (destroyed under ``contact_not_progressed``); two closed children in
+need cases whose youngest child is now over 25 (awaiting review); a looked-after child, now over 25,
+whose case record goes to the locked archive; a closed child protection case, 26 to 31 years ago,
+whose 35 years from closure have not run (kept, linked); and two closed cases under a legal hold
+and an inquiry hold placed in the last three years (kept, held).
 """
 
 from __future__ import annotations
@@ -75,6 +84,7 @@ __all__ = [
     "StoreNotEmpty",
     "create_schemas",
     "family_origin",
+    "historic_case",
     "seed_if_empty",
     "seed_stores",
     "shared_child_example",
@@ -547,6 +557,33 @@ def _family_flags(service: str, index: int) -> set[str]:
     return {kind for kind in _FLAG_KINDS[service] if position in _FLAG_POSITIONS[kind]}
 
 
+# Old, closed social care cases: position of the family within each block of 100 -> kind.
+_HISTORIC = {
+    16: "looked_after",  # the family's looked-after flag; the child is the youngest
+    18: "contact",
+    29: "held",  # the family's legal hold
+    34: "child_in_need",
+    37: "held",  # the family's inquiry hold
+    47: "child_protection",  # the family's child protection flag
+    58: "contact",
+    74: "child_in_need",
+    96: "contact",
+}
+# How many years before as_of each kind's case was last active (youngest child born by then).
+_HISTORIC_YEARS = {"contact": (7, 10), "child_protection": (26, 30)}
+
+
+def historic_case(service: str, index: int) -> str | None:
+    """The kind of old, closed case ``service``'s family ``index`` is (social care only), or None."""
+    if service != CSC:
+        return None
+    return _HISTORIC.get(index % 100)
+
+
+# Only families of social care's own: moving a shared family back in time would break the overlap.
+assert all(family_origin(CSC, i) == (CSC, i) and i % 50 != 7 for i in _HISTORIC)
+
+
 # -- canonical families -----------------------------------------------------------------------------
 
 
@@ -974,6 +1011,7 @@ class _Ctx:
     children: list[_Person]
     worker: _Staff
     counters: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    historic: str | None = None  # the kind of old, closed case (social care), see historic_case
 
     def next_id(self, table: str) -> int:
         n = self.counters[table]
@@ -1025,6 +1063,9 @@ def _last_contact(rng: random.Random, index: int, as_of: date) -> date:
 
 
 def _context(seed: int, as_of: date, service: str, index: int, staff: list[_Staff]) -> _Ctx:
+    historic = historic_case(service, index)
+    if historic is not None:
+        return _historic_context(seed, as_of, service, index, staff, historic)
     origin, origin_index = family_origin(service, index)
     fam = _canonical_family(seed, as_of, origin, origin_index)
     rng = random.Random(f"{seed}:{service}:{index}")
@@ -1050,6 +1091,37 @@ def _context(seed: int, as_of: date, service: str, index: int, staff: list[_Staf
         people=fam.adults + children,
         children=children,
         worker=rng.choice([s for s in staff if s.role == _STAFF_ROLES[service][0]]),
+    )
+
+
+def _historic_context(
+    seed: int, as_of: date, service: str, index: int, staff: list[_Staff], kind: str
+) -> _Ctx:
+    """An old case: the family as it was ``years`` before ``as_of``, last seen within the year
+    before that, closed within two months of the last contact."""
+    rng = random.Random(f"{seed}:{service}:{index}")
+    low, high = _HISTORIC_YEARS.get(kind, (26, 40))
+    then = _years_before(as_of, rng.randint(low, high))
+    fam = _canonical_family(seed, then, service, index)
+    last = then - timedelta(days=rng.randint(0, 365))
+    opened = last - timedelta(days=rng.randint(21, 730))
+    children = [c for c in fam.children if c.dob <= last]
+    return _Ctx(
+        service=service,
+        index=index,
+        as_of=as_of,
+        rng=rng,
+        fam=fam,
+        local=_local(seed, fam, _AREA[service], then),
+        staff=staff,
+        flags=_family_flags(service, index),
+        opened=opened,
+        last_contact=last,
+        closed=last + timedelta(days=rng.randint(0, 60)),
+        people=fam.adults + children,
+        children=children,
+        worker=rng.choice([s for s in staff if s.role == _STAFF_ROLES[service][0]]),
+        historic=kind,
     )
 
 
@@ -1294,6 +1366,13 @@ def _plan_end(ctx: _Ctx, start: date, share_ended: float) -> date | None:
     return end if end <= ctx.as_of else None
 
 
+def _csc_end(ctx: _Ctx, start: date, share_ended: float) -> date | None:
+    """When a plan or episode ended: an old case's all ended by its closure."""
+    if ctx.historic is None or ctx.closed is None:
+        return _plan_end(ctx, start, share_ended)
+    return min(ctx.closed, start + timedelta(days=ctx.rng.randint(90, 730)))
+
+
 def _professional_rows(staff: list[_Staff]) -> list[dict]:
     return [
         {
@@ -1363,8 +1442,14 @@ def _childrens_social_care(ctx: _Ctx, rows: Rows) -> None:
             }
         )
 
+    if ctx.historic == "contact":
+        _csc_contact_only(ctx, rows)
+        return
     social_workers = [s for s in ctx.staff if s.role in ("Social Worker", "Senior Social Worker")]
-    lac_child = _flag_subject(ctx) if "lac" in ctx.flags else None
+    lac_child = None
+    if "lac" in ctx.flags:
+        # An old looked-after case: the youngest child, so the case record's rule governs the family.
+        lac_child = ctx.children[-1] if ctx.historic else _flag_subject(ctx)
     ending = ctx.closed
     for c in ctx.children:
         cid = ctx.person_id(c)
@@ -1432,7 +1517,7 @@ def _childrens_social_care(ctx: _Ctx, rows: Rows) -> None:
         )
         if "cp" in ctx.flags:
             start = ctx.between(ctx.opened, ctx.last_contact)
-            end = _plan_end(ctx, start, 0.5)
+            end = _csc_end(ctx, start, 0.5)
             rows["lcs_assessment"].append(
                 {
                     "assessment_id": ctx.next_id("lcs_assessment"),
@@ -1473,7 +1558,7 @@ def _childrens_social_care(ctx: _Ctx, rows: Rows) -> None:
             )
         if c is lac_child:
             start = ctx.between(ctx.opened, ctx.last_contact)
-            end = _plan_end(ctx, start, 0.3)
+            end = _csc_end(ctx, start, 0.3)
             rows["lcs_episode"].append(
                 {
                     "episode_id": ctx.next_id("lcs_episode"),
@@ -1569,6 +1654,8 @@ def _childrens_social_care(ctx: _Ctx, rows: Rows) -> None:
     ):
         if kind in ctx.flags:
             raised, ended = ctx.flag_dates(ends)
+            if ctx.historic:  # a hold placed on an old case lately (a claim, an inquiry), still in force
+                raised, ended = ctx.between(_years_before(ctx.as_of, 3), ctx.as_of), None
             rows["lcs_alert"].append(
                 {
                     "alert_id": ctx.next_id("lcs_alert"),
@@ -1578,6 +1665,36 @@ def _childrens_social_care(ctx: _Ctx, rows: Rows) -> None:
                     "ended_on": ended,
                 }
             )
+
+
+def _csc_contact_only(ctx: _Ctx, rows: Rows) -> None:
+    """A MASH contact about the children that led to no further action: the referral and the
+    decision's case note, nothing else (the people and their relationships are written already)."""
+    rng = ctx.rng
+    for c in ctx.children:
+        cid = ctx.person_id(c)
+        rows["lcs_referral"].append(
+            {
+                "referral_id": ctx.next_id("lcs_referral"),
+                "person_id": cid,
+                "referral_date": ctx.last_contact,
+                "referral_source": rng.choice(_REFERRAL_SOURCES),
+                "mash_outcome": "No further action",
+                "reason": f"Concerns about {c.given}'s school attendance and home conditions.",
+            }
+        )
+        rows["lcs_case_note"].append(
+            {
+                "note_id": ctx.next_id("lcs_case_note"),
+                "person_id": cid,
+                "recorded_at": ctx.at(ctx.last_contact),
+                "author_name": ctx.worker.name,
+                "author_role": ctx.worker.role,
+                "note_text": f"MASH decision: no further action for {c.given}; information and advice "
+                "given to the family.",
+                "supplementary_statement": None,
+            }
+        )
 
 
 # -- Lewisham Early Help --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from rightsflow.seed import (
     SERVICES,
     StoreNotEmpty,
     family_origin,
+    historic_case,
     seed_if_empty,
     seed_stores,
     shared_child_example,
@@ -230,11 +231,90 @@ def test_last_contacts_fall_within_six_years_before_as_of(seeded) -> None:
         for key, d in rows(urls[service], service, table, group, when):
             if service == EH:  # a family's cases are 2i+1 (current) and 2i+2 (an earlier one)
                 key = (key - 1) // 2
+            if service == CSC and historic_case(CSC, (key - 1) // 10):
+                continue  # old, closed cases: test_social_care_holds_old_closed_cases
             latest[key] = max(d, latest.get(key, d))
         assert len(latest) == FAMILIES or service == CSC, service
         assert all(SIX_YEARS_AGO <= d <= AS_OF for d in latest.values()), service
         spread = sorted(latest.values())
         assert (spread[-1] - spread[0]).days > 3 * 365, service  # spread out, not bunched
+
+
+def _csc_family(person_id: int) -> int:
+    return (person_id - 1) // 10
+
+
+def test_social_care_holds_old_closed_cases(seeded) -> None:
+    urls, _ = seeded
+    u = urls[CSC]
+    old = {i: historic_case(CSC, i) for i in range(FAMILIES) if historic_case(CSC, i)}
+    # 16, 18, 29, 34, 37, 47 of the first 50; only social care's own families, in no other store
+    assert sorted(old) == [16, 18, 29, 34, 37, 47]
+    assert all(historic_case(s, i) is None for s in (FT, EH, WFH, TF) for i in range(200))
+    assert all(family_origin(CSC, i) == (CSC, i) for i in old)
+    others = {normalise_nhs_number(n) for s in (FT, EH, WFH, TF) for n in nhs_numbers(urls[s], s)}
+    people = rows(u, CSC, "lcs_person", "person_id", "date_of_birth", "nhs_number", "is_professional")
+    children: dict[int, list[date]] = defaultdict(list)
+    for pid, dob, nhs, professional in people:
+        if professional or _csc_family(pid) not in old:
+            continue
+        assert nhs not in others
+        if (AS_OF - dob).days < 40 * 365:  # adults were born 17 or more years before their eldest
+            children[_csc_family(pid)].append(dob)
+    episodes = defaultdict(list)
+    for pid, kind, end in rows(u, CSC, "lcs_episode", "person_id", "episode_type", "end_date"):
+        episodes[_csc_family(pid)].append((kind, end))
+    referrals = defaultdict(list)
+    for pid, when, outcome in rows(u, CSC, "lcs_referral", "person_id", "referral_date", "mash_outcome"):
+        referrals[_csc_family(pid)].append((when, outcome))
+    for i, kind in old.items():
+        if kind == "contact":  # a MASH contact, no further action, 7 to 11 years ago: nothing more
+            assert not episodes[i] and referrals[i]
+            assert all(o == "No further action" for _, o in referrals[i])
+            assert all(date(2015, 3, 1) <= w <= date(2019, 3, 1) for w, _ in referrals[i])
+            continue
+        # every child over 25, every episode closed
+        assert all(dob < date(2001, 3, 1) for dob in children[i]), i
+        assert episodes[i] and all(end is not None and end < date(2000, 5, 1) for _, end in episodes[i])
+        kinds = {k for k, _ in episodes[i]}
+        assert ("LAC" in kinds) == (kind == "looked_after") and ("CP" in kinds) == (
+            kind == "child_protection"
+        )
+    # the holds on old cases are in force, placed within the last three years
+    alerts = rows(u, CSC, "lcs_alert", "person_id", "alert_code", "raised_on", "ended_on")
+    held = {_csc_family(p): code for p, code, raised, ended in alerts if old.get(_csc_family(p)) == "held"}
+    assert held == {29: "LEGAL_HOLD", 37: "INQUIRY"}
+    assert all(
+        ended is None and raised >= date(2023, 3, 1)
+        for p, _, raised, ended in alerts
+        if old.get(_csc_family(p)) == "held"
+    )
+    looked_after = [
+        (p, ended) for p, code, _, ended in alerts if code == "LOOKED_AFTER" and _csc_family(p) == 16
+    ]
+    assert looked_after and all(ended is not None for _, ended in looked_after)
+
+
+def test_a_social_care_sweep_finds_households_due_under_every_kind_of_rule(settings, monkeypatch) -> None:
+    from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts, run_batches
+    from rightsflow.catalog import load_catalog
+    from rightsflow.register import Register
+
+    catalog = load_catalog(settings.catalog_dir)
+    url = catalog[CSC].store.resolved_url(settings.home)
+    seed_stores({CSC: url}, families=FAMILIES * 2, seed=7, as_of=AS_OF, progress=False)
+    acts = RetentionActivities(settings, catalog, Register(settings), s3=object())
+    result = run_batches(acts, SweepBatchesInput("dry", CSC, AS_OF.isoformat(), True), None, SweepCounts())
+    assert result.done
+    counts, by_rule = result.counts, result.counts.by_rule
+    # per 100 families: 3 contacts destroyed, 1 looked-after record archived, 2 children in need
+    # files awaiting review, 2 old cases held, 1 child protection case kept for its 35 years
+    assert by_rule["contact_not_progressed"] == {"disposed": 3}
+    assert by_rule["looked_after_child_case_record"]["archived"] == 1
+    assert by_rule["child_in_need_case_file"]["awaiting_review"] == 2
+    assert by_rule["child_in_need_case_file"]["retained_hold"] == 2
+    assert by_rule["child_protection_case_file"]["retained_linked"] == 1
+    assert counts.disposed == 3 and counts.archived == 1 and counts.retained_hold == 2
 
 
 def test_hub_last_contact_is_the_latest_session(seeded) -> None:
