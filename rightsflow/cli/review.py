@@ -19,7 +19,8 @@ def list_(
     everything: Annotated[bool, typer.Option("--all", help="Decided items too, not only open ones.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Review items awaiting a decision (keyed-hash household references, no personal data)."""
+    """Review items awaiting a decision (keyed-hash household references, no personal data), with
+    the day each began waiting and the reminders sent about it."""
     from rightsflow.register import Register
     from rightsflow.review import list_reviews
 
@@ -34,9 +35,15 @@ def list_(
         typer.echo("No review items.")
         return
     for i in items:
+        waiting = f"  waiting since {i.waiting_since.isoformat()}" if i.waiting_since else ""
+        reminded = (
+            f"  reminded {i.reminders_sent}x, last {i.last_reminded_on.isoformat()}"
+            if i.last_reminded_on
+            else "  not reminded"
+        )
         typer.echo(
             f"{i.ref[:16]}  {i.service:32} {i.rule_id:34} stage {i.stage}/{i.stages}  "
-            f"due {i.due_on.isoformat()}  {i.status}"
+            f"due {i.due_on.isoformat()}  {i.status}{waiting}{reminded}"
         )
 
 
