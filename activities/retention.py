@@ -406,8 +406,6 @@ def run_batches(
                 batch.tally(d)
             chosen = [d for d in decisions if d.dispose]
             if chosen and not inp.dry_run:
-                with acts.register.engine.begin() as rconn:
-                    record_pending(rconn, inp.sweep_id, inp.service, as_of, chosen)
                 archive_keys = {
                     d.ref: acts._archive(conn, plan, d, inp.sweep_id, as_of)
                     for d in chosen
@@ -440,17 +438,21 @@ def run_batches(
                 batch.rows_changed = rows
                 total = SweepCounts.from_dict(asdict(counts))
                 total.add(batch)
-                if progress_key:  # what this batch did, should the store commit and we die
-                    state = {"cursor": cursor, "counts": asdict(counts), "done": False}
-                    state["next"] = {
-                        "cursor": next_cursor,
-                        "counts": asdict(total),
-                        "done": finished,
-                        "refs": [d.ref for d in chosen],
-                        "rows": rows,
-                        "archive_keys": archive_keys,
-                    }
-                    with acts.register.engine.begin() as rconn:
+                # Before the store commits, one register transaction says what this batch did
+                # (pending disposals and, should the store commit and we die, where to resume).
+                # Archives already in S3 are harmless if we die first: they are found by key.
+                with acts.register.engine.begin() as rconn:
+                    record_pending(rconn, inp.sweep_id, inp.service, as_of, chosen)
+                    if progress_key:
+                        state = {"cursor": cursor, "counts": asdict(counts), "done": False}
+                        state["next"] = {
+                            "cursor": next_cursor,
+                            "counts": asdict(total),
+                            "done": finished,
+                            "refs": [d.ref for d in chosen],
+                            "rows": rows,
+                            "archive_keys": archive_keys,
+                        }
                         save_progress(rconn, progress_key, inp.sweep_id, inp.service, state)
         # The store transaction has committed: the register says so (and where we are), then
         # the heartbeat.

@@ -36,6 +36,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     Connection,
     Date,
     Engine,
@@ -44,10 +46,12 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    bindparam,
     delete,
     func,
     insert,
     inspect,
+    literal_column,
     or_,
     select,
     update,
@@ -63,6 +67,7 @@ from .storemap import StoreMap
 REASONS = ("hold", "restricted", "open_request", "awaiting_review", "linked", "not_due", "no_rule")
 ACTION_CARE = {"archive_then_destroy": 3, "review": 2, "anonymise": 1, "destroy": 0}
 IN_CHUNK = 2000  # values per IN list: well under every backend's bound-parameter limit
+KEYSET_CHUNK = 20000  # keys per single-parameter key set (SQLite, PostgreSQL)
 
 
 class RetentionPlanError(ValueError):
@@ -479,11 +484,35 @@ def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[list[Any]]:
         yield values[i : i + size]
 
 
+def _keyset(conn: Connection, chunk: list[Any]) -> Any:
+    """The right-hand side of ``column.in_(...)`` for a chunk of store keys.
+
+    On SQLite and PostgreSQL the chunk travels as one bound parameter (a JSON array read by
+    ``json_each``, an array ``unnest``-ed) instead of one parameter per key: the statement text is
+    the same for every batch, so it is compiled once and cached, where thousands of ``?`` markers
+    cost more to render than the indexed lookups they drive. Elsewhere, a plain IN list.
+    """
+    kinds = {type(v) for v in chunk}
+    if conn.dialect.name == "sqlite" and kinds <= {int, str}:
+        arr = bindparam("keys", json.dumps(chunk), unique=True)
+        return select(literal_column("value")).select_from(func.json_each(arr))
+    if conn.dialect.name == "postgresql" and kinds and (kinds == {int} or kinds == {str}):
+        elem = BigInteger() if kinds == {int} else Text()
+        return select(func.unnest(bindparam("keys", chunk, type_=ARRAY(elem), unique=True)))
+    return chunk
+
+
+def _key_chunks(conn: Connection, values: Iterable[Any]) -> Iterator[Any]:
+    size = KEYSET_CHUNK if conn.dialect.name in ("sqlite", "postgresql") else IN_CHUNK
+    for chunk in _chunks(list(values), size):
+        yield _keyset(conn, chunk)
+
+
 def _select_in(conn: Connection, query_for, values: Iterable[Any]) -> list[Any]:  # type: ignore[no-untyped-def]
-    """Run ``query_for(chunk)`` for each chunk of ``values`` and concatenate the rows."""
+    """Run ``query_for(keys)`` for each chunk of ``values`` and concatenate the rows."""
     rows: list[Any] = []
-    for chunk in _chunks(list(values)):
-        rows.extend(conn.execute(query_for(chunk)).all())
+    for keys in _key_chunks(conn, values):
+        rows.extend(conn.execute(query_for(keys)).all())
     return rows
 
 
@@ -729,7 +758,7 @@ def evaluate(
                 prev = last_trigger[i].get(rule.rule_id)
                 last_trigger[i][rule.rule_id] = max(known) if prev is None else max(prev, *known)
             unit_dues[i][rule.rule_id].append(
-                None if any(d is None for d in dates) else due_on(max(dates), rule.period)  # type: ignore[type-var]
+                None if len(known) < len(dates) else due_on(max(known), rule.period)
             )
         # A rule that applies with no dated row at all has not run: keep the household.
         for i in applies or set():
@@ -776,7 +805,7 @@ def evaluate(
             decisions.append(Decision(hh, ref, False, "no_rule", None, None, None))
             continue
         rule_due: dict[str, date | None] = {
-            rid: (None if any(d is None for d in ds) else max(ds))  # type: ignore[type-var]
+            rid: (None if None in ds else max(ds))  # type: ignore[type-var]
             for rid, ds in dues.items()
         }
         known_dues = [x for ds in dues.values() for x in ds if x is not None]
@@ -865,7 +894,7 @@ def destroy_rows(
             continue
         t = plan.map.t(c)
         for colobj, values in _row_filter(plan, c, keys):
-            for ch in _chunks(values):
+            for ch in _key_chunks(conn, values):
                 total += conn.execute(delete(t).where(colobj.in_(ch))).rowcount or 0
     return total
 
@@ -930,7 +959,7 @@ def anonymise_rows(
         t = plan.map.t(c)
         values = {plan.map.c(c, f): v for f, v in anon.clear[c].items()}
         for colobj, vals in _row_filter(plan, c, keys):
-            for ch in _chunks(vals):
+            for ch in _key_chunks(conn, vals):
                 total += conn.execute(update(t).where(colobj.in_(ch)).values(values)).rowcount or 0
     return total
 
@@ -944,7 +973,7 @@ def household_rows(conn: Connection, plan: StorePlan, hh: Household) -> dict[str
         seen: set[tuple] = set()
         rows: list[dict[str, Any]] = []
         for colobj, vals in _row_filter(plan, c, keys):
-            for ch in _chunks(vals):
+            for ch in _key_chunks(conn, vals):
                 for r in conn.execute(select(*t.c).where(colobj.in_(ch))).mappings():
                     ident = tuple(r[k] for k in plan.primary_keys.get(c) or list(r.keys()))
                     if ident not in seen:

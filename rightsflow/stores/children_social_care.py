@@ -105,7 +105,7 @@ class Visit(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("lcs_person.person_id"), index=True)
     visit_date: Mapped[date] = mapped_column(Date, index=True)
     visit_type: Mapped[str] = mapped_column(String(40))
-    worker_person_id: Mapped[int | None] = mapped_column(ForeignKey("lcs_person.person_id"))
+    worker_person_id: Mapped[int | None] = mapped_column(ForeignKey("lcs_person.person_id"), index=True)
 
 
 class CaseNote(Base):

@@ -119,7 +119,8 @@ class HouseholdFlag(Base):
     __tablename__ = "household_flag"
     flag_ref: Mapped[str] = mapped_column(String(24), primary_key=True)
     household_ref: Mapped[str] = mapped_column(ForeignKey("household.household_ref"), index=True)
-    member_ref: Mapped[str | None] = mapped_column(ForeignKey("household_member.member_ref"))
+    # Indexed: deleting a member checks this reference (a scan per member without it).
+    member_ref: Mapped[str | None] = mapped_column(ForeignKey("household_member.member_ref"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     raised_on: Mapped[date] = mapped_column(Date)
     cleared_on: Mapped[date | None] = mapped_column(Date)
