@@ -52,6 +52,7 @@ from rightsflow.retention import (
     household_rows,
     load_progress,
     load_reviews,
+    lock_and_recheck,
     next_households,
     pending_keys,
     record_done,
@@ -402,6 +403,8 @@ def run_batches(
                     else:
                         kept.append(d)
                 decisions = kept
+            if not inp.dry_run:
+                lock_and_recheck(conn, plan, decisions, as_of)
             for d in decisions:
                 batch.tally(d)
             chosen = [d for d in decisions if d.dispose]

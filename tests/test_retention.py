@@ -327,3 +327,39 @@ def test_anonymise_keeps_only_the_statistical_fields(stores):
     assert _count(engine, tf.Intervention) == 0 and _count(engine, tf.DataShare) == 0
     again = _sweep(acts, "manchester_thriving_families", dry_run=False)
     assert again.anonymised == 0 and again.already_anonymised == 1
+
+
+def test_a_hold_placed_while_a_batch_is_being_decided_keeps_the_household(stores, monkeypatch):
+    """The race a live store has: a caseworker raises a hold after the sweep read the batch's
+    holds but before it deleted. The hold must win on every backend, not be deleted with the rows."""
+    from sqlalchemy.orm import Session
+
+    import activities.retention as sweep_module
+
+    acts, engine, _ = stores
+    with Session(engine) as s, s.begin():
+        held = _hub_household(s, "H10", date(2022, 1, 1))
+        _hub_household(s, "H11", date(2022, 1, 1))
+    real_evaluate = sweep_module.evaluate
+
+    def evaluate_then_a_hold_arrives(*args, **kwargs):  # type: ignore[no-untyped-def]
+        decisions = real_evaluate(*args, **kwargs)
+        assert all(d.dispose for d in decisions)  # both were due when read
+        with engine.begin() as other:  # another connection: the caseworker's
+            other.execute(
+                hub.HouseholdFlag.__table__.insert().values(
+                    flag_ref="H10-late",
+                    household_ref="H10",
+                    member_ref=held[0],
+                    kind="legal_hold",
+                    raised_on=AS_OF,
+                )
+            )
+        return decisions
+
+    monkeypatch.setattr(sweep_module, "evaluate", evaluate_then_a_hold_arrives)
+    counts = _sweep(acts, "westminster_family_hub", dry_run=False, batch_size=10)
+    assert counts.disposed == 1 and counts.retained_hold == 1
+    assert _count(engine, hub.HouseholdMember, household_ref="H10") == 2
+    assert _count(engine, hub.HouseholdFlag, flag_ref="H10-late") == 1
+    assert _count(engine, hub.Household, household_ref="H11") == 0
