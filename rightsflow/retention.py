@@ -733,32 +733,31 @@ def evaluate(
             if src.per_person:
                 allowed = {("person", k) for (k,) in hits}
 
+        # One row per trigger unit (person or group): its latest date and how many of its rows
+        # have none (a missing date means the rule has not run for that unit yet).
         def query(ch, t=tcol, d=dcol, c=cond, s=same, coll=trig.collection):  # type: ignore[no-untyped-def]
-            q = select(t, d).where(t.in_(ch))
+            q = select(t, func.max(d), func.count() - func.count(d)).where(t.in_(ch))
             if s and c is not None:
                 q = q.where(m.c(coll, c.field).in_(c.values))
-            return q
+            return q.group_by(t)
 
         rows = _select_in(conn, query, set(all_keys[trig.level]))
         if same:
-            applies = {i for (k, _) in rows if (i := hh_of(trig.level, k)) is not None}
-        per_unit: dict[tuple[int, Any], list[date | None]] = defaultdict(list)
-        for k, d in rows:
+            applies = {i for (k, _, _) in rows if (i := hh_of(trig.level, k)) is not None}
+        touched = set()
+        for k, latest, missing in rows:
             i = hh_of(trig.level, k)
             if i is None or (allowed is not None and (trig.level, k) not in allowed):
                 continue
             if applies is not None and i not in applies:
                 continue
-            per_unit[(i, k)].append(as_date(d))
-        touched = set()
-        for (i, _k), dates in per_unit.items():
             touched.add(i)
-            known = [d for d in dates if d is not None]
-            if known:
+            last = as_date(latest)
+            if last is not None:
                 prev = last_trigger[i].get(rule.rule_id)
-                last_trigger[i][rule.rule_id] = max(known) if prev is None else max(prev, *known)
+                last_trigger[i][rule.rule_id] = last if prev is None else max(prev, last)
             unit_dues[i][rule.rule_id].append(
-                None if len(known) < len(dates) else due_on(max(known), rule.period)
+                None if missing or last is None else due_on(last, rule.period)
             )
         # A rule that applies with no dated row at all has not run: keep the household.
         for i in applies or set():
