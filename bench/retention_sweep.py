@@ -1,17 +1,33 @@
-"""Benchmark: a RetentionSweep through Temporal against a raw set-based SQL delete of the same rows.
+"""Benchmark: a RetentionSweep through Temporal against a raw set-based SQL disposal of the same rows.
 
-For each backend (SQLite, PostgreSQL) the column-linked stores (Westminster Family Hub, Lewisham
-Family Thrive) are seeded with ``--families`` families each, then copied (file copy / CREATE
-DATABASE ... TEMPLATE), so both contenders start from identical data in the same run:
+For each backend (SQLite, PostgreSQL) the chosen stores (``--service``, repeatable; default: every
+store with a baseline) are seeded with ``--families`` families each, then copied (SQLite backup /
+CREATE DATABASE ... TEMPLATE), so both contenders start from identical data in the same run:
 
-* sweep: the RetentionSweep workflow on the Temporal dev server, with a worker in its own process
-  (its peak RSS, VmHWM, is what is reported);
-* baseline: hand-rolled set-based SQL: the due households into a table (latest contact more
-  than three years before the as-of date, no active hold, no restricted member), then one DELETE
-  per table, children first, in one transaction.
+* sweep: one RetentionSweep workflow per store on the Temporal dev server, stores one after the
+  other, with a worker in its own process (its peak RSS, VmHWM, reset before each store, is what
+  is reported);
+* baseline: hand-written set-based SQL (bench/retention_baseline.py), one transaction per store:
+  households (the group column; for Lewisham Early Help and children's social care, connected
+  components of the membership or relationship graph by a recursive CTE), the due test of every
+  rule of the store's schedule, holds and restrictions, then one DELETE (or UPDATE, for the
+  anonymised) per table, children first. SQLite connections use the store engine's pragmas (WAL,
+  foreign_keys=ON), so both enforce the same foreign keys (PostgreSQL always does).
 
-Both must leave the same rows behind (checked). Prints people assessed per second, rows deleted,
-the ratio of wall times, and the worker's peak memory. Run:
+Stores covered: westminster_family_hub and lewisham_family_thrive (destroy after three years from
+the last contact); manchester_thriving_families (anonymise after three years from the last
+intervention, the tie with the destroy rule going to the more careful action; households whose
+evaluation extract review runs as late or later are kept awaiting review); lewisham_early_help
+(households are cases joined through shared members); lewisham_childrens_social_care (date of birth
++ 25 years, closure + 35 years, 6-year contact and pre-birth rules; review households are kept;
+archive_then_destroy households are archived to S3 by the sweep and then deleted: the baseline just
+deletes them, it archives nothing).
+
+Both must leave the same rows behind: every table's row count and an order-independent digest of
+its rows' contents are compared, and both must have disposed of as many households and people
+(``same_rows``). Prints, per store and in total: households
+assessed, households disposed, people disposed, rows deleted or updated by the baseline, wall
+times, their ratio, households assessed per second by the sweep and the worker's peak memory. Run:
 
     python bench/retention_sweep.py --families 20000 --backend sqlite --backend postgres
 """
@@ -20,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import sqlite3
@@ -28,21 +45,29 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.retention_baseline import BaselineResult, baseline  # noqa: E402
 from rightsflow.catalog import load_catalog  # noqa: E402
-from rightsflow.retention import build_plan  # noqa: E402
 from rightsflow.seed import seed_stores  # noqa: E402
 from rightsflow.stores import SCHEMAS  # noqa: E402
 
 AS_OF = date(2026, 11, 1)
-SERVICES = ("westminster_family_hub", "lewisham_family_thrive")
+SERVICES = (  # the stores with a baseline
+    "westminster_family_hub",
+    "lewisham_family_thrive",
+    "manchester_thriving_families",
+    "lewisham_early_help",
+    "lewisham_childrens_social_care",
+)
 PG_ADMIN = os.environ.get("RIGHTSFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BIN = Path(sys.executable).parent
 
@@ -67,7 +92,7 @@ async def main():
     with ThreadPoolExecutor(4) as pool:
         async with Worker(client, task_queue=s.task_queue, workflows=[RetentionSweep, ServiceSweep],
                           activities=[a.retention_services, a.count_people, a.sweep_batches,
-                                      a.finish_service], activity_executor=pool):
+                                      a.finish_service, a.review_reminders], activity_executor=pool):
             print("ready", flush=True)
             await asyncio.Event().wait()
 
@@ -90,74 +115,36 @@ def vm_hwm_kb(pid: int) -> int:
     return 0
 
 
-def baseline(url: str, service: str) -> tuple[float, int]:
-    """Raw set-based SQL: the due households into a table, then one DELETE per table."""
-    cat = load_catalog(REPO / "catalog")[service]
-    plan = build_plan(cat)
-    r, s = cat.roles, cat.subject
-    g, gk = plan.group_table, plan.group_key
-    cutoff = date(AS_OF.year - 3, AS_OF.month, AS_OF.day)  # last + 3y < as_of  <=>  last < as_of - 3y
-    codes = ", ".join(f"'{c}'" for c in r.flags.codes)
-    flag_link = (
-        f"f.{r.flags.group_column} = d.k"
-        if r.flags.group_column
-        else f"f.{r.flags.person_column} IN (SELECT {s.key} FROM {s.collection} m "
-        f"WHERE m.{plan.person_group_column} = d.k)"
-    )
-    cg = r.contacts.group_column
+def table_digests(url: str, service: str) -> dict[str, tuple[int, int]]:
+    """Per table: (rows, order-independent digest of the rows' contents)."""
     engine = create_engine(url)
-    started = time.perf_counter()
-    deleted = 0
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS bench_due"))
-        conn.execute(
-            text(  # CREATE TABLE AS: the key keeps the store's own type
-                f"CREATE TABLE bench_due AS SELECT c.{cg} AS k FROM {r.contacts.collection} c "
-                f"GROUP BY c.{cg} HAVING max(c.{r.contacts.date_field}) < :cutoff"
-            ),
-            {"cutoff": cutoff},
-        )
-        conn.execute(text("CREATE UNIQUE INDEX ix_bench_due ON bench_due (k)"))
-        conn.execute(
-            text(
-                f"DELETE FROM bench_due WHERE EXISTS (SELECT 1 FROM {r.flags.collection} f, bench_due d "
-                f"WHERE d.k = bench_due.k AND {flag_link} AND f.{r.flags.code_field} IN ({codes}) AND "
-                f"(f.{r.flags.ended_field} IS NULL OR f.{r.flags.ended_field} > :as_of)) OR EXISTS ("
-                f"SELECT 1 FROM {s.collection} m WHERE m.{plan.person_group_column} = bench_due.k "
-                f"AND m.{s.restricted_field} IS NOT NULL)"
-            ),
-            {"as_of": AS_OF},
-        )
-        pg = plan.person_group_column
-        people = f"SELECT {s.key} FROM {s.collection} WHERE {pg} IN (SELECT k FROM bench_due)"
-        for c in plan.delete_order:
-            if c == g:
-                where = f"{gk} IN (SELECT k FROM bench_due)"
-            elif c == s.collection:
-                where = f"{plan.person_group_column} IN (SELECT k FROM bench_due)"
-            else:
-                parts = []
-                for col, parent, _ in plan.parents[c]:
-                    parts.append(
-                        f"{col} IN (SELECT k FROM bench_due)" if parent == g else f"{col} IN ({people})"
-                    )
-                where = " OR ".join(parts)
-            deleted += conn.execute(text(f"DELETE FROM {c} WHERE {where}")).rowcount or 0
-        conn.execute(text("DROP TABLE bench_due"))
-    return time.perf_counter() - started, deleted
-
-
-def table_counts(url: str, service: str) -> dict[str, int]:
-    engine = create_engine(url)
+    out: dict[str, tuple[int, int]] = {}
     with engine.connect() as conn:
-        return {
-            t.name: int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
-            for t in SCHEMAS[service].sorted_tables
-            if t.name != "bench_due"
-        }
+        for t in SCHEMAS[service].sorted_tables:
+            n = acc = 0
+            for row in conn.execute(select(t)).yield_per(20_000):
+                n += 1
+                acc = (acc + hash(tuple(row))) & 0xFFFFFFFFFFFFFFFF
+            out[t.name] = (n, acc)
+    engine.dispose()
+    return out
 
 
-async def run_sweep(home: Path, urls: dict[str, str], families: int, batch: int) -> tuple[float, int, dict]:
+def reset_vm_hwm(pid: int) -> None:
+    """Start the peak-RSS count afresh (Linux: 5 to clear_refs resets VmHWM)."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+@dataclass
+class SweepRun:
+    seconds: float
+    peak_kb: int
+    counts: Any  # SweepCounts
+
+
+async def run_sweeps(home: Path, urls: dict[str, str], batch: int) -> dict[str, SweepRun]:
+    """One RetentionSweep per store, one after the other, on one server and worker."""
     from temporalio.client import Client
     from temporalio.testing import WorkflowEnvironment
 
@@ -171,7 +158,7 @@ async def run_sweep(home: Path, urls: dict[str, str], families: int, batch: int)
 
     s3_port = _free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
-    moto.start()  # certificates go to S3 (moto: an S3 server with Object Lock)
+    moto.start()  # certificates and archives go to S3 (moto: an S3 server with Object Lock)
     env = dict(
         os.environ,
         RIGHTSFLOW_HOME=str(home),
@@ -194,37 +181,39 @@ async def run_sweep(home: Path, urls: dict[str, str], families: int, batch: int)
     proc = subprocess.Popen(
         [sys.executable, "-c", WORKER, address], env=env, cwd=REPO, stdout=subprocess.PIPE
     )
+    out: dict[str, SweepRun] = {}
     try:
         assert proc.stdout and proc.stdout.readline().startswith(b"ready")
         client = Client(**{**server.client.config(), "data_converter": data_converter(settings)})
-        started = time.perf_counter()
-        result = await client.execute_workflow(
-            RetentionSweep.run,
-            RetentionSweepInput(
-                as_of=AS_OF.isoformat(), services=list(urls), dry_run=False, batch_size=batch
-            ),
-            id=f"bench-{uuid.uuid4().hex[:8]}",
-            task_queue=queue,
-        )
-        elapsed = time.perf_counter() - started
-        peak = vm_hwm_kb(proc.pid)
+        for service in urls:
+            reset_vm_hwm(proc.pid)
+            started = time.perf_counter()
+            result = await client.execute_workflow(
+                RetentionSweep.run,
+                RetentionSweepInput(
+                    as_of=AS_OF.isoformat(), services=[service], dry_run=False, batch_size=batch
+                ),
+                id=f"bench-{service}-{uuid.uuid4().hex[:8]}",
+                task_queue=queue,
+            )
+            elapsed = time.perf_counter() - started
+            out[service] = SweepRun(elapsed, vm_hwm_kb(proc.pid), result.services[0].counts)
     finally:
         proc.kill()
         proc.wait()
         await server.shutdown()
         moto.stop()
-    counts = {s.service: s.counts for s in result.services}
-    return elapsed, peak, counts
+    return out
 
 
-def backend_urls(backend: str, tmp: Path, tag: str) -> tuple[dict[str, str], object]:
+def backend_urls(backend: str, tmp: Path, tag: str, services: list[str]) -> tuple[dict[str, str], object]:
     if backend == "sqlite":
-        return {s: f"sqlite:///{tmp / tag / s}.db" for s in SERVICES}, None
+        return {s: f"sqlite:///{tmp / tag / s}.db" for s in services}, None
     name = f"rf_bench_{tag}_{secrets.token_hex(3)}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
-    return {s: PG_ADMIN.rsplit("/", 1)[0] + f"/{name}" for s in SERVICES}, (admin, name)
+    return {s: PG_ADMIN.rsplit("/", 1)[0] + f"/{name}" for s in services}, (admin, name)
 
 
 def copy_store(
@@ -247,7 +236,7 @@ def copy_store(
     copy = f"{name}_b"
     with admin.connect() as conn:  # type: ignore[attr-defined]
         conn.execute(text(f"CREATE DATABASE {copy} TEMPLATE {name}"))
-    return {s: PG_ADMIN.rsplit("/", 1)[0] + f"/{copy}" for s in SERVICES}, (admin, copy)
+    return {s: PG_ADMIN.rsplit("/", 1)[0] + f"/{copy}" for s in urls}, (admin, copy)
 
 
 def drop(handle: object) -> None:
@@ -261,6 +250,41 @@ def drop(handle: object) -> None:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
+SHORT = {
+    "westminster_family_hub": "westminster_hub",
+    "lewisham_family_thrive": "lewisham_thrive",
+    "manchester_thriving_families": "manchester_tf",
+    "lewisham_early_help": "lewisham_eh",
+    "lewisham_childrens_social_care": "lewisham_csc",
+}
+HEADER = (
+    f"{'backend':9} {'store':16} {'families':>8} {'households':>10} {'disposed':>8} {'people':>7} "
+    f"{'rows chg':>9} {'sweep s':>8} {'base s':>7} {'ratio':>6} {'hh/s':>7} {'worker MB':>9}"
+)
+
+
+def line(
+    backend: str,
+    store: str,
+    n: int,
+    counts: list[Any],
+    sweep_s: float,
+    base: list[BaselineResult],
+    peak_kb: int,
+    same: bool,
+) -> str:
+    households = sum(c.households for c in counts)
+    disposed = sum(c.disposed + c.anonymised + c.archived for c in counts)
+    people = sum(c.people_disposed for c in counts)
+    rows = sum(b.rows for b in base)
+    base_s = sum(b.seconds for b in base)
+    return (
+        f"{backend:9} {store:16} {n:>8} {households:>10} {disposed:>8} {people:>7} {rows:>9} "
+        f"{sweep_s:>8.2f} {base_s:>7.2f} {sweep_s / base_s:>6.2f} {households / sweep_s:>7.0f} "
+        f"{peak_kb / 1024:>9.1f}  same_rows={same}"
+    )
+
+
 def main() -> None:
     import logging
 
@@ -270,36 +294,50 @@ def main() -> None:
         "--families", type=int, action="append", help="families per store (repeat for a size series)"
     )
     ap.add_argument("--backend", action="append", choices=("sqlite", "postgres"))
+    ap.add_argument(
+        "--service", action="append", choices=SERVICES, help="a store to cover (repeat; default: all)"
+    )
     ap.add_argument("--batch-size", type=int, default=1000)
     args = ap.parse_args()
     sizes = args.families or [20_000]
     backends = args.backend or ["sqlite", "postgres"]
-    print(
-        f"{'backend':9} {'families':>9} {'households':>10} {'people':>8} {'rows del':>9} {'sweep s':>8} "
-        f"{'base s':>7} {'ratio':>6} {'hh/s':>8} {'rows/s':>8} {'worker MB':>9}"
-    )
+    services = [s for s in SERVICES if s in (args.service or SERVICES)]
+    print(HEADER)
     for backend in backends:
         for n in sizes:
             with tempfile.TemporaryDirectory() as td:
                 tmp = Path(td)
                 (tmp / "a").mkdir()
-                urls, handle = backend_urls(backend, tmp, "a")
+                urls, handle = backend_urls(backend, tmp, "a", services)
                 seed_stores(urls, families=n, seed=7, as_of=AS_OF, progress=False)
                 urls_b, handle_b = copy_store(backend, urls, tmp, handle)
                 try:
-                    elapsed, peak, counts = asyncio.run(run_sweep(tmp / "home", urls, n, args.batch_size))
-                    base, deleted = 0.0, 0
-                    for s in SERVICES:
-                        t, d = baseline(urls_b[s], s)
-                        base += t
-                        deleted += d
-                    same = all(table_counts(urls[s], s) == table_counts(urls_b[s], s) for s in SERVICES)
-                    people = sum(c.people_disposed for c in counts.values())
-                    households = sum(c.households for c in counts.values())
+                    sweeps = asyncio.run(run_sweeps(tmp / "home", urls, args.batch_size))
+                    bases: list[BaselineResult] = []
+                    all_same = True
+                    for s in services:
+                        b = baseline(urls_b[s], s, AS_OF)
+                        same = table_digests(urls[s], s) == table_digests(urls_b[s], s)
+                        sw = sweeps[s]
+                        disposed = sw.counts.disposed + sw.counts.anonymised + sw.counts.archived
+                        same = same and disposed == b.households and sw.counts.people_disposed == b.people
+                        bases.append(b)
+                        all_same = all_same and same
+                        print(
+                            line(backend, SHORT[s], n, [sw.counts], sw.seconds, [b], sw.peak_kb, same),
+                            flush=True,
+                        )
                     print(
-                        f"{backend:9} {n:>9} {households:>10} {people:>8} {deleted:>9} {elapsed:>8.2f} "
-                        f"{base:>7.2f} {elapsed / base:>6.2f} {households / elapsed:>8.0f} "
-                        f"{deleted / elapsed:>8.0f} {peak / 1024:>9.1f}  same_rows={same}",
+                        line(
+                            backend,
+                            "total",
+                            n,
+                            [sweeps[s].counts for s in services],
+                            sum(sweeps[s].seconds for s in services),
+                            bases,
+                            max(sweeps[s].peak_kb for s in services),
+                            all_same,
+                        ),
                         flush=True,
                     )
                 finally:
