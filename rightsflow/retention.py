@@ -33,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -473,8 +474,8 @@ class Household:
     groups: list[Any]
     restricted: bool = False
 
-    @property
-    def first_key(self) -> str:
+    @cached_property
+    def first_key(self) -> str:  # asked for often (sorting, references): computed once
         return min(str(p) for p in self.people)
 
 
@@ -574,10 +575,15 @@ def next_households(
         ):
             restricted[r[0]] = r[1] is not None
             group_of[r[0]] = r[2]
+        # The group key is the household: no graph to walk.
+        by_group: dict[tuple[str, Any], Household] = {}
         for p, g in group_of.items():
-            uf.find(("p", p))
-            if g is not None:
-                uf.union(("g", g), ("p", p))
+            hh = by_group.setdefault(("g", g) if g is not None else ("p", p), Household([], []))
+            if g is not None and not hh.groups:
+                hh.groups.append(g)
+            hh.people.append(p)
+            hh.restricted = hh.restricted or restricted[p]
+        households = list(by_group.values())
     else:
         lt = plan.link_table or ""
         lp, lo = m.c(lt, plan.link_person or ""), m.c(lt, plan.link_other or "")
@@ -626,19 +632,19 @@ def next_households(
             seen_p |= new_p
             seen_g |= new_g
             frontier_p, frontier_g = valid, new_g
+        components: dict[Any, Household] = {}
+        for node in list(uf.parent):
+            root = uf.find(node)
+            hh = components.setdefault(root, Household([], []))
+            kind, value = node
+            if kind == "p":
+                if value in restricted:
+                    hh.people.append(value)
+                    hh.restricted = hh.restricted or restricted[value]
+            else:
+                hh.groups.append(value)
+        households = [hh for hh in components.values() if hh.people]
     # Households already visited in an earlier batch hold someone at or before the cursor.
-    components: dict[Any, Household] = {}
-    for node in list(uf.parent):
-        root = uf.find(node)
-        hh = components.setdefault(root, Household([], []))
-        kind, value = node
-        if kind == "p":
-            if value in restricted:
-                hh.people.append(value)
-                hh.restricted = hh.restricted or restricted[value]
-        else:
-            hh.groups.append(value)
-    households = [hh for hh in components.values() if hh.people]
     if cursor is not None:
         everyone = [p for hh in households for p in hh.people]
         earlier = {
