@@ -132,7 +132,7 @@ class SweepBatchesInput:
     as_of: str  # ISO date
     dry_run: bool
     cursor: str | int | None = None
-    batch_size: int = 500
+    batch_size: int = 5000  # people per store transaction: a second or so of locks on a live store
     batch_pause_seconds: float = 0.0  # throttle for a live store
     max_seconds: float = TIME_BUDGET_SECONDS
 

@@ -58,6 +58,9 @@ sys.path.insert(0, str(REPO))
 from bench.retention_baseline import BaselineResult, baseline  # noqa: E402
 from rightsflow.catalog import load_catalog  # noqa: E402
 from rightsflow.seed import seed_stores  # noqa: E402
+from workflows.retention_sweep import RetentionSweepInput  # noqa: E402
+
+SHIPPED_BATCH_SIZE = RetentionSweepInput.batch_size
 from rightsflow.stores import SCHEMAS  # noqa: E402
 
 AS_OF = date(2026, 11, 1)
@@ -297,7 +300,9 @@ def main() -> None:
     ap.add_argument(
         "--service", action="append", choices=SERVICES, help="a store to cover (repeat; default: all)"
     )
-    ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument(
+        "--batch-size", type=int, default=SHIPPED_BATCH_SIZE, help="people per batch (default: as shipped)"
+    )
     args = ap.parse_args()
     sizes = args.families or [20_000]
     backends = args.backend or ["sqlite", "postgres"]

@@ -54,7 +54,7 @@ class RetentionSweepInput:
     services: list[str] | None = None  # None: every service in the catalogue
     dry_run: bool = False
     approved_by: str = "retention schedule"
-    batch_size: int = 500
+    batch_size: int = 5000  # people per store transaction: a second or so of locks on a live store
     batch_pause_seconds: float = 0.0
     heartbeat_timeout_seconds: float = 120.0
 
@@ -66,7 +66,7 @@ class ServiceSweepInput:
     as_of: str
     dry_run: bool
     approved_by: str
-    batch_size: int = 500
+    batch_size: int = 5000  # people per store transaction: a second or so of locks on a live store
     batch_pause_seconds: float = 0.0
     heartbeat_timeout_seconds: float = 120.0
     cursor: str | int | None = None
