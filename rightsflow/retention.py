@@ -464,6 +464,25 @@ def _topological(scope: list[str], parents: dict[str, list[tuple[str, str, str]]
     return done
 
 
+def unindexed_references(plan: StorePlan, engine: Engine) -> list[str]:
+    """``collection.column`` for each column the sweep finds or deletes rows by that no index
+    leads with: every such delete (and, with foreign keys on, every parent delete) scans the table."""
+    insp = inspect(engine)
+    out: list[str] = []
+    for c in plan.scope:
+        wanted = {col for col, _, _ in plan.parents.get(c, [])}
+        if c == plan.person_table and plan.person_group_column:
+            wanted.add(plan.person_group_column)
+        if c == plan.link_table:
+            wanted |= {x for x in (plan.link_person, plan.link_other) if x}
+        leading = {ix["column_names"][0] for ix in insp.get_indexes(c) if ix.get("column_names")}
+        leading |= {u["column_names"][0] for u in insp.get_unique_constraints(c) if u.get("column_names")}
+        pk = insp.get_pk_constraint(c).get("constrained_columns") or []
+        leading |= set(pk[:1])
+        out += [f"{c}.{col}" for col in sorted(wanted) if col not in leading]
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # households
 

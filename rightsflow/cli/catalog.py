@@ -40,6 +40,23 @@ def check_stores(settings: Settings, catalog: Catalog) -> dict[str, list[str]]:
     return problems
 
 
+def slow_references(settings: Settings, catalog: Catalog) -> dict[str, list[str]]:
+    """service -> warnings: reference columns the retention sweep deletes by that have no index."""
+    from rightsflow.retention import build_plan, unindexed_references
+
+    out: dict[str, list[str]] = {}
+    for svc in catalog:
+        try:
+            found = unindexed_references(build_plan(svc), store_engine(svc, settings))
+        except SQLAlchemyError:
+            found = []  # unreachable: check_stores says so
+        out[svc.service] = [
+            f"{ref} has no index: each retention delete by it scans the table"
+            for ref in found
+        ]
+    return out
+
+
 def catalog(
     check: Annotated[
         bool, typer.Option("--check", help="Check every mapped table and column in the stores.")
@@ -50,6 +67,7 @@ def catalog(
     settings, cat = settings_and_catalog()
     if as_json:
         problems = check_stores(settings, cat) if check else {}
+        warnings = slow_references(settings, cat) if check else {}
         out = [
             {
                 "service": svc.service,
@@ -57,7 +75,7 @@ def catalog(
                 "consent_based": svc.lawful_basis.consent_based,
                 "collections": sorted(svc.columns),
                 "retention_rules": [r.rule_id for r in svc.retention],
-                **({"problems": problems[svc.service]} if check else {}),
+                **({"problems": problems[svc.service], "warnings": warnings[svc.service]} if check else {}),
             }
             for svc in cat
         ]
@@ -84,5 +102,8 @@ def catalog(
                 typer.echo(f"✗ {service}: {p}")
         else:
             typer.echo(f"✓ {service}: every mapped table and column is in the store")
+    for service, found in slow_references(settings, cat).items():
+        for w in found:
+            typer.echo(f"! {service}: {w}")
     if bad:
         raise typer.Exit(1)
