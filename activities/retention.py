@@ -175,8 +175,13 @@ class ReviewRemindersResult:
 
 
 def _archive_lock_until(d: date) -> datetime:
-    """Locked to the end of the archive's last day (UTC)."""
-    return datetime.combine(d + timedelta(days=1), dtime(0, 0), tzinfo=UTC)
+    """Locked to the end of the archive's last day (UTC).
+
+    A sweep run for a past date can archive a household whose archive date has already passed in
+    real time; S3 refuses a lock date in the past, so such an archive is locked for one more day
+    and a later sweep removes it (kept a day longer, never a day shorter)."""
+    until = datetime.combine(d + timedelta(days=1), dtime(0, 0), tzinfo=UTC)
+    return max(until, datetime.now(UTC) + timedelta(days=1))
 
 
 class RetentionActivities:

@@ -264,3 +264,12 @@ async def test_a_dry_run_removes_nothing_and_the_sweep_reports_what_it_removed(
     assert again.services[0].archives_purged == 1  # type: ignore[attr-defined]  # the same, once
     assert _versions(s, soon) == [] and len(_versions(s, keys[date(2071, 6, 1)])) == 1
     assert _purged_on(s)[date(2070, 3, 1)] == date(2070, 3, 3)
+
+
+def test_an_archive_whose_date_passed_before_a_backdated_sweep_ran_is_still_lockable() -> None:
+    """A sweep run today for a past date may archive with an end date already behind the real clock:
+    S3 refuses a lock in the past, so the lock runs a day past now (a later sweep removes it)."""
+    now = datetime.now(UTC)
+    past = retention_activities._archive_lock_until(date(2001, 1, 1))
+    assert now + timedelta(hours=23) < past <= datetime.now(UTC) + timedelta(days=1)
+    assert retention_activities._archive_lock_until(date(2070, 3, 1)) == datetime(2070, 3, 2, tzinfo=UTC)
