@@ -115,8 +115,10 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return s
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[object]:
+    """One time-skipping server per test module: a module whose workflows leave far timers behind
+    (skipped to when anyone waits) must not move the clock another module's requests start from."""
     from temporalio.testing import WorkflowEnvironment
 
     env = await WorkflowEnvironment.start_time_skipping(
