@@ -16,8 +16,10 @@ from typing import Annotated, Literal
 
 import yaml
 from fideslang.default_taxonomy import DEFAULT_TAXONOMY
-from fideslang.models import Dataset
+from fideslang.models import Dataset, DatasetCollection, DatasetField
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .controllers import Controller
 
 IDENTITY_NAMES = ("nhs_number", "upn", "name", "date_of_birth", "postcode")
 RETENTION_TRIGGERS = ("last_contact", "case_closure", "date_of_birth", "death", "record_created")
@@ -46,6 +48,23 @@ class CatalogError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MappedField(DatasetField):
+    """A fideslang dataset field with the plain-English label people see instead of its name."""
+
+    label: Annotated[str, Field(min_length=2, max_length=120)] | None = None
+
+
+class MappedCollection(DatasetCollection):
+    """A fideslang collection with a plain-English label (letters and packs never show table names)."""
+
+    label: Annotated[str, Field(min_length=2, max_length=120)] | None = None
+    fields: list[MappedField]  # type: ignore[assignment]
+
+
+class MappedDataset(Dataset):
+    collections: list[MappedCollection]  # type: ignore[assignment]
 
 
 class LawfulBasis(_Strict):
@@ -286,7 +305,7 @@ class ServiceCatalog(_Strict):
     store: StoreConfig
     subject: Subject
     roles: Roles
-    dataset: Dataset
+    dataset: MappedDataset
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -303,9 +322,36 @@ class ServiceCatalog(_Strict):
             if f.fides_meta and f.fides_meta.identity == identity
         ]
 
+    @cached_property
+    def _labels(self) -> dict[str, tuple[str, dict[str, str]]]:
+        return {
+            c.name: (c.label or c.name, {f.name: f.label or f.name for f in c.fields})
+            for c in self.dataset.collections
+        }
+
+    def collection_label(self, collection: str) -> str:
+        """What a person calls the collection ("Case note"), never its table name."""
+        return self._labels[collection][0] if collection in self._labels else _humanise(collection)
+
+    def field_label(self, collection: str, field: str) -> str:
+        """What a person calls the field ("Date of birth"), never its column name."""
+        labels = self._labels.get(collection, ("", {}))[1]
+        return labels.get(field) or _humanise(field)
+
+    @property
+    def controller(self) -> str:
+        """The code of the data controller (catalog/controllers/<code>.yaml) this service belongs to."""
+        return self.authority_code
+
     def field_categories(self, collection: str, field: str) -> list[str]:
         f = self.columns[collection][field]
         return list(f.data_categories or [])  # type: ignore[attr-defined]
+
+
+def _humanise(name: str) -> str:
+    # Only for names the catalogue does not map (a column added to a store later): never the
+    # normal path, since every mapped collection and field has a label.
+    return name.replace("_", " ").strip().capitalize()
 
 
 def _check_references(cat: ServiceCatalog) -> list[str]:
@@ -346,8 +392,12 @@ def _check_references(cat: ServiceCatalog) -> list[str]:
             problems.append(f"roles.{name}: set person_column or group_column")
 
     for c in cat.dataset.collections:
+        if not c.label:
+            problems.append(f"dataset.collections[{c.name}].label: give the collection a plain-English label")
         for f in c.fields:
             where = f"dataset.collections[{c.name}].fields[{f.name}]"
+            if not f.label:
+                problems.append(f"{where}.label: give the field a plain-English label")
             for category in f.data_categories or []:
                 if category not in _KNOWN_CATEGORIES:
                     problems.append(f"{where}.data_categories: unknown data category {category!r}")
@@ -392,11 +442,19 @@ def _format_validation_error(path: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_service(path: Path) -> ServiceCatalog:
+def _read_yaml(path: Path) -> object:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CatalogError(
+            f"{path}: not UTF-8 text (byte {exc.start}): save the file as UTF-8"
+        ) from None
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+
+
+def load_service(path: Path) -> ServiceCatalog:
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: (top level): expected a mapping of catalogue fields")
     try:
@@ -414,11 +472,17 @@ def load_service(path: Path) -> ServiceCatalog:
 
 
 class Catalog:
-    """Every service's catalogue entry, loaded and validated from one folder."""
+    """Every service's catalogue entry, and every controller's, loaded and validated from one folder."""
 
-    def __init__(self, services: dict[str, ServiceCatalog], folder: Path) -> None:
+    def __init__(
+        self,
+        services: dict[str, ServiceCatalog],
+        folder: Path,
+        controllers: dict[str, Controller] | None = None,
+    ) -> None:
         self.services = services
         self.folder = folder
+        self.controllers = controllers or {}
 
     def __getitem__(self, service: str) -> ServiceCatalog:
         try:
@@ -436,6 +500,82 @@ class Catalog:
     def ids(self) -> list[str]:
         return list(self.services)
 
+    @property
+    def default_controller(self) -> str | None:
+        """The controller a request belongs to when filing names none: only when there is one."""
+        codes = set(self.controllers) | {svc.controller for svc in self}
+        return next(iter(codes)) if len(codes) == 1 else None
+
+    def controller(self, code: str) -> Controller:
+        try:
+            return self.controllers[code]
+        except KeyError:
+            known = ", ".join(sorted(self.controllers)) or "none"
+            raise KeyError(f"no controller {code!r} in the catalogue (known: {known})") from None
+
+    def services_of(self, code: str) -> list[str]:
+        """The services a request to this controller reaches: its own, then its joint arrangements'."""
+        own = [svc.service for svc in self if svc.controller == code]
+        ctrl = self.controllers.get(code)
+        joint = [s for s in (ctrl.joint_services() if ctrl else []) if s in self.services and s not in own]
+        return own + joint
+
+    def controller_of(self, service: str) -> Controller | None:
+        return self.controllers.get(self[service].controller)
+
+    def controller_problems(self) -> dict[str, list[str]]:
+        """service -> problems with its controller (``catalog --check`` fails on any)."""
+        out: dict[str, list[str]] = {}
+        for svc in self:
+            if svc.controller not in self.controllers:
+                out[svc.service] = [
+                    f"no controller: add {self.folder / 'controllers' / (svc.controller + '.yaml')} "
+                    "(legal name, address, DPO contact, ICO registration, internal review, signature)"
+                ]
+            else:
+                out[svc.service] = []
+        return out
+
+
+def _load_controllers(
+    folder: Path, services: dict[str, ServiceCatalog]
+) -> tuple[dict[str, Controller], list[str]]:
+    controllers: dict[str, Controller] = {}
+    errors: list[str] = []
+    for path in sorted((folder / "controllers").glob("*.yaml")) if (folder / "controllers").is_dir() else []:
+        try:
+            raw = _read_yaml(path)
+        except CatalogError as exc:
+            errors.append(str(exc))
+            continue
+        if not isinstance(raw, dict):
+            errors.append(f"{path}: (top level): expected a mapping of controller fields")
+            continue
+        try:
+            ctrl = Controller.model_validate(raw)
+        except ValidationError as exc:
+            errors.append(_format_validation_error(path, exc))
+            continue
+        if path.stem != ctrl.code:
+            errors.append(f"{path}: code: {ctrl.code!r} must match the file name {path.stem!r}")
+            continue
+        for i, joint in enumerate(ctrl.joint_arrangements):
+            for s in joint.services:
+                if s not in services:
+                    errors.append(
+                        f"{path}: joint_arrangements[{i}].services: no service {s!r} in the catalogue"
+                    )
+                elif services[s].controller not in joint.controllers:
+                    errors.append(
+                        f"{path}: joint_arrangements[{i}].services: {s!r} belongs to "
+                        f"{services[s].controller!r}, which is not among its controllers"
+                    )
+        for s in ctrl.notify.service_leads:
+            if s not in services:
+                errors.append(f"{path}: notify.service_leads: no service {s!r} in the catalogue")
+        controllers[ctrl.code] = ctrl
+    return controllers, errors
+
 
 def load_catalog(folder: Path) -> Catalog:
     if not folder.is_dir():
@@ -452,6 +592,9 @@ def load_catalog(folder: Path) -> Catalog:
             errors.append(str(exc))
             continue
         services[cat.service] = cat
+    if errors:  # controllers name services: check them only against a catalogue that loaded
+        raise CatalogError("\n".join(errors))
+    controllers, errors = _load_controllers(folder, services)
     if errors:
         raise CatalogError("\n".join(errors))
-    return Catalog(services, folder)
+    return Catalog(services, folder, controllers)

@@ -67,11 +67,14 @@ def catalog(
     settings, cat = settings_and_catalog()
     if as_json:
         problems = check_stores(settings, cat) if check else {}
+        for service, found in (cat.controller_problems() if check else {}).items():
+            problems[service] = found + problems[service]
         warnings = slow_references(settings, cat) if check else {}
         out = [
             {
                 "service": svc.service,
                 "authority": svc.authority,
+                "controller": svc.controller,
                 "consent_based": svc.lawful_basis.consent_based,
                 "collections": sorted(svc.columns),
                 "retention_rules": [r.rule_id for r in svc.retention],
@@ -94,6 +97,8 @@ def catalog(
     if not check:
         return
     problems = check_stores(settings, cat)
+    for service, found in cat.controller_problems().items():
+        problems[service] = found + problems[service]
     bad = False
     for service, found in problems.items():
         if found:
