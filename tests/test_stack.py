@@ -18,6 +18,8 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from rightsflow.codec import connect_client
 from rightsflow.config import REPO_ROOT, Settings, load_settings
 from rightsflow.stack import (
+    ExtraContext,
+    ExtraProcess,
     StackAlreadyRunning,
     free_port,
     pidfile_path,
@@ -97,7 +99,13 @@ def test_up_pidfile_second_up_refused_and_down(tmp_path: Path) -> None:
     home = tmp_path / "home"
     settings = _settings(home, free_port(), free_port())
     stack = start_stack(
-        settings, foreground=False, with_worker=False, seed=False, codec_port=free_port(), ui_port=free_port()
+        settings,
+        foreground=False,
+        with_worker=False,
+        seed=False,
+        codec_port=free_port(),
+        ui_port=free_port(),
+        extras=(),
     )
     try:
         record = json.loads(pidfile_path(settings).read_text())
@@ -148,7 +156,7 @@ def test_foreground_up_stops_children_on_sigterm(tmp_path: Path) -> None:
         "from rightsflow.config import load_settings\n"
         "from rightsflow.stack import start_stack\n"
         f"s = start_stack(load_settings(), with_worker=False, seed=False, codec_port={codec_port}, "
-        f"ui_port={ui_port})\n"
+        f"ui_port={ui_port}, extras=())\n"
         "raise SystemExit(1 if s.failed else 0)\n"
     )
     up = subprocess.Popen(
@@ -179,3 +187,84 @@ def test_foreground_up_stops_children_on_sigterm(tmp_path: Path) -> None:
         if up.poll() is None:
             up.kill()
             up.wait()
+
+
+def _http_server(ctx: ExtraContext) -> list[str]:
+    return [sys.executable, "-m", "http.server", str(ctx.port), "--bind", "127.0.0.1"]
+
+
+def test_extra_processes_start_in_order_print_their_address_and_stop_with_down(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A console, mail catcher or intake worker is added to `up` by one ExtraProcess entry."""
+    home = tmp_path / "home"
+    settings = _settings(home, free_port(), free_port())
+    catcher_port, console_port = free_port(), free_port()
+    seen = tmp_path / "seen.txt"
+    catcher = ExtraProcess(
+        name="catcher",
+        label="Mail catcher",
+        port=catcher_port,
+        argv=_http_server,
+        address=lambda ctx: f"smtp://127.0.0.1:{ctx.port}",
+        exports=lambda ctx: {"RF_TEST_CATCHER_PORT": str(ctx.port)},
+        before_worker=True,
+    )
+    console = ExtraProcess(
+        name="console",
+        label="Console",
+        port=1,  # overridden by the environment variable below
+        port_env="RF_TEST_CONSOLE_PORT",
+        # It sees what the earlier entry exported and the addresses of what already runs.
+        argv=lambda ctx: [
+            sys.executable,
+            "-c",
+            "import os, pathlib, sys, runpy; "
+            f"pathlib.Path({str(seen)!r}).write_text(os.environ['RF_TEST_CATCHER_PORT'] + ' ' + "
+            f"{ctx.addresses['temporal']!r}); "
+            f"sys.argv = ['http.server', '{ctx.port}', '--bind', '127.0.0.1']; "
+            "runpy.run_module('http.server', run_name='__main__')",
+        ],
+    )
+    os.environ["RF_TEST_CONSOLE_PORT"] = str(console_port)
+    try:
+        stack = start_stack(
+            settings,
+            foreground=False,
+            with_worker=False,
+            seed=False,
+            codec_port=free_port(),
+            ui_port=free_port(),
+            extras=(catcher, console),
+        )
+    finally:
+        del os.environ["RF_TEST_CONSOLE_PORT"]
+    try:
+        record = json.loads(pidfile_path(settings).read_text())
+        names = [child["name"] for child in record["children"]]
+        assert names == ["codec", "temporal", "seaweedfs", "catcher", "console"]
+        assert record["addresses"]["console"] == f"http://127.0.0.1:{console_port}"
+        assert seen.read_text() == f"{catcher_port} {settings.temporal_address}"
+        out = capsys.readouterr().out
+        assert f"Mail catcher       smtp://127.0.0.1:{catcher_port}" in out
+        assert f"Console            http://127.0.0.1:{console_port}" in out
+        # `rightsflow down` stops the extras with the rest.
+        assert {"catcher", "console"} <= set(stop_stack(settings))
+        assert all(_pid_gone(child["pid"]) for child in record["children"])
+    finally:
+        stack.stop()
+
+
+def test_an_extra_process_on_a_busy_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    import socket
+
+    home = tmp_path / "home"
+    settings = _settings(home, free_port(), free_port())
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        busy = held.getsockname()[1]
+        extra = ExtraProcess(name="console", label="Console", port=busy, argv=_http_server)
+        with pytest.raises(StackAlreadyRunning, match=f"Console port {busy}"):
+            start_stack(settings, foreground=False, with_worker=False, seed=False, extras=(extra,))
+    assert not pidfile_path(settings).exists()
