@@ -54,6 +54,9 @@ class MappedField(DatasetField):
     """A fideslang dataset field with the plain-English label people see instead of its name."""
 
     label: Annotated[str, Field(min_length=2, max_length=120)] | None = None
+    # What the field is in the canonical family record a transfer carries (rightsflow/canonical):
+    # ``<entity>.<attribute>``, a list of them, or ``internal`` (does not travel).
+    canonical: str | list[str] | None = None
 
 
 class MappedCollection(DatasetCollection):
@@ -398,6 +401,11 @@ def _check_references(cat: ServiceCatalog) -> list[str]:
             where = f"dataset.collections[{c.name}].fields[{f.name}]"
             if not f.label:
                 problems.append(f"{where}.label: give the field a plain-English label")
+            for key in [f.canonical] if isinstance(f.canonical, str) else f.canonical or []:
+                from .canonical import check_key
+
+                if bad := check_key(key):
+                    problems.append(f"{where}.canonical: {bad}")
             for category in f.data_categories or []:
                 if category not in _KNOWN_CATEGORIES:
                     problems.append(f"{where}.data_categories: unknown data category {category!r}")
