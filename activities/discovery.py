@@ -7,13 +7,16 @@ returns store keys (opaque references) with a match strength. No identifier leav
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlalchemy import and_, func, select
 from temporalio import activity
 
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
+from rightsflow.contracts.discovery import (  # noqa: F401  (re-exported for callers)
+    DiscoverInService,
+    ServiceMatch,
+    ServiceMatches,
+)
 from rightsflow.db import store_engine
 from rightsflow.identity import SubjectIdentifiers, normalise_name
 from rightsflow.nhs import spaced
@@ -24,26 +27,6 @@ EXACT = "exact_identifier"
 CANDIDATE = "name_dob_candidate"
 
 
-@dataclass
-class DiscoverInService:
-    request_id: str
-    subject_ref: str
-    service: str
-
-
-@dataclass
-class ServiceMatch:
-    record_key: str  # the store's own key for the person: opaque outside that store
-    strength: str  # EXACT or CANDIDATE (a candidate needs a person to confirm it)
-    matched_on: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ServiceMatches:
-    service: str
-    matches: list[ServiceMatch] = field(default_factory=list)
-
-
 def find_in_store(service_map: StoreMap, engine, ids: SubjectIdentifiers) -> list[ServiceMatch]:  # type: ignore[no-untyped-def]
     """Indexed lookups only: identifier equality, or date of birth + family name."""
     cat = service_map.service
@@ -52,7 +35,9 @@ def find_in_store(service_map: StoreMap, engine, ids: SubjectIdentifiers) -> lis
 
     def add(rows, strength: str, on: str) -> None:  # type: ignore[no-untyped-def]
         for (record_key,) in rows:
-            m = found.setdefault(str(record_key), ServiceMatch(str(record_key), strength, []))
+            m = found.setdefault(
+                str(record_key), ServiceMatch(record_key=str(record_key), strength=strength, matched_on=[])
+            )
             if strength == EXACT:
                 m.strength = EXACT
             if on not in m.matched_on:
@@ -153,4 +138,4 @@ class DiscoveryActivities:
                 "candidates": sum(m.strength == CANDIDATE for m in matches),
             },
         )
-        return ServiceMatches(inp.service, matches)
+        return ServiceMatches(service=inp.service, matches=matches)

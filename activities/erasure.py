@@ -9,7 +9,6 @@ nothing left to delete and values already masked, so it changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, inspect, or_, select, update
@@ -19,12 +18,17 @@ from activities.rights import chunks, subject_groups
 from activities.subject_access import _Typed
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
+from rightsflow.contracts.erasure import (  # noqa: F401  (re-exported for callers)
+    AssessInput,
+    Assessment,
+    EraseInput,
+    EraseResult,
+)
 from rightsflow.db import store_engine
 from rightsflow.erasure import (
     EXEMPTIONS,
     HASH_MARK,
     ErasurePlan,
-    Proposal,
     ServiceFacts,
     erasure_plan,
     field_rules,
@@ -33,37 +37,6 @@ from rightsflow.erasure import (
 from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.register import Register
 from rightsflow.storemap import StoreMap
-
-
-@dataclass
-class AssessInput:
-    request_id: str
-    service: str
-    record_keys: list[str]
-    ground: str
-
-
-@dataclass
-class Assessment:
-    service: str
-    facts: ServiceFacts
-    proposal: Proposal
-    recipients: int = 0  # distinct recipients in the sharing log for the subject
-
-
-@dataclass
-class EraseInput:
-    request_id: str
-    service: str
-    record_keys: list[str]
-
-
-@dataclass
-class EraseResult:
-    service: str
-    rows_deleted: int = 0
-    rows_masked: int = 0
-    by_collection: dict[str, int] = field(default_factory=dict)
 
 
 def active_holds(
@@ -113,7 +86,7 @@ def erase_rows(
     conn: Connection, plan: ErasurePlan, smap: StoreMap, keys: list[Any], hash_key: bytes, engine: Any
 ) -> EraseResult:
     """Delete (children first) and mask the subject's person-scope rows; set-based, idempotent."""
-    result = EraseResult(plan.service)
+    result = EraseResult(service=plan.service)
     found = _scope_keys(conn, plan, smap, keys)
     for c in plan.delete_order:
         t = smap.t(c)
@@ -224,7 +197,12 @@ class ErasureActivities:
                     )
                 ).scalar_one()
         facts = ServiceFacts(
-            inp.service, held, cat.lawful_basis.consent_based, holds, int(consents), int(withdrawn)
+            service=inp.service,
+            held=held,
+            consent_based=cat.lawful_basis.consent_based,
+            holds=holds,
+            consents=int(consents),
+            consents_withdrawn=int(withdrawn),
         )
         proposal = propose(facts, inp.ground)
         self.register.audit(
@@ -243,7 +221,7 @@ class ErasureActivities:
                 "consents_withdrawn": facts.consents_withdrawn,
             },
         )
-        return Assessment(inp.service, facts, proposal, int(recipients))
+        return Assessment(service=inp.service, facts=facts, proposal=proposal, recipients=int(recipients))
 
     @activity.defn
     def erase_service(self, inp: EraseInput) -> EraseResult:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,21 @@ from temporalio import activity
 from activities.subject_access import ICO, ClaimStore, _jinja, _Typed
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
+from rightsflow.contracts.rights import (  # noqa: F401  (re-exported for callers)
+    CertificateInput,
+    ConsentInput,
+    ConsentResult,
+    DecisionInput,
+    LetterInput,
+    Notice,
+    NoticeException,
+    NoticesInput,
+    RectifyInput,
+    RectifyResult,
+    RestrictInput,
+    StatementInput,
+    StoreKeys,
+)
 from rightsflow.db import store_engine
 from rightsflow.erasure import case_note_target, field_label, rectifiable_fields
 from rightsflow.keys import keyed_hash, load_hash_key
@@ -37,126 +51,6 @@ IN_CHUNK = 500
 
 
 # -- inputs and results ----------------------------------------------------------------------------
-
-
-@dataclass
-class StoreKeys:
-    """The subject's confirmed keys in one store."""
-
-    request_id: str
-    service: str
-    record_keys: list[str]
-
-
-@dataclass
-class RestrictInput:
-    request_id: str
-    service: str
-    record_keys: list[str]
-    restrict: bool  # True: set the restricted field; False: lift it
-    on: str  # YYYY-MM-DD (the day written in the restricted field; recorded when lifting)
-    reason: str = "accuracy"
-
-
-@dataclass
-class ConsentInput:
-    request_id: str
-    service: str
-    record_keys: list[str]
-    withdrawn_on: str  # YYYY-MM-DD
-
-
-@dataclass
-class ConsentResult:
-    service: str
-    supported: bool  # the service has a consents role
-    withdrawn: int  # consents newly marked withdrawn
-    already: int  # consents that were already withdrawn
-
-
-@dataclass
-class RectifyInput:
-    request_id: str
-    service: str
-    record_keys: list[str]
-    field: str  # identity name or data category (rightsflow.erasure.rectifiable_fields)
-    value: str  # the corrected value (personal data: only ever inside the encrypted payload)
-    on: str  # YYYY-MM-DD
-
-
-@dataclass
-class RectifyResult:
-    service: str
-    fields: list[str]  # store columns changed (names only)
-    rows: int
-    note: str  # "case_note" | "register_only" (where the store has nowhere to keep the note)
-
-
-@dataclass
-class StatementInput:
-    request_id: str
-    service: str
-    record_keys: list[str]
-    field: str
-    statement: str  # the person's supplementary statement (personal data: encrypted payload only)
-    on: str
-
-
-@dataclass
-class NoticeException:
-    """A recipient not sent a notice: impossible or disproportionate effort, with the reasons."""
-
-    service: str
-    recipient: str
-    reason: str
-
-
-@dataclass
-class NoticesInput:
-    request_id: str
-    service: str
-    record_keys: list[str]
-    kind: str  # erasure | rectification | restriction | restriction_lifted
-    on: str
-    detail: str = ""  # what changed, in words without values ("the date of birth was corrected")
-    exceptions: list[NoticeException] = field(default_factory=list)
-
-
-@dataclass
-class Notice:
-    service: str
-    recipient: str
-    sent: bool
-    letter_key: str | None = None
-    reason: str | None = None  # why not sent
-
-
-@dataclass
-class LetterInput:
-    request_id: str
-    subject_ref: str
-    template: str  # file under templates/, e.g. erasure_letter.html.j2
-    name: str  # the letter's name in its key, e.g. "outcome"
-    context: dict[str, Any] = field(default_factory=dict)  # no identifiers: the subject is added here
-
-
-@dataclass
-class CertificateInput:
-    request_id: str
-    kind: str  # erasure | rectification | restriction | restriction_lifted | objection
-    name: str
-    body: dict[str, Any] = field(default_factory=dict)  # outcome without personal data
-
-
-@dataclass
-class DecisionInput:
-    request_id: str
-    key: str
-    decision: str
-    decided_by: str
-    service: str | None = None
-    legal_basis: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -322,7 +216,7 @@ class RightsActivities:
         cat, engine, keys = self._keys(inp.service, inp.record_keys)
         role = cat.roles.consents
         if role is None or not role.person_column:
-            return ConsentResult(inp.service, False, 0, 0)
+            return ConsentResult(service=inp.service, supported=False, withdrawn=0, already=0)
         t = self.maps[inp.service].t(role.collection)
         pcol, wcol = t.c[role.person_column], t.c[role.withdrawn_field]
         withdrawn = already = 0
@@ -348,7 +242,9 @@ class RightsActivities:
             legal_basis="UK GDPR Art 7(3): consent withdrawn; sharing under consent stops",
             detail={"withdrawn_on": inp.withdrawn_on, "consents": already, "newly_withdrawn": withdrawn},
         )
-        return ConsentResult(inp.service, True, withdrawn, already - withdrawn)
+        return ConsentResult(
+            service=inp.service, supported=True, withdrawn=withdrawn, already=already - withdrawn
+        )
 
     # -- rectification -------------------------------------------------------------------------------
     def _append_note(
@@ -430,7 +326,9 @@ class RightsActivities:
             legal_basis="UK GDPR Art 16",
             detail={"fields": fields, "rows_changed": rows, "note_in_store": noted},
         )
-        return RectifyResult(inp.service, fields, rows, "case_note" if noted else "register_only")
+        return RectifyResult(
+            service=inp.service, fields=fields, rows=rows, note="case_note" if noted else "register_only"
+        )
 
     @activity.defn
     def attach_statement(self, inp: StatementInput) -> bool:
@@ -488,7 +386,15 @@ class RightsActivities:
                     legal_basis="UK GDPR Art 19: impossible or involves disproportionate effort",
                     detail={"recipient": recipient, "reason": skip[recipient], "kind": inp.kind},
                 )
-                out.append(Notice(inp.service, recipient, False, None, skip[recipient]))
+                out.append(
+                    Notice(
+                        service=inp.service,
+                        recipient=recipient,
+                        sent=False,
+                        letter_key=None,
+                        reason=skip[recipient],
+                    )
+                )
                 continue
             html = (
                 env.get_template("article19_notice.html.j2")
@@ -518,7 +424,7 @@ class RightsActivities:
                 legal_basis="UK GDPR Art 19",
                 detail={"recipient": recipient, "kind": inp.kind, "letter_key": key, "sha256": sha},
             )
-            out.append(Notice(inp.service, recipient, True, key))
+            out.append(Notice(service=inp.service, recipient=recipient, sent=True, letter_key=key))
         activity.logger.info(
             "article 19 %s notices for %s in %s: %d", inp.kind, inp.request_id, inp.service, len(out)
         )

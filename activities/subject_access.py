@@ -15,7 +15,7 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +26,18 @@ from temporalio import activity
 
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
+from rightsflow.contracts.subject_access import (  # noqa: F401  (re-exported for callers)
+    AddedRedaction,
+    GatherInput,
+    GatherResult,
+    LetterInput,
+    MatchDecisionInput,
+    PackInput,
+    PackResult,
+    RecordInput,
+    RedactInput,
+    RedactResult,
+)
 from rightsflow.db import store_engine
 from rightsflow.keys import keyed_hash, load_codec_keys, load_hash_key
 from rightsflow.redaction import (
@@ -42,107 +54,6 @@ from rightsflow.s3 import ensure_archive_bucket, opaque_key, presigned_get, put_
 from rightsflow.storemap import StoreMap
 
 # -- inputs and results (opaque references only) ---------------------------------------------------
-
-
-@dataclass
-class GatherInput:
-    request_id: str
-    subject_ref: str
-    service: str
-    record_keys: list[str]
-
-
-@dataclass
-class GatherResult:
-    service: str
-    claim_key: str
-    records: int
-    collections: int
-
-
-@dataclass
-class AddedRedaction:
-    """A DPO's addition: withhold ``text`` wherever it appears (encrypted in Temporal by the codec)."""
-
-    text: str
-    basis: str = "third-party"  # key of rightsflow.redaction.BASES
-
-
-@dataclass
-class RedactInput:
-    request_id: str
-    subject_ref: str
-    gathered: list[str]  # claim keys of GatherResult
-    version: int = 0  # bumped by each DPO review: a new, separately stored redaction run
-    released: list[str] = field(default_factory=list)
-    added: list[AddedRedaction] = field(default_factory=list)
-
-
-@dataclass
-class RedactResult:
-    claim_key: str
-    redactions: int
-    released: int
-    by_kind: dict[str, int] = field(default_factory=dict)
-    redaction_ids: list[str] = field(default_factory=list)
-
-
-@dataclass
-class PackInput:
-    request_id: str
-    subject_ref: str
-    redacted_key: str
-    services_searched: list[str]
-    received_on: str
-    clock_start: str
-    deadline: str
-    retention_days: int = 730
-    link_expiry_seconds: int = 7 * 24 * 3600
-
-
-@dataclass
-class PackResult:
-    pack_key: str
-    sha256: str
-    files: list[str]
-    retain_until: str
-    link: str
-    link_expires_at: str
-
-
-@dataclass
-class LetterInput:
-    request_id: str
-    subject_ref: str
-    kind: str  # "extension" | "refusal"
-    text: str  # the reasons (extension) or the exemption relied on (refusal)
-    clock_start: str
-    deadline: str
-    extended_deadline: str | None = None
-    retention_days: int = 730
-
-
-@dataclass
-class RecordInput:
-    """An event to record in the register: an audit entry (idempotent) and request fields."""
-
-    request_id: str
-    key: str  # idempotency key suffix
-    action: str
-    detail: dict[str, Any] = field(default_factory=dict)
-    legal_basis: str | None = None
-    actor: str = "rightsflow"
-    stage: str | None = None
-    status: str | None = None
-    clock_start: str | None = None
-    deadline: str | None = None
-    decision: str | None = None
-
-
-@dataclass
-class MatchDecisionInput:
-    request_id: str
-    confirmed: list[str]  # "service/record_key"
 
 
 # -- claim check -----------------------------------------------------------------------------------
@@ -737,7 +648,12 @@ class SubjectAccessActivities:
             },
         )
         activity.logger.info("gathered %d record(s) from %s for %s", n, inp.service, inp.request_id)
-        return GatherResult(inp.service, key, n, sum(1 for e in dossier["records"] if e["rows"]))
+        return GatherResult(
+            service=inp.service,
+            claim_key=key,
+            records=n,
+            collections=sum(1 for e in dossier["records"] if e["rows"]),
+        )
 
     @activity.defn
     def redact(self, inp: RedactInput) -> RedactResult:
@@ -765,7 +681,11 @@ class SubjectAccessActivities:
             },
         )
         return RedactResult(
-            key, len(redactions) - released, released, by_kind, [r.redaction_id for r in redactions]
+            claim_key=key,
+            redactions=len(redactions) - released,
+            released=released,
+            by_kind=by_kind,
+            redaction_ids=[r.redaction_id for r in redactions],
         )
 
     def _subject(self, subject_ref: str) -> dict[str, Any]:
@@ -816,7 +736,14 @@ class SubjectAccessActivities:
                 ],
             },
         )
-        return PackResult(key, sha, sorted(files), retain_until.isoformat(), link, expires.isoformat())
+        return PackResult(
+            pack_key=key,
+            sha256=sha,
+            files=sorted(files),
+            retain_until=retain_until.isoformat(),
+            link=link,
+            link_expires_at=expires.isoformat(),
+        )
 
     @activity.defn
     def write_letter(self, inp: LetterInput) -> str:

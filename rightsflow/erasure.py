@@ -37,69 +37,28 @@ other field of a kept row that holds personal data (a ``user.*`` category, not a
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
 from .catalog import IDENTITY_NAMES, ServiceCatalog
-
-GROUNDS = ("consent-withdrawn", "no-longer-needed", "objection", "unlawful", "other")
-RESTRICTION_REASONS = ("accuracy", "unlawful", "legal-claims", "objection-pending")
-DECISIONS = ("erase", "refuse")
-FIELD_RULES = ("keyed_hash", "null", "keep")
-HASH_MARK = "h:"
-
-ICO_COMPLAINT = "UK GDPR Art 77: the right to complain to the Information Commissioner's Office"
-COURT = "UK GDPR Art 79 and DPA 2018 s167: the right to apply to a court"
-
-# code -> the exemption stated in the register, the letter and the certificate.
-EXEMPTIONS: dict[str, str] = {
-    "public_task": (
-        "UK GDPR Art 17(3)(b): the processing is necessary for compliance with a legal obligation "
-        "and for a task carried out in the public interest (the service's statutory duties)"
-    ),
-    "legal_claims": "UK GDPR Art 17(3)(e): the records are needed for the establishment, exercise "
-    "or defence of legal claims",
-    "legal_hold": "UK GDPR Art 17(3)(e): the records are under a legal hold (legal claims)",
-    "child_protection_plan": (
-        "UK GDPR Art 17(3)(b): a child protection plan applies (Children Act 1989 s47; the council "
-        "must keep child protection records)"
-    ),
-    "safeguarding_concern": (
-        "UK GDPR Art 17(3)(b): a safeguarding concern is open (Children Act 1989 s47 and Children "
-        "Act 2004 s11 duties)"
-    ),
-    "looked_after": (
-        "UK GDPR Art 17(3)(b): the child is or was looked after; the case record must be kept "
-        "(Care Planning, Placement and Case Review (England) Regulations 2010 reg 50)"
-    ),
-    "inquiry": "UK GDPR Art 17(3)(b) and (e): the records are held for a statutory inquiry",
-    "no_ground": "UK GDPR Art 17(1): none of the grounds for erasure applies",
-}
-# Which exemption an active hold flag brings; the order is the order of precedence.
-HOLD_ORDER = ("legal_hold", "child_protection_plan", "safeguarding_concern", "looked_after", "inquiry")
-
-
-@dataclass
-class ServiceFacts:
-    """What an activity read from one store (no personal data)."""
-
-    service: str
-    held: bool
-    consent_based: bool
-    holds: list[str] = field(default_factory=list)  # active hold kinds on the subject or household
-    consents: int = 0
-    consents_withdrawn: int = 0
-
-
-@dataclass
-class Proposal:
-    service: str
-    decision: str  # erase | refuse | not_held
-    exemption: str | None = None  # a key of EXEMPTIONS when refused
-    reason: str = ""
+from .contracts.erasure import (  # noqa: F401  (re-exported: the vocabulary lives with the contracts)
+    COURT,
+    DECISIONS,
+    EXEMPTIONS,
+    FIELD_RULES,
+    GROUNDS,
+    HASH_MARK,
+    HOLD_ORDER,
+    ICO_COMPLAINT,
+    RESTRICTION_REASONS,
+    Proposal,
+    ServiceFacts,
+    check_decision,
+    field_label,
+)
 
 
 def propose(facts: ServiceFacts, ground: str) -> Proposal:
@@ -107,28 +66,45 @@ def propose(facts: ServiceFacts, ground: str) -> Proposal:
     if ground not in GROUNDS:
         raise ValueError(f"ground must be one of {', '.join(GROUNDS)}")
     if not facts.held:
-        return Proposal(facts.service, "not_held", None, "the service holds no records about the subject")
+        return Proposal(
+            service=facts.service,
+            decision="not_held",
+            exemption=None,
+            reason="the service holds no records about the subject",
+        )
     for kind in HOLD_ORDER:
         if kind in facts.holds:
-            return Proposal(facts.service, "refuse", kind, f"an active {kind.replace('_', ' ')} flag")
+            return Proposal(
+                service=facts.service,
+                decision="refuse",
+                exemption=kind,
+                reason=f"an active {kind.replace('_', ' ')} flag",
+            )
     if not facts.consent_based:
-        return Proposal(facts.service, "refuse", "public_task", "the service is not consent-based")
+        return Proposal(
+            service=facts.service,
+            decision="refuse",
+            exemption="public_task",
+            reason="the service is not consent-based",
+        )
     withdrawn = facts.consents_withdrawn > 0 and facts.consents_withdrawn == facts.consents
     if ground == "consent-withdrawn" or withdrawn:
-        return Proposal(facts.service, "erase", None, "consent-based service; consent withdrawn")
+        return Proposal(
+            service=facts.service,
+            decision="erase",
+            exemption=None,
+            reason="consent-based service; consent withdrawn",
+        )
     if ground != "other":
-        return Proposal(facts.service, "erase", None, f"consent-based service; ground: {ground}")
-    return Proposal(facts.service, "refuse", "no_ground", "no Art 17(1) ground given")
-
-
-def check_decision(decision: str, exemption: str | None) -> None:
-    """Raise ValueError for a decision the DPO cannot make (used by the workflow's validator)."""
-    if decision not in DECISIONS:
-        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}")
-    if decision == "refuse" and (not exemption or exemption not in EXEMPTIONS):
-        raise ValueError(f"a refusal must name the exemption: one of {', '.join(EXEMPTIONS)}")
-    if decision == "erase" and exemption:
-        raise ValueError("an erasure does not take an exemption")
+        return Proposal(
+            service=facts.service,
+            decision="erase",
+            exemption=None,
+            reason=f"consent-based service; ground: {ground}",
+        )
+    return Proposal(
+        service=facts.service, decision="refuse", exemption="no_ground", reason="no Art 17(1) ground given"
+    )
 
 
 # -- the catalogue's erasure plan ------------------------------------------------------------------
@@ -277,19 +253,6 @@ def rectifiable_fields(cat: ServiceCatalog, what: str) -> list[str]:
         for f in cat.columns[coll]
         if any(c == what or c.startswith(what + ".") for c in cat.field_categories(coll, f))
     ]
-
-
-def field_label(what: str) -> str:
-    """A plain-English label for letters and notes (no value)."""
-    labels = {
-        "nhs_number": "NHS number",
-        "upn": "unique pupil number",
-        "date_of_birth": "date of birth",
-        "postcode": "postcode",
-        "user.name.first": "first name",
-        "user.name.last": "family name",
-    }
-    return labels.get(what, what.rsplit(".", 1)[-1].replace("_", " "))
 
 
 def case_note_target(cat: ServiceCatalog) -> tuple[str, str, str, str] | None:

@@ -112,7 +112,13 @@ async def test_erasure_erases_family_thrive_and_refuses_social_care(es, time_ski
     async with running_worker(client, s):
         handle = await client.start_workflow(
             Erasure.run,
-            ErasureInput(req.request_id, ref, AS_OF.isoformat(), "consent-withdrawn", [FT, CSC]),
+            ErasureInput(
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=AS_OF.isoformat(),
+                ground="consent-withdrawn",
+                services=[FT, CSC],
+            ),
             id=wid,
             task_queue=s.task_queue,
         )
@@ -121,7 +127,9 @@ async def test_erasure_erases_family_thrive_and_refuses_social_care(es, time_ski
         assert views[FT].proposal == "erase"
         assert views[CSC].proposal == "refuse" and views[CSC].proposed_exemption == "public_task"
         with pytest.raises(WorkflowUpdateFailedError) as bad:
-            await handle.execute_update(Erasure.decide, DecideInput([ServiceDecision(CSC, "refuse")]))
+            await handle.execute_update(
+                Erasure.decide, DecideInput(decisions=[ServiceDecision(service=CSC, decision="refuse")])
+            )
         assert "exemption" in str(bad.value.cause)
         await handle.execute_update(
             Erasure.decide, DecideInput(confirm_proposals=True, decided_by="dpo-test")
@@ -205,10 +213,19 @@ def test_a_child_protection_plan_blocks_erasure_and_activities_are_safe_twice(es
     rid = req.request_id
 
     # consent withdrawal, twice: the second run changes nothing
-    first = rights.withdraw_consent(ConsentInput(rid, FT, keys, AS_OF.isoformat()))
-    second = rights.withdraw_consent(ConsentInput(rid, FT, keys, AS_OF.isoformat()))
+    first = rights.withdraw_consent(
+        ConsentInput(request_id=rid, service=FT, record_keys=keys, withdrawn_on=AS_OF.isoformat())
+    )
+    second = rights.withdraw_consent(
+        ConsentInput(request_id=rid, service=FT, record_keys=keys, withdrawn_on=AS_OF.isoformat())
+    )
     assert first.withdrawn >= 1 and second.withdrawn == 0
-    assert acts.assess_service(AssessInput(rid, FT, keys, "other")).proposal.decision == "erase"
+    assert (
+        acts.assess_service(
+            AssessInput(request_id=rid, service=FT, record_keys=keys, ground="other")
+        ).proposal.decision
+        == "erase"
+    )
 
     urls = store_urls(s)
     ft = SCHEMAS[FT].tables
@@ -218,21 +235,29 @@ def test_a_child_protection_plan_blocks_erasure_and_activities_are_safe_twice(es
                 member_id=child.ft_member, concern_type="CP_PLAN", raised_at=datetime(2026, 9, 1)
             )
         )
-    blocked = acts.assess_service(AssessInput(rid, FT, keys, "consent-withdrawn"))
+    blocked = acts.assess_service(
+        AssessInput(request_id=rid, service=FT, record_keys=keys, ground="consent-withdrawn")
+    )
     assert blocked.proposal.decision == "refuse" and blocked.proposal.exemption == "child_protection_plan"
     assert (
         acts.assess_service(
-            AssessInput(rid, CSC, [str(child.csc_person)], "consent-withdrawn")
+            AssessInput(
+                request_id=rid, service=CSC, record_keys=[str(child.csc_person)], ground="consent-withdrawn"
+            )
         ).proposal.exemption
         == "public_task"
     )
 
     # notices, erasure, restriction and certificates: twice each, the same outcome
-    n1 = rights.send_notices(NoticesInput(rid, FT, keys, "erasure", AS_OF.isoformat()))
-    n2 = rights.send_notices(NoticesInput(rid, FT, keys, "erasure", AS_OF.isoformat()))
+    n1 = rights.send_notices(
+        NoticesInput(request_id=rid, service=FT, record_keys=keys, kind="erasure", on=AS_OF.isoformat())
+    )
+    n2 = rights.send_notices(
+        NoticesInput(request_id=rid, service=FT, record_keys=keys, kind="erasure", on=AS_OF.isoformat())
+    )
     assert [n.letter_key for n in n1] == [n.letter_key for n in n2] and len(n1) == 2
-    e1 = acts.erase_service(EraseInput(rid, FT, keys))
-    e2 = acts.erase_service(EraseInput(rid, FT, keys))
+    e1 = acts.erase_service(EraseInput(request_id=rid, service=FT, record_keys=keys))
+    e2 = acts.erase_service(EraseInput(request_id=rid, service=FT, record_keys=keys))
     assert e1.rows_deleted > 0 and e1.rows_masked > 0
     assert e2.rows_deleted == 0 and e2.rows_masked == 0
     with engine_for_url(urls[FT]).connect() as c:
@@ -242,11 +267,31 @@ def test_a_child_protection_plan_blocks_erasure_and_activities_are_safe_twice(es
             )
         ).scalar_one()
     assert nhs.startswith("h:")  # hashed once, not hashed again
-    r1 = rights.set_restriction(RestrictInput(rid, CSC, [str(child.csc_person)], True, AS_OF.isoformat()))
-    r2 = rights.set_restriction(RestrictInput(rid, CSC, [str(child.csc_person)], True, AS_OF.isoformat()))
+    r1 = rights.set_restriction(
+        RestrictInput(
+            request_id=rid,
+            service=CSC,
+            record_keys=[str(child.csc_person)],
+            restrict=True,
+            on=AS_OF.isoformat(),
+        )
+    )
+    r2 = rights.set_restriction(
+        RestrictInput(
+            request_id=rid,
+            service=CSC,
+            record_keys=[str(child.csc_person)],
+            restrict=True,
+            on=AS_OF.isoformat(),
+        )
+    )
     assert (r1, r2) == (1, 0)
-    c1 = rights.write_rights_certificate(CertificateInput(rid, "erasure", "outcome", {"services": []}))
-    c2 = rights.write_rights_certificate(CertificateInput(rid, "erasure", "outcome", {"services": []}))
+    c1 = rights.write_rights_certificate(
+        CertificateInput(request_id=rid, kind="erasure", name="outcome", body={"services": []})
+    )
+    c2 = rights.write_rights_certificate(
+        CertificateInput(request_id=rid, kind="erasure", name="outcome", body={"services": []})
+    )
     assert c1 == c2
     with register.engine.connect() as c:
         sent = c.execute(
@@ -266,7 +311,13 @@ def test_a_restricted_subject_is_skipped_by_the_retention_sweep(es):
         req.request_id, status="closed"
     )  # the open request alone must not be what keeps it
     RightsActivities(s, cat, register).set_restriction(
-        RestrictInput(req.request_id, FT, [str(child.ft_member)], True, AS_OF.isoformat())
+        RestrictInput(
+            request_id=req.request_id,
+            service=FT,
+            record_keys=[str(child.ft_member)],
+            restrict=True,
+            on=AS_OF.isoformat(),
+        )
     )
     acts = RetentionActivities(s, cat, register)
     far = date(2090, 1, 1).isoformat()  # everything is due by then
@@ -286,7 +337,13 @@ def test_a_restricted_subject_is_skipped_by_the_retention_sweep(es):
         )
     # lifted: the next sweep disposes of the household
     RightsActivities(s, cat, register).set_restriction(
-        RestrictInput(req.request_id + "x", FT, [str(child.ft_member)], False, AS_OF.isoformat())
+        RestrictInput(
+            request_id=req.request_id + "x",
+            service=FT,
+            record_keys=[str(child.ft_member)],
+            restrict=False,
+            on=AS_OF.isoformat(),
+        )
     )
     run_batches(acts, SweepBatchesInput("sweep-r2", FT, far, False, max_seconds=120), None, SweepCounts())
     with engine_for_url(store_urls(s)[FT]).connect() as c:

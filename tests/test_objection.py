@@ -72,7 +72,13 @@ async def test_objection_stops_consent_processing_and_weighs_public_task(es, tim
     async with running_worker(client, s):
         handle = await client.start_workflow(
             Objection.run,
-            ObjectionInput(rid, ref, AS_OF.isoformat(), [FT, CSC], notice_days=14),
+            ObjectionInput(
+                request_id=rid,
+                subject_ref=ref,
+                received_on=AS_OF.isoformat(),
+                services=[FT, CSC],
+                notice_days=14,
+            ),
             id=wid,
             task_queue=s.task_queue,
         )
@@ -89,19 +95,25 @@ async def test_objection_stops_consent_processing_and_weighs_public_task(es, tim
         assert st.erasure_hint and "--service " + FT in st.erasure_hint and child.nhs not in st.erasure_hint
 
         for bad in (
-            ObjectionDecision(FT, "override", "needed"),  # nothing to weigh in a stopped service
-            ObjectionDecision(CSC, "override", "  "),  # reasons are required
-            ObjectionDecision(CSC, "maybe", "x"),
+            ObjectionDecision(
+                service=FT, decision="override", reason="needed"
+            ),  # nothing to weigh in a stopped service
+            ObjectionDecision(service=CSC, decision="override", reason="  "),  # reasons are required
+            ObjectionDecision(service=CSC, decision="maybe", reason="x"),
         ):
             with pytest.raises(WorkflowUpdateFailedError):
-                await handle.execute_update(Objection.decide, ObjectionDecideInput([bad]))
+                await handle.execute_update(Objection.decide, ObjectionDecideInput(decisions=[bad]))
         with pytest.raises(WorkflowUpdateFailedError):  # nothing to shorten before the person is told
-            await handle.execute_update(Objection.shorten, ShortenInput(0))
+            await handle.execute_update(Objection.shorten, ShortenInput(days=0))
         await handle.execute_update(
             Objection.decide,
             ObjectionDecideInput(
-                [ObjectionDecision(CSC, "override", "child protection enquiries continue (s47)")],
-                "dpo-test",
+                decisions=[
+                    ObjectionDecision(
+                        service=CSC, decision="override", reason="child protection enquiries continue (s47)"
+                    )
+                ],
+                decided_by="dpo-test",
             ),
         )
         await wait_stage(handle, Objection.status, "lift_notified")
@@ -109,7 +121,7 @@ async def test_objection_stops_consent_processing_and_weighs_public_task(es, tim
         assert _restricted_on(s, CSC, child.csc_person) is not None
         actions = [e.action for e in register.audit_trail(rid)]
         assert "letter.objection-decision" in actions and "restriction.lifted" not in actions
-        await handle.execute_update(Objection.shorten, ShortenInput(3))
+        await handle.execute_update(Objection.shorten, ShortenInput(days=3))
         result = await handle.result()
 
     assert result.stopped == [FT] and result.overridden == [CSC] and result.upheld == []
@@ -165,18 +177,25 @@ async def test_an_upheld_objection_stays_restricted_and_offers_erasure(es, time_
     async with running_worker(client, s):
         handle = await client.start_workflow(
             Objection.run,
-            ObjectionInput(req.request_id, ref, AS_OF.isoformat(), [CSC]),
+            ObjectionInput(
+                request_id=req.request_id, subject_ref=ref, received_on=AS_OF.isoformat(), services=[CSC]
+            ),
             id=f"objection-{req.request_id}",
             task_queue=s.task_queue,
         )
         await wait_stage(handle, Objection.status, "awaiting_decision")
         await handle.execute_update(
             Objection.decide,
-            ObjectionDecideInput([ObjectionDecision(CSC, "uphold", "no overriding grounds")]),
+            ObjectionDecideInput(
+                decisions=[ObjectionDecision(service=CSC, decision="uphold", reason="no overriding grounds")]
+            ),
         )
         with pytest.raises(WorkflowUpdateFailedError):  # decided once
             await handle.execute_update(
-                Objection.decide, ObjectionDecideInput([ObjectionDecision(CSC, "override", "x")])
+                Objection.decide,
+                ObjectionDecideInput(
+                    decisions=[ObjectionDecision(service=CSC, decision="override", reason="x")]
+                ),
             )
         result = await handle.result()
     assert result.upheld == [CSC] and result.erasure_offered == [CSC] and result.overridden == []
@@ -206,7 +225,12 @@ async def test_withdraw_consent_is_idempotent_and_sharing_stops(es, time_skippin
             results.append(
                 await client.execute_workflow(
                     ConsentWithdrawal.run,
-                    ConsentWithdrawalInput(req.request_id, ref, received.isoformat(), [FT]),
+                    ConsentWithdrawalInput(
+                        request_id=req.request_id,
+                        subject_ref=ref,
+                        received_on=received.isoformat(),
+                        services=[FT],
+                    ),
                     id=f"consent-withdrawal-{req.request_id}",
                     task_queue=s.task_queue,
                 )

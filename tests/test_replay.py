@@ -154,3 +154,50 @@ def test_recorded_histories_hold_no_personal_data_in_plain_text(tmp_path: Path) 
             assert number.encode() not in raw and spaced.encode() not in raw, name
         for full in names:
             assert full.encode() not in raw, f"{name}: a name in plain text"
+
+
+# -- the contracts the histories carry -------------------------------------------------------------
+
+RIGHTS_WORKFLOW_MODULES = (
+    "workflows.kit",
+    "workflows.subject_access",
+    "workflows.subject_search",
+    "workflows.erasure",
+    "workflows.restriction",
+    "workflows.rectification",
+    "workflows.objection",
+)
+
+
+def test_every_contract_is_keyword_only_so_a_new_field_cannot_shift_the_others() -> None:
+    import dataclasses
+    import importlib
+    import pkgutil
+
+    import rightsflow.contracts as contracts
+
+    seen = 0
+    for info in pkgutil.iter_modules(contracts.__path__):
+        module = importlib.import_module(f"rightsflow.contracts.{info.name}")
+        for value in vars(module).values():
+            if dataclasses.is_dataclass(value) and value.__module__ == module.__name__:
+                seen += 1
+                positional = [f.name for f in dataclasses.fields(value) if not f.kw_only]
+                assert not positional, f"{value.__name__}: positional fields {positional}"
+    assert seen >= 60
+
+
+def test_rights_workflows_load_no_database_s3_or_cipher_library_into_the_sandbox() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in RIGHTS_WORKFLOW_MODULES)
+        + "print(sorted(m for m in ('sqlalchemy', 'boto3', 'botocore', 'cryptography', 'jinja2')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=HISTORIES.parents[1]
+    )
+    assert out.stdout.strip() == "[]"

@@ -40,7 +40,12 @@ async def test_rectification_reaches_every_service_and_notifies(es, time_skippin
         handle = await client.start_workflow(
             Rectification.run,
             RectificationInput(
-                req.request_id, ref, AS_OF.isoformat(), "date_of_birth", NEW_DOB.isoformat(), [FT, CSC]
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=AS_OF.isoformat(),
+                field="date_of_birth",
+                value=NEW_DOB.isoformat(),
+                services=[FT, CSC],
             ),
             id=wid,
             task_queue=s.task_queue,
@@ -116,15 +121,22 @@ async def test_restriction_lifts_only_after_the_person_is_told(es, time_skipping
     async with running_worker(client, s):
         handle = await client.start_workflow(
             Restriction.run,
-            RestrictionInput(req.request_id, ref, AS_OF.isoformat(), "accuracy", [FT, CSC], 14),
+            RestrictionInput(
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=AS_OF.isoformat(),
+                reason="accuracy",
+                services=[FT, CSC],
+                notice_days=14,
+            ),
             id=f"restriction-{req.request_id}",
             task_queue=s.task_queue,
         )
         st = await wait_stage(handle, Restriction.status, "restricted")
         assert sorted(st.services) == sorted([FT, CSC]) and st.notices_sent >= 2
         with pytest.raises(WorkflowUpdateFailedError):
-            await handle.execute_update(Restriction.shorten, ShortenInput(0))
-        await handle.execute_update(Restriction.lift, LiftInput("accuracy now verified"))
+            await handle.execute_update(Restriction.shorten, ShortenInput(days=0))
+        await handle.execute_update(Restriction.lift, LiftInput(reason="accuracy now verified"))
         await wait_stage(handle, Restriction.status, "lift_notified")
         ft = SCHEMAS[FT].tables
         with engine_for_url(store_urls(s)[FT]).connect() as c:  # told, not yet lifted
@@ -136,7 +148,7 @@ async def test_restriction_lifts_only_after_the_person_is_told(es, time_skipping
                 ).scalar_one()
                 is not None
             )
-        await handle.execute_update(Restriction.shorten, ShortenInput(2))
+        await handle.execute_update(Restriction.shorten, ShortenInput(days=2))
         assert await handle.result() == "lifted"
     with engine_for_url(store_urls(s)[FT]).connect() as c:
         assert (

@@ -77,7 +77,9 @@ async def _finish(handle: WorkflowHandle) -> None:
     from workflows.subject_access import RejectInput
 
     await _wait_stage(handle, "awaiting_review")
-    await handle.execute_update(SubjectAccessRequest.reject, RejectInput("test over: manifestly unfounded"))
+    await handle.execute_update(
+        SubjectAccessRequest.reject, RejectInput(exemption="test over: manifestly unfounded")
+    )
     assert (await handle.result()).outcome == "refused"
 
 
@@ -234,7 +236,7 @@ async def test_an_extension_after_the_first_month_is_refused(sar_settings, time_
             SubjectAccessRequest.verify, VerifyInput(identity_received=late.isoformat())
         )
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update(SubjectAccessRequest.extend, ExtendInput("complex request"))
+            await handle.execute_update(SubjectAccessRequest.extend, ExtendInput(reason="complex request"))
         assert "has passed" in str(refused.value.cause)
         st = await handle.query(SubjectAccessRequest.status)
         assert not st.clock.extended
@@ -244,10 +246,10 @@ async def test_an_extension_after_the_first_month_is_refused(sar_settings, time_
             SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
         )
         view = await handle2.execute_update(
-            SubjectAccessRequest.extend, ExtendInput("records across three services")
+            SubjectAccessRequest.extend, ExtendInput(reason="records across three services")
         )
         with pytest.raises(WorkflowUpdateFailedError):
-            await handle2.execute_update(SubjectAccessRequest.extend, ExtendInput("again"))
+            await handle2.execute_update(SubjectAccessRequest.extend, ExtendInput(reason="again"))
         for h in (handle, handle2):
             await _finish(h)
     expected = _deadline_cli("--received", today.isoformat(), "--extend")
@@ -445,7 +447,7 @@ async def test_no_personal_data_in_the_workflow_history(sar_settings, dev_server
         from workflows.subject_access import ReviewInput
 
         await handle.execute_update(
-            SubjectAccessRequest.review, ReviewInput(add=[AddedRedaction(sib["given"])])
+            SubjectAccessRequest.review, ReviewInput(add=[AddedRedaction(text=sib["given"])])
         )
         await handle.execute_update(SubjectAccessRequest.approve, ApproveInput())
         result = await handle.result()

@@ -13,17 +13,47 @@ Only opaque references cross Temporal; workflow id ``erasure-<request id>``.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import Any, ClassVar
+from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows.kit import (
+    LONG,
+    QUICK,
+    SHORT,
+    STORE,
+    ConfirmsMatches,
+    RequestStages,
+    certificate,
+    deadline_for,
+    discover,
+    letter,
+    notices,
+    record,
+    today,
+    validate_confirm,
+)
 
 with workflow.unsafe.imports_passed_through():
-    from activities.discovery import DiscoverInService, DiscoveryActivities
-    from activities.erasure import AssessInput, Assessment, EraseInput, EraseResult, ErasureActivities
-    from activities.rights import (
+    from rightsflow.contracts.discovery import ConfirmInput, ServiceMatchState
+    from rightsflow.contracts.erasure import (
+        COURT,
+        EXEMPTIONS,
+        GROUNDS,
+        ICO_COMPLAINT,
+        AssessInput,
+        Assessment,
+        DecideInput,
+        EraseInput,
+        EraseResult,
+        ErasureInput,
+        ErasureResult,
+        ErasureStatus,
+        ServiceDecision,
+        ServiceView,
+        check_decision,
+    )
+    from rightsflow.contracts.rights import (
         CertificateInput,
         ConsentInput,
         DecisionInput,
@@ -31,231 +61,7 @@ with workflow.unsafe.imports_passed_through():
         Notice,
         NoticeException,
         NoticesInput,
-        RightsActivities,
     )
-    from activities.subject_access import MatchDecisionInput, RecordInput, SubjectAccessActivities
-    from rightsflow.clock import LONDON, compute_deadline
-    from rightsflow.erasure import COURT, EXEMPTIONS, GROUNDS, ICO_COMPLAINT, check_decision
-
-EXACT = "exact_identifier"
-QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-STORE = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5))
-SHORT = timedelta(seconds=60)
-LONG = timedelta(minutes=10)
-
-
-# -- shared by the rights workflows --------------------------------------------------------------------
-
-
-@dataclass
-class ServiceMatchState:
-    service: str
-    state: str = "pending"  # pending | awaiting_confirmation | found | not_found
-    keys: list[str] = field(default_factory=list)
-    candidates: list[str] = field(default_factory=list)  # "service/key"
-
-
-@dataclass
-class ConfirmInput:
-    confirm: list[str] = field(default_factory=list)  # "service/key" candidates that are the subject
-    reject: list[str] = field(default_factory=list)
-    decided_by: str = "dpo"
-
-
-async def record(
-    request_id: str, key: str, action: str, detail: dict[str, Any] | None = None, **extra: Any
-) -> None:
-    """Audit entry and request fields in the register (the SAR activity, reused)."""
-    await workflow.execute_activity_method(
-        SubjectAccessActivities.record_event,
-        RecordInput(request_id=request_id, key=key, action=action, detail=detail or {}, **extra),
-        start_to_close_timeout=SHORT,
-        retry_policy=QUICK,
-    )
-
-
-async def discover(
-    request_id: str,
-    subject_ref: str,
-    services: list[str] | None,
-    states: dict[str, ServiceMatchState],
-    decisions: dict[str, bool],
-) -> None:
-    """Find the subject in every service; candidates wait for a DPO decision in ``decisions``."""
-    names = services or await workflow.execute_activity_method(
-        DiscoveryActivities.list_services, start_to_close_timeout=SHORT
-    )
-    for s in names:
-        states[s] = ServiceMatchState(s)
-
-    async def one(service: str) -> None:
-        st = states[service]
-        found = await workflow.execute_activity_method(
-            DiscoveryActivities.discover_in_service,
-            DiscoverInService(request_id, subject_ref, service),
-            start_to_close_timeout=timedelta(minutes=2),
-            schedule_to_close_timeout=timedelta(days=1),
-            retry_policy=STORE,
-            activity_id=f"discover-{service}",
-        )
-        st.keys = [m.record_key for m in found.matches if m.strength == EXACT]
-        st.candidates = [f"{service}/{m.record_key}" for m in found.matches if m.strength != EXACT]
-        if st.candidates:
-            st.state = "awaiting_confirmation"
-            await workflow.wait_condition(lambda: all(c in decisions for c in st.candidates))
-            confirmed = [c for c in st.candidates if decisions[c]]
-            if confirmed:
-                await workflow.execute_activity_method(
-                    SubjectAccessActivities.confirm_matches,
-                    MatchDecisionInput(request_id, confirmed),
-                    start_to_close_timeout=SHORT,
-                    retry_policy=QUICK,
-                )
-            st.keys += [c.partition("/")[2] for c in confirmed]
-        st.state = "found" if st.keys else "not_found"
-
-    await asyncio.gather(*(one(s) for s in names))
-
-
-def validate_confirm(inp: ConfirmInput, states: dict[str, ServiceMatchState]) -> None:
-    known = {c for s in states.values() for c in s.candidates}
-    if not inp.confirm and not inp.reject:
-        raise ValueError("give candidates to confirm or reject")
-    for ref in [*inp.confirm, *inp.reject]:
-        if ref not in known:
-            raise ValueError(f"{ref} is not a candidate match awaiting confirmation")
-
-
-def today() -> date:
-    return workflow.now().astimezone(LONDON).date()
-
-
-class RequestStages:
-    """A rights workflow's stage: kept for its status query and recorded in the register as
-    ``<action>.<stage>`` (once per stage). A subclass sets ``_action`` and holds ``_inp``."""
-
-    _action: ClassVar[str]
-    _inp: Any
-    _stage: str
-
-    async def _to(self, stage: str, **extra: Any) -> None:
-        self._stage = stage
-        await record(
-            self._inp.request_id, f"stage:{stage}", f"{self._action}.{stage}", {}, stage=stage, **extra
-        )
-
-
-class ConfirmsMatches(RequestStages):
-    """A rights workflow whose candidate matches the DPO confirms or rejects (the ``confirm`` update)."""
-
-    _matches: dict[str, ServiceMatchState]
-    _match_decisions: dict[str, bool]
-
-    @workflow.update
-    def confirm(self, inp: ConfirmInput) -> None:
-        for ref in inp.confirm:
-            self._match_decisions[ref] = True
-        for ref in inp.reject:
-            self._match_decisions[ref] = False
-
-    @confirm.validator
-    def _validate_confirm(self, inp: ConfirmInput) -> None:
-        validate_confirm(inp, self._matches)
-
-
-def deadline_for(received_on: str) -> str:
-    dl = compute_deadline(date.fromisoformat(received_on))
-    return dl.deadline.isoformat() if dl.deadline else ""
-
-
-async def notices(inp: NoticesInput) -> list[Notice]:
-    return await workflow.execute_activity_method(
-        RightsActivities.send_notices, inp, start_to_close_timeout=LONG, retry_policy=QUICK
-    )
-
-
-async def letter(inp: LetterInput) -> str:
-    return await workflow.execute_activity_method(
-        RightsActivities.write_rights_letter,
-        inp,
-        start_to_close_timeout=timedelta(minutes=5),
-        retry_policy=QUICK,
-    )
-
-
-async def certificate(inp: CertificateInput) -> str:
-    return await workflow.execute_activity_method(
-        RightsActivities.write_rights_certificate,
-        inp,
-        start_to_close_timeout=timedelta(minutes=5),
-        retry_policy=QUICK,
-    )
-
-
-# -- the erasure workflow ------------------------------------------------------------------------------
-
-
-@dataclass
-class ErasureInput:
-    request_id: str
-    subject_ref: str
-    received_on: str  # YYYY-MM-DD
-    ground: str = "consent-withdrawn"
-    services: list[str] | None = None  # None: every catalogued service
-
-
-@dataclass
-class ServiceDecision:
-    service: str
-    decision: str  # erase | refuse
-    exemption: str | None = None  # a key of rightsflow.erasure.EXEMPTIONS when refusing
-    reason: str = ""
-
-
-@dataclass
-class DecideInput:
-    decisions: list[ServiceDecision] = field(default_factory=list)
-    confirm_proposals: bool = False  # every service without an explicit decision takes its proposal
-    notice_exceptions: list[NoticeException] = field(default_factory=list)
-    decided_by: str = "dpo"
-
-
-@dataclass
-class ServiceView:
-    service: str
-    state: str  # pending | awaiting_confirmation | not_found | awaiting_decision | decided | erased | refused
-    proposal: str | None = None
-    proposed_exemption: str | None = None
-    holds: list[str] = field(default_factory=list)
-    decision: str | None = None
-    exemption: str | None = None
-    candidates: list[str] = field(default_factory=list)
-    recipients: int = 0
-    rows_deleted: int = 0
-    rows_masked: int = 0
-    notices_sent: int = 0
-    notices_not_sent: int = 0
-
-
-@dataclass
-class ErasureStatus:
-    request_id: str
-    stage: str
-    received_on: str
-    deadline: str
-    ground: str
-    services: list[ServiceView]
-
-
-@dataclass
-class ErasureResult:
-    request_id: str
-    erased: list[str]
-    refused: list[str]
-    notices_sent: int
-    notices_not_sent: int
-    letter_key: str
-    certificate_key: str
 
 
 @workflow.defn
@@ -288,9 +94,14 @@ class Erasure(RequestStages):
             # The withdrawal is recorded in every service that holds consents, with its date.
             await asyncio.gather(
                 *(
-                    workflow.execute_activity_method(
-                        RightsActivities.withdraw_consent,
-                        ConsentInput(inp.request_id, s, keys, inp.received_on),
+                    workflow.execute_activity(
+                        "withdraw_consent",
+                        ConsentInput(
+                            request_id=inp.request_id,
+                            service=s,
+                            record_keys=keys,
+                            withdrawn_on=inp.received_on,
+                        ),
                         start_to_close_timeout=timedelta(minutes=2),
                         retry_policy=STORE,
                     )
@@ -300,11 +111,12 @@ class Erasure(RequestStages):
         await self._to("assessing")
         results = await asyncio.gather(
             *(
-                workflow.execute_activity_method(
-                    ErasureActivities.assess_service,
-                    AssessInput(inp.request_id, s, keys, inp.ground),
+                workflow.execute_activity(
+                    "assess_service",
+                    AssessInput(request_id=inp.request_id, service=s, record_keys=keys, ground=inp.ground),
                     start_to_close_timeout=timedelta(minutes=2),
                     retry_policy=STORE,
+                    result_type=Assessment,
                 )
                 for s, keys in found.items()
             )
@@ -315,16 +127,16 @@ class Erasure(RequestStages):
         for s in self._held():
             d = self._decisions[s]
             basis = EXEMPTIONS[d.exemption] if d.exemption else "UK GDPR Art 17(1)"
-            await workflow.execute_activity_method(
-                RightsActivities.record_decision,
+            await workflow.execute_activity(
+                "record_decision",
                 DecisionInput(
-                    inp.request_id,
-                    f"decision:{s}",
-                    d.decision,
-                    self._decided_by,
-                    s,
-                    basis,
-                    {
+                    request_id=inp.request_id,
+                    key=f"decision:{s}",
+                    decision=d.decision,
+                    decided_by=self._decided_by,
+                    service=s,
+                    legal_basis=basis,
+                    detail={
                         "proposal": self._assessed[s].proposal.decision,
                         "changed": d.decision != self._assessed[s].proposal.decision,
                         "exemption": d.exemption,
@@ -341,31 +153,32 @@ class Erasure(RequestStages):
             # Notices first: the sharing log is read before the subject's rows go.
             self._notices[s] = await notices(
                 NoticesInput(
-                    inp.request_id,
-                    s,
-                    found[s],
-                    "erasure",
-                    on,
-                    "the person's personal data has been erased",
-                    self._exceptions,
+                    request_id=inp.request_id,
+                    service=s,
+                    record_keys=found[s],
+                    kind="erasure",
+                    on=on,
+                    detail="the person's personal data has been erased",
+                    exceptions=self._exceptions,
                 )
             )
-            self._done[s] = await workflow.execute_activity_method(
-                ErasureActivities.erase_service,
-                EraseInput(inp.request_id, s, found[s]),
+            self._done[s] = await workflow.execute_activity(
+                "erase_service",
+                EraseInput(request_id=inp.request_id, service=s, record_keys=found[s]),
                 start_to_close_timeout=LONG,
                 retry_policy=STORE,
+                result_type=EraseResult,
             )
         sent = sum(n.sent for ns in self._notices.values() for n in ns)
         not_sent = sum(not n.sent for ns in self._notices.values() for n in ns)
         await self._to("writing")
         letter_key = await letter(
             LetterInput(
-                inp.request_id,
-                inp.subject_ref,
-                "erasure_letter.html.j2",
-                "erasure-outcome",
-                {
+                request_id=inp.request_id,
+                subject_ref=inp.subject_ref,
+                template="erasure_letter.html.j2",
+                name="erasure-outcome",
+                context={
                     "received_on": inp.received_on,
                     "erased": erase,
                     "refused": [
@@ -384,10 +197,10 @@ class Erasure(RequestStages):
         )
         cert = await certificate(
             CertificateInput(
-                inp.request_id,
-                "erasure",
-                "outcome",
-                {
+                request_id=inp.request_id,
+                kind="erasure",
+                name="outcome",
+                body={
                     "received_on": inp.received_on,
                     "completed_on": on,
                     "deadline": deadline,
@@ -422,7 +235,15 @@ class Erasure(RequestStages):
             status="closed",
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return ErasureResult(inp.request_id, erase, refused, sent, not_sent, letter_key, cert)
+        return ErasureResult(
+            request_id=inp.request_id,
+            erased=erase,
+            refused=refused,
+            notices_sent=sent,
+            notices_not_sent=not_sent,
+            letter_key=letter_key,
+            certificate_key=cert,
+        )
 
     # -- queries and updates ------------------------------------------------------------------------------
 
@@ -457,12 +278,12 @@ class Erasure(RequestStages):
                 )
             )
         return ErasureStatus(
-            self._inp.request_id,
-            self._stage,
-            self._inp.received_on,
-            deadline_for(self._inp.received_on),
-            self._inp.ground,
-            views,
+            request_id=self._inp.request_id,
+            stage=self._stage,
+            received_on=self._inp.received_on,
+            deadline=deadline_for(self._inp.received_on),
+            ground=self._inp.ground,
+            services=views,
         )
 
     @workflow.update
@@ -485,7 +306,9 @@ class Erasure(RequestStages):
             for s in self._held():
                 if s not in self._decisions:
                     p = self._assessed[s].proposal
-                    self._decisions[s] = ServiceDecision(s, p.decision, p.exemption, p.reason)
+                    self._decisions[s] = ServiceDecision(
+                        service=s, decision=p.decision, exemption=p.exemption, reason=p.reason
+                    )
         self._decided_by = inp.decided_by
         self._exceptions = [*self._exceptions, *inp.notice_exceptions]
         return self.status().services
@@ -514,4 +337,26 @@ class Erasure(RequestStages):
                 )
 
 
-__all__ = ["GROUNDS", "ConfirmInput", "DecideInput", "Erasure", "ErasureInput", "ServiceDecision"]
+__all__ = [
+    "GROUNDS",
+    "LONG",
+    "QUICK",
+    "SHORT",
+    "STORE",
+    "ConfirmInput",
+    "ConfirmsMatches",
+    "DecideInput",
+    "Erasure",
+    "ErasureInput",
+    "NoticeException",
+    "RequestStages",
+    "ServiceDecision",
+    "ServiceMatchState",
+    "certificate",
+    "deadline_for",
+    "discover",
+    "letter",
+    "notices",
+    "record",
+    "today",
+]

@@ -22,18 +22,17 @@ references only (the DPO's reasons travel inside the encrypted payload and reach
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 
-from workflows.erasure import (
+from workflows.kit import (
     QUICK,
     SHORT,
     STORE,
     ConfirmsMatches,
-    ServiceMatchState,
+    LiftsAfterTelling,
     certificate,
     deadline_for,
     discover,
@@ -42,11 +41,22 @@ from workflows.erasure import (
     record,
     today,
 )
-from workflows.restriction import LiftsAfterTelling
 
 with workflow.unsafe.imports_passed_through():
-    from activities.erasure import AssessInput, Assessment, ErasureActivities
-    from activities.rights import (
+    from rightsflow.contracts.discovery import ServiceMatchState
+    from rightsflow.contracts.erasure import COURT, ICO_COMPLAINT, AssessInput, Assessment
+    from rightsflow.contracts.objection import (
+        ConsentWithdrawalInput,
+        ConsentWithdrawalResult,
+        ConsentWithdrawalStatus,
+        ObjectionDecideInput,
+        ObjectionDecision,
+        ObjectionInput,
+        ObjectionResult,
+        ObjectionServiceView,
+        ObjectionStatus,
+    )
+    from rightsflow.contracts.rights import (
         CertificateInput,
         ConsentInput,
         ConsentResult,
@@ -55,9 +65,7 @@ with workflow.unsafe.imports_passed_through():
         Notice,
         NoticesInput,
         RestrictInput,
-        RightsActivities,
     )
-    from rightsflow.erasure import COURT, ICO_COMPLAINT
     from rightsflow.objection import (
         BASIS_PENDING,
         BASIS_STOPPED,
@@ -74,20 +82,29 @@ with workflow.unsafe.imports_passed_through():
 
 
 async def _withdraw(request_id: str, service: str, keys: list[str], on: str) -> ConsentResult:
-    return await workflow.execute_activity_method(
-        RightsActivities.withdraw_consent,
-        ConsentInput(request_id, service, keys, on),
+    return await workflow.execute_activity(
+        "withdraw_consent",
+        ConsentInput(request_id=request_id, service=service, record_keys=keys, withdrawn_on=on),
         start_to_close_timeout=timedelta(minutes=2),
         retry_policy=STORE,
+        result_type=ConsentResult,
     )
 
 
 async def _restrict(request_id: str, service: str, keys: list[str], restrict: bool, reason: str) -> int:
-    return await workflow.execute_activity_method(
-        RightsActivities.set_restriction,
-        RestrictInput(request_id, service, keys, restrict, today().isoformat(), reason),
+    return await workflow.execute_activity(
+        "set_restriction",
+        RestrictInput(
+            request_id=request_id,
+            service=service,
+            record_keys=keys,
+            restrict=restrict,
+            on=today().isoformat(),
+            reason=reason,
+        ),
         start_to_close_timeout=timedelta(minutes=2),
         retry_policy=STORE,
+        result_type=int,
     )
 
 
@@ -103,66 +120,6 @@ async def _offer_erasure(request_id: str, service: str, ground: str, basis: str)
 
 
 # -- objection ------------------------------------------------------------------------------------
-
-
-@dataclass
-class ObjectionInput:
-    request_id: str
-    subject_ref: str
-    received_on: str  # YYYY-MM-DD
-    services: list[str] | None = None  # None: every catalogued service
-    notice_days: int = 14  # the wait between telling the person and lifting an overridden restriction
-
-
-@dataclass
-class ObjectionDecision:
-    service: str
-    decision: str  # uphold | override
-    reason: str  # told to the person; kept in the letter, not in the register
-
-
-@dataclass
-class ObjectionDecideInput:
-    decisions: list[ObjectionDecision] = field(default_factory=list)
-    decided_by: str = "dpo"
-
-
-@dataclass
-class ObjectionServiceView:
-    service: str
-    # pending | awaiting_confirmation | not_found | stopped | restricted | upheld | overridden | lifted
-    state: str
-    route: str | None = None  # stop | weigh
-    holds: list[str] = field(default_factory=list)
-    consents_withdrawn: int = 0
-    decision: str | None = None
-    erasure_offered: bool = False
-    candidates: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ObjectionStatus:
-    request_id: str
-    stage: str
-    received_on: str
-    deadline: str
-    services: list[ObjectionServiceView]
-    notices_sent: int
-    lift_on: str | None
-    erasure_offered: list[str]
-    erasure_hint: str | None
-
-
-@dataclass
-class ObjectionResult:
-    request_id: str
-    stopped: list[str]
-    upheld: list[str]
-    overridden: list[str]
-    erasure_offered: list[str]
-    notices_sent: int
-    letter_keys: list[str]
-    certificate_key: str
 
 
 @workflow.defn
@@ -192,14 +149,26 @@ class Objection(LiftsAfterTelling):
     async def _notify(self, found: dict[str, list[str]], services: list[str], kind: str) -> None:
         on = today().isoformat()
         for s in services:
-            self._notices += await notices(NoticesInput(self._inp.request_id, s, found[s], kind, on))
+            self._notices += await notices(
+                NoticesInput(
+                    request_id=self._inp.request_id, service=s, record_keys=found[s], kind=kind, on=on
+                )
+            )
 
     async def _decision(
         self, service: str, decision: str, by: str, basis: str, detail: dict[str, Any]
     ) -> None:
-        await workflow.execute_activity_method(
-            RightsActivities.record_decision,
-            DecisionInput(self._inp.request_id, f"decision:{service}", decision, by, service, basis, detail),
+        await workflow.execute_activity(
+            "record_decision",
+            DecisionInput(
+                request_id=self._inp.request_id,
+                key=f"decision:{service}",
+                decision=decision,
+                decided_by=by,
+                service=service,
+                legal_basis=basis,
+                detail=detail,
+            ),
             start_to_close_timeout=SHORT,
             retry_policy=QUICK,
         )
@@ -213,11 +182,12 @@ class Objection(LiftsAfterTelling):
         found = {s: m.keys for s, m in self._matches.items() if m.keys}
         results = await asyncio.gather(
             *(
-                workflow.execute_activity_method(
-                    ErasureActivities.assess_service,
-                    AssessInput(rid, s, keys, "objection"),
+                workflow.execute_activity(
+                    "assess_service",
+                    AssessInput(request_id=rid, service=s, record_keys=keys, ground="objection"),
                     start_to_close_timeout=timedelta(minutes=2),
                     retry_policy=STORE,
+                    result_type=Assessment,
                 )
                 for s, keys in found.items()
             )
@@ -263,11 +233,11 @@ class Objection(LiftsAfterTelling):
         letter_keys = [
             await letter(
                 LetterInput(
-                    rid,
-                    inp.subject_ref,
-                    "objection_letter.html.j2",
-                    "objection-received",
-                    {
+                    request_id=rid,
+                    subject_ref=inp.subject_ref,
+                    template="objection_letter.html.j2",
+                    name="objection-received",
+                    context={
                         "decided": False,
                         "received_on": inp.received_on,
                         "stopped": stopped,
@@ -280,10 +250,10 @@ class Objection(LiftsAfterTelling):
         ]
         await certificate(
             CertificateInput(
-                rid,
-                "objection",
-                "restricted",
-                {
+                request_id=rid,
+                kind="objection",
+                name="restricted",
+                body={
                     "received_on": inp.received_on,
                     "on": today().isoformat(),
                     "stopped": stopped,
@@ -316,11 +286,11 @@ class Objection(LiftsAfterTelling):
             letter_keys.append(
                 await letter(
                     LetterInput(
-                        rid,
-                        inp.subject_ref,
-                        "objection_letter.html.j2",
-                        "objection-decision",
-                        {
+                        request_id=rid,
+                        subject_ref=inp.subject_ref,
+                        template="objection_letter.html.j2",
+                        name="objection-decision",
+                        context={
                             "decided": True,
                             "received_on": inp.received_on,
                             "upheld": [{"service": s, "reason": self._decisions[s].reason} for s in upheld],
@@ -335,28 +305,16 @@ class Objection(LiftsAfterTelling):
                 )
             )
             if overridden:
-                self._told_at = workflow.now()
-                await self._to("lift_notified")
-                while True:
-                    version = self._wait_days
-                    remaining = self._told_at + timedelta(days=self._wait_days) - workflow.now()
-                    if remaining <= timedelta(0):
-                        break
-                    try:
-                        await workflow.wait_condition(
-                            lambda v=version: self._wait_days != v, timeout=remaining
-                        )
-                    except TimeoutError:
-                        break
+                await self._wait_before_lifting()
                 await asyncio.gather(*(_restrict(rid, s, held[s], False, "objection") for s in overridden))
                 self._lifted = list(overridden)
                 await self._notify(held, overridden, "restriction_lifted")
         cert = await certificate(
             CertificateInput(
-                rid,
-                "objection",
-                "outcome",
-                {
+                request_id=rid,
+                kind="objection",
+                name="outcome",
+                body={
                     "received_on": inp.received_on,
                     "completed_on": today().isoformat(),
                     "deadline": deadline,
@@ -403,14 +361,14 @@ class Objection(LiftsAfterTelling):
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ObjectionResult(
-            rid,
-            stopped,
-            upheld,
-            overridden,
-            list(self._offered),
-            sum(n.sent for n in self._notices),
-            letter_keys,
-            cert,
+            request_id=rid,
+            stopped=stopped,
+            upheld=upheld,
+            overridden=overridden,
+            erasure_offered=list(self._offered),
+            notices_sent=sum(n.sent for n in self._notices),
+            letter_keys=letter_keys,
+            certificate_key=cert,
         )
 
     @workflow.query
@@ -439,19 +397,18 @@ class Objection(LiftsAfterTelling):
                     candidates=list(m.candidates),
                 )
             )
-        lift_on = None
-        if self._told_at is not None:
-            lift_on = (self._told_at + timedelta(days=self._wait_days)).date().isoformat()
         return ObjectionStatus(
-            self._inp.request_id,
-            self._stage,
-            self._inp.received_on,
-            deadline_for(self._inp.received_on),
-            views,
-            sum(n.sent for n in self._notices),
-            lift_on,
-            list(self._offered),
-            erasure_hint(self._inp.received_on, self._offered, "objection") if self._offered else None,
+            request_id=self._inp.request_id,
+            stage=self._stage,
+            received_on=self._inp.received_on,
+            deadline=deadline_for(self._inp.received_on),
+            services=views,
+            notices_sent=sum(n.sent for n in self._notices),
+            lift_on=self._lift_on(),
+            erasure_offered=list(self._offered),
+            erasure_hint=erasure_hint(self._inp.received_on, self._offered, "objection")
+            if self._offered
+            else None,
         )
 
     @workflow.update
@@ -482,36 +439,6 @@ class Objection(LiftsAfterTelling):
 
 
 # -- consent withdrawal -------------------------------------------------------------------------------
-
-
-@dataclass
-class ConsentWithdrawalInput:
-    request_id: str
-    subject_ref: str
-    received_on: str  # YYYY-MM-DD: the date the withdrawal is recorded with
-    services: list[str]  # the consent-based services (the command reads them from the catalogue)
-
-
-@dataclass
-class ConsentWithdrawalStatus:
-    request_id: str
-    stage: str
-    received_on: str
-    services: list[str]
-    candidates: list[str]
-    withdrawn: dict[str, int]  # consents newly marked withdrawn, per service
-    already: dict[str, int]  # consents already withdrawn (their date kept), per service
-    erasure_offered: list[str]
-    erasure_hint: str | None
-
-
-@dataclass
-class ConsentWithdrawalResult:
-    request_id: str
-    services: list[ConsentResult]
-    erasure_offered: list[str]
-    letter_key: str
-    erasure_hint: str | None
 
 
 @workflow.defn
@@ -549,11 +476,11 @@ class ConsentWithdrawal(ConfirmsMatches):
             self._offered.append(s)
         letter_key = await letter(
             LetterInput(
-                rid,
-                inp.subject_ref,
-                "consent_withdrawal_letter.html.j2",
-                "consent-withdrawn",
-                {"services": withdrawn, "withdrawn_on": inp.received_on},
+                request_id=rid,
+                subject_ref=inp.subject_ref,
+                template="consent_withdrawal_letter.html.j2",
+                name="consent-withdrawn",
+                context={"services": withdrawn, "withdrawn_on": inp.received_on},
             )
         )
         self._stage = "completed"
@@ -572,20 +499,26 @@ class ConsentWithdrawal(ConfirmsMatches):
             legal_basis="UK GDPR Art 7(3)",
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return ConsentWithdrawalResult(rid, list(results), list(self._offered), letter_key, self._hint())
+        return ConsentWithdrawalResult(
+            request_id=rid,
+            services=list(results),
+            erasure_offered=list(self._offered),
+            letter_key=letter_key,
+            erasure_hint=self._hint(),
+        )
 
     @workflow.query
     def status(self) -> ConsentWithdrawalStatus:
         return ConsentWithdrawalStatus(
-            self._inp.request_id,
-            self._stage,
-            self._inp.received_on,
-            sorted(s for s, m in self._matches.items() if m.keys),
-            [c for m in self._matches.values() for c in m.candidates],
-            {s: r.withdrawn for s, r in self._results.items()},
-            {s: r.already for s, r in self._results.items()},
-            list(self._offered),
-            self._hint(),
+            request_id=self._inp.request_id,
+            stage=self._stage,
+            received_on=self._inp.received_on,
+            services=sorted(s for s, m in self._matches.items() if m.keys),
+            candidates=[c for m in self._matches.values() for c in m.candidates],
+            withdrawn={s: r.withdrawn for s, r in self._results.items()},
+            already={s: r.already for s, r in self._results.items()},
+            erasure_offered=list(self._offered),
+            erasure_hint=self._hint(),
         )
 
 

@@ -14,15 +14,13 @@ the encrypted payload.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.erasure import (
+from workflows.kit import (
     STORE,
     ConfirmsMatches,
-    ServiceMatchState,
     certificate,
     deadline_for,
     discover,
@@ -33,7 +31,10 @@ from workflows.erasure import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.rights import (
+    from rightsflow.contracts.discovery import ServiceMatchState
+    from rightsflow.contracts.erasure import field_label
+    from rightsflow.contracts.rectification import RectificationInput, RectificationStatus, RectifyDecision
+    from rightsflow.contracts.rights import (
         CertificateInput,
         LetterInput,
         Notice,
@@ -41,41 +42,8 @@ with workflow.unsafe.imports_passed_through():
         RectifyInput,
         RectifyResult,
         RestrictInput,
-        RightsActivities,
         StatementInput,
     )
-    from rightsflow.erasure import field_label
-
-
-@dataclass
-class RectificationInput:
-    request_id: str
-    subject_ref: str
-    received_on: str
-    field: str  # identity name or data category
-    value: str  # the corrected value the person gives
-    services: list[str] | None = None
-
-
-@dataclass
-class RectifyDecision:
-    accept: bool
-    reason: str = ""
-    statement: str = ""  # declined: the person's supplementary statement
-    decided_by: str = "dpo"
-
-
-@dataclass
-class RectificationStatus:
-    request_id: str
-    stage: str
-    field: str
-    deadline: str
-    services: list[str]
-    candidates: list[str]
-    decision: str | None
-    corrected: list[str] = field(default_factory=list)
-    notices_sent: int = 0
 
 
 @workflow.defn
@@ -96,9 +64,16 @@ class Rectification(ConfirmsMatches):
     async def _restrict(self, found: dict[str, list[str]], on: bool) -> None:
         await asyncio.gather(
             *(
-                workflow.execute_activity_method(
-                    RightsActivities.set_restriction,
-                    RestrictInput(self._inp.request_id, s, found[s], on, today().isoformat(), "accuracy"),
+                workflow.execute_activity(
+                    "set_restriction",
+                    RestrictInput(
+                        request_id=self._inp.request_id,
+                        service=s,
+                        record_keys=found[s],
+                        restrict=on,
+                        on=today().isoformat(),
+                        reason="accuracy",
+                    ),
                     start_to_close_timeout=timedelta(minutes=2),
                     retry_policy=STORE,
                 )
@@ -113,11 +88,14 @@ class Rectification(ConfirmsMatches):
         await discover(inp.request_id, inp.subject_ref, inp.services, self._matches, self._match_decisions)
         found = {s: m.keys for s, m in self._matches.items() if m.keys}
         for s, keys in found.items():
-            if await workflow.execute_activity_method(
-                RightsActivities.holds_field,
-                RectifyInput(inp.request_id, s, keys, inp.field, "", ""),
+            if await workflow.execute_activity(
+                "holds_field",
+                RectifyInput(
+                    request_id=inp.request_id, service=s, record_keys=keys, field=inp.field, value="", on=""
+                ),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=STORE,
+                result_type=bool,
             ):
                 self._services.append(s)
         await self._restrict(found, True)
@@ -139,32 +117,52 @@ class Rectification(ConfirmsMatches):
         for s in self._services:
             if d.accept:
                 self._results.append(
-                    await workflow.execute_activity_method(
-                        RightsActivities.rectify_service,
-                        RectifyInput(inp.request_id, s, found[s], inp.field, inp.value, on),
+                    await workflow.execute_activity(
+                        "rectify_service",
+                        RectifyInput(
+                            request_id=inp.request_id,
+                            service=s,
+                            record_keys=found[s],
+                            field=inp.field,
+                            value=inp.value,
+                            on=on,
+                        ),
                         start_to_close_timeout=timedelta(minutes=5),
                         retry_policy=STORE,
+                        result_type=RectifyResult,
                     )
                 )
                 self._notices += await notices(
                     NoticesInput(
-                        inp.request_id, s, found[s], "rectification", on, f"the {label} was corrected"
+                        request_id=inp.request_id,
+                        service=s,
+                        record_keys=found[s],
+                        kind="rectification",
+                        on=on,
+                        detail=f"the {label} was corrected",
                     )
                 )
             else:
-                await workflow.execute_activity_method(
-                    RightsActivities.attach_statement,
-                    StatementInput(inp.request_id, s, found[s], inp.field, d.statement, on),
+                await workflow.execute_activity(
+                    "attach_statement",
+                    StatementInput(
+                        request_id=inp.request_id,
+                        service=s,
+                        record_keys=found[s],
+                        field=inp.field,
+                        statement=d.statement,
+                        on=on,
+                    ),
                     start_to_close_timeout=timedelta(minutes=5),
                     retry_policy=STORE,
                 )
         await letter(
             LetterInput(
-                inp.request_id,
-                inp.subject_ref,
-                "rectification_letter.html.j2",
-                "outcome",
-                {
+                request_id=inp.request_id,
+                subject_ref=inp.subject_ref,
+                template="rectification_letter.html.j2",
+                name="outcome",
+                context={
                     "accepted": d.accept,
                     "field": label,
                     "services": self._services,
@@ -177,10 +175,10 @@ class Rectification(ConfirmsMatches):
         await self._restrict(found, False)
         await certificate(
             CertificateInput(
-                inp.request_id,
-                "rectification",
-                "outcome",
-                {
+                request_id=inp.request_id,
+                kind="rectification",
+                name="outcome",
+                body={
                     "field": inp.field,
                     "decision": "accepted" if d.accept else "declined",
                     "on": on,
@@ -208,15 +206,17 @@ class Rectification(ConfirmsMatches):
     @workflow.query
     def status(self) -> RectificationStatus:
         return RectificationStatus(
-            self._inp.request_id,
-            self._stage,
-            self._inp.field,
-            deadline_for(self._inp.received_on),
-            list(self._services),
-            [c for m in self._matches.values() for c in m.candidates],
-            None if self._decision is None else ("accepted" if self._decision.accept else "declined"),
-            [r.service for r in self._results if r.fields],
-            sum(n.sent for n in self._notices),
+            request_id=self._inp.request_id,
+            stage=self._stage,
+            field=self._inp.field,
+            deadline=deadline_for(self._inp.received_on),
+            services=list(self._services),
+            candidates=[c for m in self._matches.values() for c in m.candidates],
+            decision=None
+            if self._decision is None
+            else ("accepted" if self._decision.accept else "declined"),
+            corrected=[r.service for r in self._results if r.fields],
+            notices_sent=sum(n.sent for n in self._notices),
         )
 
     @workflow.update
@@ -230,3 +230,6 @@ class Rectification(ConfirmsMatches):
             raise ValueError(f"not awaiting a decision (stage: {self._stage})")
         if not inp.accept and not inp.statement.strip():
             raise ValueError("declining needs the person's supplementary statement to attach")
+
+
+__all__ = ["Rectification", "RectificationInput", "RectifyDecision"]

@@ -12,16 +12,14 @@ Workflow id ``restriction-<request id>``; opaque references only.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.erasure import (
+from workflows.kit import (
     QUICK,
     STORE,
-    ConfirmsMatches,
-    ServiceMatchState,
+    LiftsAfterTelling,
     certificate,
     deadline_for,
     discover,
@@ -32,68 +30,10 @@ from workflows.erasure import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.rights import (
-        CertificateInput,
-        LetterInput,
-        Notice,
-        NoticesInput,
-        RestrictInput,
-        RightsActivities,
-    )
-    from rightsflow.erasure import RESTRICTION_REASONS
-
-
-@dataclass
-class RestrictionInput:
-    request_id: str
-    subject_ref: str
-    received_on: str
-    reason: str = "accuracy"  # accuracy | unlawful | legal-claims | objection-pending
-    services: list[str] | None = None
-    notice_days: int = 14  # the wait between telling the person and lifting
-
-
-@dataclass
-class LiftInput:
-    reason: str
-    decided_by: str = "dpo"
-
-
-@dataclass
-class ShortenInput:
-    days: int  # the new wait from the day the person was told (0: lift now)
-    decided_by: str = "dpo"
-
-
-class LiftsAfterTelling(ConfirmsMatches):
-    """A workflow that tells the person before lifting a restriction, then waits ``_wait_days``
-    (the ``shorten`` update cuts the wait once they have been told)."""
-
-    _wait_days: int
-
-    @workflow.update
-    def shorten(self, inp: ShortenInput) -> str:
-        self._wait_days = inp.days
-        return f"lifting {inp.days} day(s) after the person was told"
-
-    @shorten.validator
-    def _validate_shorten(self, inp: ShortenInput) -> None:
-        if self._stage != "lift_notified":
-            raise ValueError("the wait can be shortened once the person has been told of the lifting")
-        if not 0 <= inp.days < self._wait_days:
-            raise ValueError(f"the new wait must be shorter than {self._wait_days} day(s)")
-
-
-@dataclass
-class RestrictionStatus:
-    request_id: str
-    stage: str
-    reason: str
-    deadline: str
-    services: list[str]
-    candidates: list[str]
-    notices_sent: int
-    lift_on: str | None
+    from rightsflow.contracts.discovery import ServiceMatchState
+    from rightsflow.contracts.erasure import RESTRICTION_REASONS
+    from rightsflow.contracts.restriction import LiftInput, RestrictionInput, RestrictionStatus, ShortenInput
+    from rightsflow.contracts.rights import CertificateInput, LetterInput, Notice, NoticesInput, RestrictInput
 
 
 @workflow.defn
@@ -115,9 +55,16 @@ class Restriction(LiftsAfterTelling):
         on = today().isoformat()
         await asyncio.gather(
             *(
-                workflow.execute_activity_method(
-                    RightsActivities.set_restriction,
-                    RestrictInput(self._inp.request_id, s, keys, restrict, on, self._inp.reason),
+                workflow.execute_activity(
+                    "set_restriction",
+                    RestrictInput(
+                        request_id=self._inp.request_id,
+                        service=s,
+                        record_keys=keys,
+                        restrict=restrict,
+                        on=on,
+                        reason=self._inp.reason,
+                    ),
                     start_to_close_timeout=timedelta(minutes=2),
                     retry_policy=STORE,
                 )
@@ -126,7 +73,9 @@ class Restriction(LiftsAfterTelling):
         )
         kind = "restriction" if restrict else "restriction_lifted"
         for s, keys in found.items():
-            self._notices += await notices(NoticesInput(self._inp.request_id, s, keys, kind, on))
+            self._notices += await notices(
+                NoticesInput(request_id=self._inp.request_id, service=s, record_keys=keys, kind=kind, on=on)
+            )
 
     @workflow.run
     async def run(self, inp: RestrictionInput) -> str:
@@ -138,19 +87,19 @@ class Restriction(LiftsAfterTelling):
         services = sorted(found)
         await letter(
             LetterInput(
-                inp.request_id,
-                inp.subject_ref,
-                "restriction_letter.html.j2",
-                "restricted",
-                {"services": services, "reason": inp.reason, "lifting": False},
+                request_id=inp.request_id,
+                subject_ref=inp.subject_ref,
+                template="restriction_letter.html.j2",
+                name="restricted",
+                context={"services": services, "reason": inp.reason, "lifting": False},
             )
         )
         await certificate(
             CertificateInput(
-                inp.request_id,
-                "restriction",
-                "restricted",
-                {
+                request_id=inp.request_id,
+                kind="restriction",
+                name="restricted",
+                body={
                     "reason": inp.reason,
                     "services": services,
                     "on": today().isoformat(),
@@ -164,11 +113,11 @@ class Restriction(LiftsAfterTelling):
         # The person is told before the restriction is lifted (Art 18(3)).
         await letter(
             LetterInput(
-                inp.request_id,
-                inp.subject_ref,
-                "restriction_letter.html.j2",
-                "lift-notice",
-                {
+                request_id=inp.request_id,
+                subject_ref=inp.subject_ref,
+                template="restriction_letter.html.j2",
+                name="lift-notice",
+                context={
                     "services": services,
                     "reason": self._lift.reason,
                     "lifting": True,
@@ -176,24 +125,14 @@ class Restriction(LiftsAfterTelling):
                 },
             )
         )
-        self._told_at = workflow.now()
-        await self._to("lift_notified")
-        while True:
-            version = self._wait_days
-            remaining = self._told_at + timedelta(days=self._wait_days) - workflow.now()
-            if remaining <= timedelta(0):
-                break
-            try:
-                await workflow.wait_condition(lambda v=version: self._wait_days != v, timeout=remaining)
-            except TimeoutError:
-                break
+        await self._wait_before_lifting()
         await self._set(found, False)
         await certificate(
             CertificateInput(
-                inp.request_id,
-                "restriction",
-                "lifted",
-                {
+                request_id=inp.request_id,
+                kind="restriction",
+                name="lifted",
+                body={
                     "services": services,
                     "on": today().isoformat(),
                     "told_person_first": True,
@@ -216,18 +155,15 @@ class Restriction(LiftsAfterTelling):
 
     @workflow.query
     def status(self) -> RestrictionStatus:
-        lift_on = None
-        if self._told_at is not None:
-            lift_on = (self._told_at + timedelta(days=self._wait_days)).date().isoformat()
         return RestrictionStatus(
-            self._inp.request_id,
-            self._stage,
-            self._inp.reason,
-            deadline_for(self._inp.received_on),
-            sorted(s for s, m in self._matches.items() if m.keys),
-            [c for m in self._matches.values() for c in m.candidates],
-            sum(n.sent for n in self._notices),
-            lift_on,
+            request_id=self._inp.request_id,
+            stage=self._stage,
+            reason=self._inp.reason,
+            deadline=deadline_for(self._inp.received_on),
+            services=sorted(s for s, m in self._matches.items() if m.keys),
+            candidates=[c for m in self._matches.values() for c in m.candidates],
+            notices_sent=sum(n.sent for n in self._notices),
+            lift_on=self._lift_on(),
         )
 
     @workflow.update
@@ -248,4 +184,12 @@ def check_reason(reason: str) -> None:
         raise ValueError(f"reason must be one of {', '.join(RESTRICTION_REASONS)}")
 
 
-__all__ = ["QUICK", "LiftInput", "Restriction", "RestrictionInput", "ShortenInput", "check_reason"]
+__all__ = [
+    "QUICK",
+    "LiftInput",
+    "LiftsAfterTelling",
+    "Restriction",
+    "RestrictionInput",
+    "ShortenInput",
+    "check_reason",
+]

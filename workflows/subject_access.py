@@ -15,7 +15,6 @@ Everything that crosses Temporal is an opaque reference; records travel as claim
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -23,20 +22,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.kit import confirm_matches, discover_one, list_services
+
 with workflow.unsafe.imports_passed_through():
-    from activities.discovery import DiscoverInService, DiscoveryActivities
-    from activities.subject_access import (
-        AddedRedaction,
-        GatherInput,
-        LetterInput,
-        MatchDecisionInput,
-        PackInput,
-        PackResult,
-        RecordInput,
-        RedactInput,
-        RedactResult,
-        SubjectAccessActivities,
-    )
     from rightsflow.clock import (
         LONDON,
         ClockState,
@@ -47,12 +35,33 @@ with workflow.unsafe.imports_passed_through():
         end_of_day,
         reminder_dates,
     )
+    from rightsflow.contracts.discovery import EXACT
+    from rightsflow.contracts.subject_access import (
+        AddedRedaction,
+        ApproveInput,
+        ClarifyInput,
+        ClockView,
+        ExtendInput,
+        GatherInput,
+        GatherResult,
+        LetterInput,
+        PackInput,
+        PackResult,
+        RecordInput,
+        RedactInput,
+        RedactResult,
+        RejectInput,
+        ReviewInput,
+        SarInput,
+        SarResult,
+        SarStatus,
+        ServiceState,
+        VerifyInput,
+    )
     from rightsflow.redaction import BASES
 
-REQUESTERS = ("self", "parent", "representative")
 REMINDER_DAYS = (10, 3)
 REMINDER_HOUR = time(9, 0)
-EXACT = "exact_identifier"
 
 # Each try at a store: a few quick attempts; then the workflow waits (durable timer) and tries again.
 STORE_ATTEMPT = RetryPolicy(
@@ -67,115 +76,7 @@ QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=time
 # -- inputs ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class SarInput:
-    request_id: str
-    subject_ref: str
-    received_on: str  # YYYY-MM-DD
-    requester: str = "self"  # self | parent | representative
-    services: list[str] | None = None  # None: every catalogued service
-    pack_retention_days: int = 730  # Object Lock on the pack: two years after closure by default
-    link_expiry_seconds: int = 7 * 24 * 3600
-    store_retry_first_seconds: int = 15  # first wait before trying a store that is down again
-    store_retry_max_seconds: int = 1800  # longest wait between tries at a store that is down
-
-
-@dataclass
-class VerifyInput:
-    identity_received: str | None = None
-    authority_received: str | None = None
-    fee_received: str | None = None
-    parental_responsibility: bool | None = None  # a parent acting for a child: checked and held
-    child_competent: bool | None = None  # the child's competence to make the request, noted
-    confirm_matches: list[str] = field(default_factory=list)  # "service/record_key" candidates
-    reject_matches: list[str] = field(default_factory=list)
-    decided_by: str = "dpo"
-
-
-@dataclass
-class ExtendInput:
-    reason: str
-    decided_by: str = "dpo"
-
-
-@dataclass
-class ClarifyInput:
-    asked: str | None = None  # YYYY-MM-DD: the day the requester was asked (stops the clock)
-    answered: str | None = None  # YYYY-MM-DD: the day the answer arrived (restarts it)
-
-
-@dataclass
-class ReviewInput:
-    release: list[str] = field(default_factory=list)  # redaction ids
-    add: list[AddedRedaction] = field(default_factory=list)
-    decided_by: str = "dpo"
-
-
-@dataclass
-class ApproveInput:
-    decided_by: str = "dpo"
-
-
-@dataclass
-class RejectInput:
-    exemption: str
-    decided_by: str = "dpo"
-
-
 # -- views ----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class ClockView:
-    received_on: str
-    clock_started: bool
-    clock_start: str | None
-    deadline: str | None  # the deadline in force (the extended one if extended)
-    one_month_deadline: str | None
-    extended_deadline: str | None
-    state: str  # waiting_for_evidence | running | stopped
-    paused_days: int
-    pauses: list[list[str | None]]
-    extended: bool
-    waiting_for: list[str]
-
-
-@dataclass
-class ServiceState:
-    service: str
-    state: str = "pending"  # pending | discovering | awaiting_confirmation | gathering | store_unavailable
-    #                         | gathered | not_found
-    exact: int = 0
-    candidates: list[str] = field(default_factory=list)
-    confirmed: list[str] = field(default_factory=list)
-    failures: int = 0
-    unavailable_since: str | None = None
-    records: int = 0
-    claim_key: str | None = None
-
-
-@dataclass
-class SarStatus:
-    request_id: str
-    stage: str
-    clock: ClockView
-    days_left: int | None
-    overdue: bool
-    services: list[ServiceState]
-    redactions: int
-    released: int
-    review_version: int
-    decision: str | None
-    pack_key: str | None
-    events: list[str]
-
-
-@dataclass
-class SarResult:
-    request_id: str
-    outcome: str  # delivered | refused
-    pack: PackResult | None = None
-    letter_key: str | None = None
 
 
 def _d(value: str | None) -> date | None:
@@ -313,8 +214,8 @@ class SubjectAccessRequest:
         self, key: str, action: str, detail: dict[str, Any] | None = None, **extra: Any
     ) -> None:
         assert self._inp is not None
-        await workflow.execute_activity_method(
-            SubjectAccessActivities.record_event,
+        await workflow.execute_activity(
+            "record_event",
             RecordInput(
                 request_id=self._inp.request_id, key=key, action=action, detail=detail or {}, **extra
             ),
@@ -364,9 +265,10 @@ class SubjectAccessRequest:
         st = self._services[service]
         found = await self._with_store(
             st,
-            lambda: workflow.execute_activity_method(
-                DiscoveryActivities.discover_in_service,
-                DiscoverInService(inp.request_id, inp.subject_ref, service),
+            lambda: discover_one(
+                inp.request_id,
+                inp.subject_ref,
+                service,
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=STORE_ATTEMPT,
                 activity_id=f"discover-{service}",
@@ -381,24 +283,22 @@ class SubjectAccessRequest:
             await workflow.wait_condition(lambda: all(c in self._match_decisions for c in st.candidates))
             st.confirmed = [c for c in st.candidates if self._match_decisions[c]]
             if st.confirmed:
-                await workflow.execute_activity_method(
-                    SubjectAccessActivities.confirm_matches,
-                    MatchDecisionInput(inp.request_id, st.confirmed),
-                    start_to_close_timeout=timedelta(seconds=60),
-                    retry_policy=QUICK,
-                )
+                await confirm_matches(inp.request_id, st.confirmed)
         keys = exact + [c.partition("/")[2] for c in st.confirmed]
         if not keys:
             st.state = "not_found"
             return
         result = await self._with_store(
             st,
-            lambda: workflow.execute_activity_method(
-                SubjectAccessActivities.gather_service,
-                GatherInput(inp.request_id, inp.subject_ref, service, keys),
+            lambda: workflow.execute_activity(
+                "gather_service",
+                GatherInput(
+                    request_id=inp.request_id, subject_ref=inp.subject_ref, service=service, record_keys=keys
+                ),
                 start_to_close_timeout=timedelta(minutes=10),
                 retry_policy=STORE_ATTEMPT,
                 activity_id=f"gather-{service}",
+                result_type=GatherResult,
             ),
             "gathering",
         )
@@ -407,8 +307,8 @@ class SubjectAccessRequest:
 
     async def _redact(self) -> None:
         assert self._inp is not None
-        self._redaction = await workflow.execute_activity_method(
-            SubjectAccessActivities.redact,
+        self._redaction = await workflow.execute_activity(
+            "redact",
             RedactInput(
                 request_id=self._inp.request_id,
                 subject_ref=self._inp.subject_ref,
@@ -419,6 +319,7 @@ class SubjectAccessRequest:
             ),
             start_to_close_timeout=timedelta(minutes=10),
             retry_policy=QUICK,
+            result_type=RedactResult,
         )
 
     # -- run --------------------------------------------------------------------------------------------
@@ -426,12 +327,8 @@ class SubjectAccessRequest:
     @workflow.run
     async def run(self, inp: SarInput) -> SarResult:
         self._inp = inp
-        services = inp.services or await workflow.execute_activity_method(
-            DiscoveryActivities.list_services,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=QUICK,
-        )
-        self._services = {s: ServiceState(s) for s in services}
+        services = inp.services or await list_services(QUICK)
+        self._services = {s: ServiceState(service=s) for s in services}
         clock_task = asyncio.create_task(self._clock_loop())
         await self._set_stage("gathering")
         await asyncio.gather(*(self._service(s) for s in services))
@@ -444,8 +341,8 @@ class SubjectAccessRequest:
         if self._decision == "approved":
             await self._set_stage("packing")
             view = self._clock()
-            self._pack = await workflow.execute_activity_method(
-                SubjectAccessActivities.build_and_deliver_pack,
+            self._pack = await workflow.execute_activity(
+                "build_and_deliver_pack",
                 PackInput(
                     request_id=inp.request_id,
                     subject_ref=inp.subject_ref,
@@ -459,12 +356,13 @@ class SubjectAccessRequest:
                 ),
                 start_to_close_timeout=timedelta(minutes=10),
                 retry_policy=QUICK,
+                result_type=PackResult,
             )
-            result = SarResult(inp.request_id, "delivered", pack=self._pack)
+            result = SarResult(request_id=inp.request_id, outcome="delivered", pack=self._pack)
         else:
             view = self._clock()
-            letter = await workflow.execute_activity_method(
-                SubjectAccessActivities.write_letter,
+            letter = await workflow.execute_activity(
+                "write_letter",
                 LetterInput(
                     request_id=inp.request_id,
                     subject_ref=inp.subject_ref,
@@ -477,10 +375,10 @@ class SubjectAccessRequest:
                 start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=QUICK,
             )
-            result = SarResult(inp.request_id, "refused", letter_key=letter)
+            result = SarResult(request_id=inp.request_id, outcome="refused", letter_key=letter)
         self._closing = True
-        await workflow.execute_activity_method(
-            SubjectAccessActivities.purge_working_copies,
+        await workflow.execute_activity(
+            "purge_working_copies",
             inp.request_id,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=QUICK,
@@ -613,8 +511,8 @@ class SubjectAccessRequest:
         self._extension_reason = inp.reason
         self._clock_version += 1
         view = self._clock()
-        letter = await workflow.execute_activity_method(
-            SubjectAccessActivities.write_letter,
+        letter = await workflow.execute_activity(
+            "write_letter",
             LetterInput(
                 request_id=self._inp.request_id,
                 subject_ref=self._inp.subject_ref,

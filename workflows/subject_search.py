@@ -7,31 +7,15 @@ stay sealed in the register and are opened inside the activities.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.kit import discover_one, list_services
+
 with workflow.unsafe.imports_passed_through():
-    from activities.discovery import DiscoverInService, DiscoveryActivities, ServiceMatches
-
-
-@dataclass
-class SubjectSearchInput:
-    request_id: str
-    subject_ref: str
-    services: list[str] | None = None  # None: every service in the catalogue
-
-
-@dataclass
-class SubjectSearchResult:
-    request_id: str
-    services: list[ServiceMatches] = field(default_factory=list)
-
-    @property
-    def exact_services(self) -> list[str]:
-        return [s.service for s in self.services if any(m.strength == "exact_identifier" for m in s.matches)]
+    from rightsflow.contracts.discovery import ServiceMatches, SubjectSearchInput, SubjectSearchResult
 
 
 # A store that is down is retried for a day before the search gives up on it.
@@ -51,15 +35,14 @@ class SubjectSearch:
 
     @workflow.run
     async def run(self, inp: SubjectSearchInput) -> SubjectSearchResult:
-        services = inp.services or await workflow.execute_activity_method(
-            DiscoveryActivities.list_services, start_to_close_timeout=timedelta(seconds=30)
-        )
+        services = inp.services or await list_services()
         self._pending = list(services)
 
         async def one(service: str) -> ServiceMatches:
-            result = await workflow.execute_activity_method(
-                DiscoveryActivities.discover_in_service,
-                DiscoverInService(inp.request_id, inp.subject_ref, service),
+            result = await discover_one(
+                inp.request_id,
+                inp.subject_ref,
+                service,
                 start_to_close_timeout=timedelta(minutes=2),
                 schedule_to_close_timeout=timedelta(days=1),
                 retry_policy=STORE_RETRY,
@@ -68,4 +51,7 @@ class SubjectSearch:
             return result
 
         found = await asyncio.gather(*(one(s) for s in services))
-        return SubjectSearchResult(inp.request_id, list(found))
+        return SubjectSearchResult(request_id=inp.request_id, services=list(found))
+
+
+__all__ = ["SubjectSearch", "SubjectSearchInput", "SubjectSearchResult"]

@@ -145,7 +145,13 @@ def erase(
             "erasure",
             ids,
             day,
-            lambda rid, ref: ErasureInput(rid, ref, day.isoformat(), ground, service or None),
+            lambda rid, ref: ErasureInput(
+                request_id=rid,
+                subject_ref=ref,
+                received_on=day.isoformat(),
+                ground=ground,
+                services=service or None,
+            ),
             Erasure.run,
         )
     )
@@ -174,7 +180,12 @@ def restrict(
             ids,
             day,
             lambda rid, ref: RestrictionInput(
-                rid, ref, day.isoformat(), reason, service or None, notice_days
+                request_id=rid,
+                subject_ref=ref,
+                received_on=day.isoformat(),
+                reason=reason,
+                services=service or None,
+                notice_days=notice_days,
             ),
             Restriction.run,
         )
@@ -210,7 +221,13 @@ def object_(
             "objection",
             ids,
             day,
-            lambda rid, ref: ObjectionInput(rid, ref, day.isoformat(), service or None, notice_days),
+            lambda rid, ref: ObjectionInput(
+                request_id=rid,
+                subject_ref=ref,
+                received_on=day.isoformat(),
+                services=service or None,
+                notice_days=notice_days,
+            ),
             Objection.run,
         )
     )
@@ -251,7 +268,9 @@ def withdraw_consent(
         "consent_withdrawal",
         ids,
         day,
-        lambda rid, ref: ConsentWithdrawalInput(rid, ref, day.isoformat(), services),
+        lambda rid, ref: ConsentWithdrawalInput(
+            request_id=rid, subject_ref=ref, received_on=day.isoformat(), services=services
+        ),
         ConsentWithdrawal.run,
     )
     typer.echo(request_id)
@@ -309,7 +328,14 @@ def rectify(
             "rectification",
             ids,
             day,
-            lambda rid, ref: RectificationInput(rid, ref, day.isoformat(), field, value, service or None),
+            lambda rid, ref: RectificationInput(
+                request_id=rid,
+                subject_ref=ref,
+                received_on=day.isoformat(),
+                field=field,
+                value=value,
+                services=service or None,
+            ),
             Rectification.run,
         )
     )
@@ -378,24 +404,35 @@ def decide(
     wid = workflow_id(kind, request_id)
     wf = _workflow_class(kind)
     if confirm_match or reject_match:
-        inp = ConfirmInput(list(confirm_match or []), list(reject_match or []), by)
+        inp = ConfirmInput(confirm=list(confirm_match or []), reject=list(reject_match or []), decided_by=by)
         _run(settings, wid, lambda h: h.execute_update(wf.confirm, inp))
         typer.echo("match decisions recorded")
     if kind == "erasure" and (erase_in or refuse or confirm_proposals or no_notice):
-        decisions = [ServiceDecision(s, "erase", None, reason) for s in erase_in or []]
+        decisions = [
+            ServiceDecision(service=s, decision="erase", exemption=None, reason=reason)
+            for s in erase_in or []
+        ]
         for item in refuse or []:
             svc, _, exemption = item.partition("=")
-            decisions.append(ServiceDecision(svc, "refuse", exemption or None, reason))
+            decisions.append(
+                ServiceDecision(service=svc, decision="refuse", exemption=exemption or None, reason=reason)
+            )
         exceptions = []
         for item in no_notice or []:
             where, _, why = item.partition("=")
             svc, _, recipient = where.partition("/")
-            exceptions.append(NoticeException(svc, recipient, why))
+            exceptions.append(NoticeException(service=svc, recipient=recipient, reason=why))
         views = _run(
             settings,
             wid,
             lambda h: h.execute_update(
-                Erasure.decide, DecideInput(decisions, confirm_proposals, exceptions, by)
+                Erasure.decide,
+                DecideInput(
+                    decisions=decisions,
+                    confirm_proposals=confirm_proposals,
+                    notice_exceptions=exceptions,
+                    decided_by=by,
+                ),
             ),
         )
         for v in views:
@@ -407,7 +444,12 @@ def decide(
             wid,
             lambda h: h.execute_update(
                 wf.decide,
-                ObjectionDecideInput([ObjectionDecision(s, decision, reason) for s in service or []], by),
+                ObjectionDecideInput(
+                    decisions=[
+                        ObjectionDecision(service=s, decision=decision, reason=reason) for s in service or []
+                    ],
+                    decided_by=by,
+                ),
             ),
         )
         for ov in objection_views:
@@ -418,7 +460,10 @@ def decide(
         out = _run(
             settings,
             wid,
-            lambda h: h.execute_update(Rectification.decide, RectifyDecision(accept, reason, statement, by)),
+            lambda h: h.execute_update(
+                Rectification.decide,
+                RectifyDecision(accept=accept, reason=reason, statement=statement, decided_by=by),
+            ),
         )
         typer.echo(out)
     elif not (confirm_match or reject_match):
@@ -443,7 +488,13 @@ def lift(
     if kind != "restriction":
         fail(f"request {request_id} is a {kind} request: there is no restriction to lift on its own")
     wid = workflow_id(kind, request_id)
-    typer.echo(_run(settings, wid, lambda h: h.execute_update(Restriction.lift, LiftInput(reason, by))))
+    typer.echo(
+        _run(
+            settings,
+            wid,
+            lambda h: h.execute_update(Restriction.lift, LiftInput(reason=reason, decided_by=by)),
+        )
+    )
 
 
 def shorten(
@@ -460,7 +511,9 @@ def shorten(
     if not hasattr(wf, "shorten"):
         fail(f"request {request_id} is a {kind} request: there is no lifting wait to shorten")
     wid = workflow_id(kind, request_id)
-    typer.echo(_run(settings, wid, lambda h: h.execute_update(wf.shorten, ShortenInput(days, by))))
+    typer.echo(
+        _run(settings, wid, lambda h: h.execute_update(wf.shorten, ShortenInput(days=days, decided_by=by)))
+    )
 
 
 def rights_status(request_id: RequestId, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

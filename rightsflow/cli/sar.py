@@ -258,7 +258,7 @@ def extend(
     view = _run(
         load_settings(),
         request_id,
-        lambda h: h.execute_update(SubjectAccessRequest.extend, ExtendInput(reason, by)),
+        lambda h: h.execute_update(SubjectAccessRequest.extend, ExtendInput(reason=reason, decided_by=by)),
     )
     _echo_clock(view)
 
@@ -284,7 +284,9 @@ def clarify(
     view = _run(
         load_settings(),
         request_id,
-        lambda h: h.execute_update(SubjectAccessRequest.clarify, ClarifyInput(asked, answered)),
+        lambda h: h.execute_update(
+            SubjectAccessRequest.clarify, ClarifyInput(asked=asked, answered=answered)
+        ),
     )
     _echo_clock(view)
 
@@ -368,7 +370,7 @@ def withhold(
 
     if basis not in BASES:
         fail(f"--basis must be one of {', '.join(BASES)}")
-    _review(request_id, [], [AddedRedaction(t, basis) for t in text], by)
+    _review(request_id, [], [AddedRedaction(text=t, basis=basis) for t in text], by)
 
 
 def approve(request_id: RequestId, by: ByOpt = "dpo") -> None:
@@ -378,7 +380,7 @@ def approve(request_id: RequestId, by: ByOpt = "dpo") -> None:
     _run(
         load_settings(),
         request_id,
-        lambda h: h.execute_update(SubjectAccessRequest.approve, ApproveInput(by)),
+        lambda h: h.execute_update(SubjectAccessRequest.approve, ApproveInput(decided_by=by)),
     )
     typer.echo(f"approved {request_id}: the pack is being prepared (see `rightsflow status {request_id}`)")
 
@@ -394,7 +396,9 @@ def reject(
     _run(
         load_settings(),
         request_id,
-        lambda h: h.execute_update(SubjectAccessRequest.reject, RejectInput(exemption, by)),
+        lambda h: h.execute_update(
+            SubjectAccessRequest.reject, RejectInput(exemption=exemption, decided_by=by)
+        ),
     )
     typer.echo(f"refused {request_id}")
 
@@ -601,7 +605,7 @@ def run_sar_demo(
             f"gathered from {', '.join(s.service for s in st.services if s.state == 'gathered')}; "
             f"{st.redactions} third-party redaction(s); deadline {st.clock.deadline}"
         )
-        await handle.execute_update(SubjectAccessRequest.approve, ApproveInput("demo"))
+        await handle.execute_update(SubjectAccessRequest.approve, ApproveInput(decided_by="demo"))
         return await handle.result()
 
     result = asyncio.run(go())

@@ -102,7 +102,7 @@ async def subject_access(client: Client, s: Settings) -> dict[str, WorkflowHandl
             SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
         )
         await handle.execute_update(
-            SubjectAccessRequest.extend, ExtendInput("records across several services")
+            SubjectAccessRequest.extend, ExtendInput(reason="records across several services")
         )
         await test_sar._wait_stage(handle, "awaiting_review")
         await handle.execute_update(SubjectAccessRequest.approve, ApproveInput())
@@ -120,11 +120,11 @@ async def erasure(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
         handle = await client.start_workflow(
             Erasure.run,
             ErasureInput(
-                req.request_id,
-                ref,
-                SEED_AS_OF.isoformat(),
-                "consent-withdrawn",
-                [support.FT, support.CSC],
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=SEED_AS_OF.isoformat(),
+                ground="consent-withdrawn",
+                services=[support.FT, support.CSC],
             ),
             id=f"erasure-{req.request_id}",
             task_queue=s.task_queue,
