@@ -188,7 +188,11 @@ class Register:
         self._key_id, self._keys = load_codec_keys(settings)
 
     def create_schema(self) -> None:
-        RegisterBase.metadata.create_all(self.engine)
+        """Upgrade the register to the current schema in place (creating it if new); see
+        :mod:`rightsflow.migrations`. Cheap when it is already current."""
+        from .migrations import upgrade_register
+
+        upgrade_register(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
