@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import intake, portability, rights, sar, transfer
+from .audit import audit_app
 from .catalog import catalog
 from .deadline import deadline
 from .review import review_app
@@ -66,6 +67,7 @@ app.command("portability-status")(portability.portability_status)
 app.command()(sweep)
 app.command()(schedule)
 app.add_typer(review_app, name="review")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

@@ -1,0 +1,3 @@
+from rightsflow.console.server import main
+
+main()

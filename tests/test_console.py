@@ -1,0 +1,302 @@
+"""The casework console without a browser: sign-in, sessions, CSRF, roles, masking, the queue."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import date, timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+from rightsflow.config import Settings
+from rightsflow.console.accounts import AccountError, add_user, authenticate
+from rightsflow.console.app import create_app
+from rightsflow.console.queue import badge_for, working_days_between
+from rightsflow.console.security import ConfigError, load_console_config, parse_role_map
+from rightsflow.identity import SubjectIdentifiers
+from rightsflow.register import AuditEntry, Register
+
+PASSWORD = "a long enough passphrase"
+NHS = "9434765919"
+
+
+class FakeService:
+    """Stands in for the request service: records what the console asked of it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict]] = []
+
+    async def status(self, request_id: str) -> None:
+        return None
+
+    async def approve(self, request_id: str, *, actor: str) -> None:
+        self.calls.append(("approve", request_id, {"actor": actor}))
+
+    async def extend(self, request_id: str, *, reason: str, actor: str) -> None:
+        self.calls.append(("extend", request_id, {"reason": reason, "actor": actor}))
+
+
+@pytest.fixture
+def console(settings: Settings, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("RIGHTSFLOW_CONSOLE_SIGNIN_LIMIT", "3/15minutes")
+    register = Register(settings)
+    register.create_schema()
+    for name, role, service in (
+        ("dana", "dpo", None),
+        ("rita", "records_manager", None),
+        ("audrey", "auditor", None),
+        ("hugh", "service_lead", "westminster_family_hub"),
+    ):
+        add_user(register, name, role, PASSWORD, service=service)
+    fake = FakeService()
+    app = create_app(settings, register=register, service=fake)
+    return app, register, fake
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def signed_in(app, name: str) -> TestClient:  # type: ignore[no-untyped-def]
+    client = TestClient(app)
+    token = csrf_of(client.get("/sign-in").text)
+    r = client.post(
+        "/sign-in",
+        data={"csrf_token": token, "username": name, "password": PASSWORD, "next": "/"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    return client
+
+
+def a_request(register: Register, received: date | None = None, deadline: date | None = None) -> str:
+    ref = register.register_subject(
+        SubjectIdentifiers.parse(nhs_number=NHS, name="Amelia Okafor", dob="2015-03-14")
+    )
+    req = register.create_request("subject_access", ref, received_on=received or date.today())
+    if deadline:
+        register.update_request(req.request_id, deadline=deadline, clock_start=received or date.today())
+    return req.request_id
+
+
+def test_every_page_needs_sign_in(console) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = console
+    client = TestClient(app)
+    for path in ("/requests", "/requests/new", "/retention", "/reports", "/requests.csv"):
+        r = client.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/sign-in")
+    assert client.post("/requests/new", data={}).status_code == 403
+
+
+def test_session_cookie_is_httponly_and_samesite(console) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = console
+    client = TestClient(app)
+    token = csrf_of(client.get("/sign-in").text)
+    r = client.post(
+        "/sign-in",
+        data={"csrf_token": token, "username": "dana", "password": PASSWORD, "next": "/requests"},
+        follow_redirects=False,
+    )
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+    assert r.headers["location"] == "/requests"
+
+
+def test_session_cookie_is_secure_behind_https(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIGHTSFLOW_CONSOLE_URL", "https://casework.council.example")
+    register = Register(settings)
+    register.create_schema()
+    add_user(register, "dana", "dpo", PASSWORD)
+    app = create_app(settings, register=register)
+    client = TestClient(app, base_url="https://testserver")
+    token = csrf_of(client.get("/sign-in").text)
+    r = client.post(
+        "/sign-in",
+        data={"csrf_token": token, "username": "dana", "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert "secure" in r.headers["set-cookie"].lower()
+
+
+def test_a_wrong_password_is_refused_and_sign_in_attempts_are_limited(console) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = console
+    client = TestClient(app)
+    token = csrf_of(client.get("/sign-in").text)
+    for _ in range(3):
+        r = client.post(
+            "/sign-in", data={"csrf_token": token, "username": "dana", "password": "wrong password!"}
+        )
+        assert r.status_code == 400
+        assert "govuk-error-summary" in r.text and "not right" in r.text
+    # the right password no longer works until the window passes
+    r = client.post("/sign-in", data={"csrf_token": token, "username": "dana", "password": PASSWORD})
+    assert r.status_code == 429 and "Too many failed sign-in attempts" in r.text
+
+
+def test_post_without_csrf_token_is_403(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, fake = console
+    rid = a_request(register)
+    client = signed_in(app, "dana")
+    assert client.post(f"/requests/{rid}/actions/approve", data={}).status_code == 403
+    assert client.post(f"/requests/{rid}/actions/approve", data={"csrf_token": "forged"}).status_code == 403
+    assert fake.calls == []
+    assert (
+        TestClient(app).post("/sign-in", data={"username": "dana", "password": PASSWORD}).status_code == 403
+    )
+
+
+def test_an_auditor_cannot_approve_on_the_server(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, fake = console
+    rid = a_request(register)
+    client = signed_in(app, "audrey")
+    page = client.get(f"/requests/{rid}")
+    assert page.status_code == 200 and "Approve the response" not in page.text
+    r = client.post(f"/requests/{rid}/actions/approve", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 403
+    assert fake.calls == []
+
+
+def test_a_dpo_action_goes_to_the_service_under_their_name(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, fake = console
+    rid = a_request(register)
+    client = signed_in(app, "dana")
+    token = csrf_of(client.get(f"/requests/{rid}").text)
+    r = client.post(f"/requests/{rid}/actions/extend", data={"csrf_token": token, "reason": "short"})
+    assert r.status_code == 400 and "govuk-error-summary" in r.text and 'href="#reason"' in r.text
+    r = client.post(
+        f"/requests/{rid}/actions/extend",
+        data={"csrf_token": token, "reason": "numerous records across five services"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert fake.calls == [
+        ("extend", rid, {"reason": "numerous records across five services", "actor": "dana"})
+    ]
+
+
+def test_subject_is_masked_until_revealed_and_each_reveal_is_audited(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, _ = console
+    rid = a_request(register)
+    client = signed_in(app, "dana")
+    page = client.get(f"/requests/{rid}").text
+    assert "Okafor" not in page and NHS not in page and "943 476 5919" not in page
+    assert "5919" in page  # the last digits, to tell requests apart
+    revealed = client.post(f"/requests/{rid}/reveal", data={"csrf_token": csrf_of(page)}).text
+    assert "Amelia Okafor" in revealed and "943 476 5919" in revealed
+    assert "Okafor" not in client.get(f"/requests/{rid}").text  # shown once, not remembered
+    trail = [e for e in register.audit_trail(rid) if e.action == "console.subject.revealed"]
+    assert [e.actor for e in trail] == ["dana"]
+    # an auditor cannot reveal
+    auditor = signed_in(app, "audrey")
+    token = csrf_of(auditor.get(f"/requests/{rid}").text)
+    assert auditor.post(f"/requests/{rid}/reveal", data={"csrf_token": token}).status_code == 403
+
+
+def test_a_service_lead_sees_only_requests_about_their_service(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, _ = console
+    theirs, other = a_request(register), a_request(register)
+    register.record_matches(theirs, "westminster_family_hub", [("H1", "exact_identifier")])
+    register.record_matches(other, "lewisham_family_thrive", [("F1", "exact_identifier")])
+    client = signed_in(app, "hugh")
+    queue = client.get("/requests").text
+    assert theirs in queue and other not in queue
+    assert client.get(f"/requests/{other}").status_code == 403
+    assert client.get(f"/requests/{theirs}").status_code == 200
+    assert client.get("/retention").status_code == 403
+
+
+def test_queue_shows_deadline_badge_filters_and_csv(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, _ = console
+    today = date.today()
+    late = a_request(register, today - timedelta(days=40), today - timedelta(days=8))
+    soon = a_request(register, today - timedelta(days=27), today + timedelta(days=2))
+    closed = a_request(register, today - timedelta(days=20), today + timedelta(days=10))
+    register.update_request(closed, status="closed")
+    client = signed_in(app, "dana")
+    page = client.get("/requests").text
+    assert late in page and soon in page and closed not in page
+    assert "Overdue" in page and "Due within 5 working days" in page
+    assert page.index(late) < page.index(soon)  # soonest deadline first
+    assert closed in client.get("/requests?show=closed").text
+    csv_text = client.get("/requests.csv?show=all").text
+    assert csv_text.splitlines()[0].startswith("Request,Type,Stage,Received")
+    assert len(csv_text.splitlines()) == 4
+
+
+def test_idle_sessions_expire(console, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = console
+    client = signed_in(app, "dana")
+    assert client.get("/requests", follow_redirects=False).status_code == 200
+    idle = app.state.config.idle_seconds
+    monkeypatch.setattr(time, "time", lambda real=time.time: real() + idle + 5)
+    r = client.get("/requests", follow_redirects=False)
+    assert r.status_code == 303 and "expired=1" in r.headers["location"]
+
+
+def test_govuk_styles_use_the_arial_stack(console) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = console
+    css = TestClient(app).get("/assets/govuk-frontend.min.css").text
+    assert "GDS Transport" not in css and "font-family:arial,sans-serif" in css
+
+
+def test_accounts_hash_passwords_and_check_their_input(settings: Settings) -> None:
+    register = Register(settings)
+    register.create_schema()
+    add_user(register, "dana", "dpo", PASSWORD)
+    with register.session() as s:
+        from rightsflow.console.accounts import ConsoleUser
+
+        stored = s.get(ConsoleUser, "dana").password_hash
+    assert stored.startswith("$argon2") and PASSWORD not in stored
+    assert authenticate(register, "dana", PASSWORD).role == "dpo"
+    assert authenticate(register, "dana", "not the password") is None
+    assert authenticate(register, "nobody", PASSWORD) is None
+    for args, message in (
+        (("x y", "dpo", PASSWORD), "user name"),
+        (("lead", "service_lead", PASSWORD), "needs --service"),
+        (("boss", "admin", PASSWORD), "role must be one of"),
+        (("short", "dpo", "tiny"), "at least 12"),
+        (("dana", "dpo", PASSWORD), "already exists"),
+    ):
+        with pytest.raises(AccountError, match=message):
+            add_user(register, *args)
+    with register.session() as s:
+        added = [json.loads(e.detail) for e in s.query(AuditEntry).filter_by(action="console.user.added")]
+    assert added == [{"role": "dpo", "user": "dana"}]
+
+
+def test_oidc_settings_and_role_mapping(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rightsflow.console.oidc import role_from_claims
+
+    monkeypatch.setenv("RIGHTSFLOW_OIDC_ISSUER", "https://login.microsoftonline.com/tenant/v2.0")
+    with pytest.raises(ConfigError, match="CLIENT_ID"):
+        load_console_config(settings)
+    monkeypatch.setenv("RIGHTSFLOW_OIDC_CLIENT_ID", "client")
+    monkeypatch.setenv("RIGHTSFLOW_OIDC_CLIENT_SECRET", "secret")
+    monkeypatch.setenv("RIGHTSFLOW_OIDC_ROLE_MAP", "IG.DPO=dpo,Hub.Lead=service_lead:westminster_family_hub")
+    config = load_console_config(settings).oidc
+    assert config is not None
+    assert (
+        config.metadata_url
+        == "https://login.microsoftonline.com/tenant/v2.0/.well-known/openid-configuration"
+    )
+    assert role_from_claims(config, {"roles": ["Other", "Hub.Lead"]}) == (
+        "service_lead",
+        "westminster_family_hub",
+    )
+    assert role_from_claims(config, {"roles": "IG.DPO"}) == ("dpo", None)
+    assert role_from_claims(config, {"roles": ["Other"]}) is None
+    with pytest.raises(ConfigError):
+        parse_role_map("Lead=service_lead")
+
+
+def test_working_days_and_badges() -> None:
+    friday = date(2026, 11, 27)
+    assert working_days_between(friday, date(2026, 11, 30)) == 1  # the weekend does not count
+    assert working_days_between(date(2026, 12, 1), date(2026, 11, 27)) == -2
+    assert badge_for("open", date(2026, 12, 4), 5, False).text == "Due within 5 working days"
+    assert badge_for("open", date(2026, 12, 4), 6, False).text == "On track"
+    assert badge_for("open", date(2026, 12, 4), -1, False).text == "Overdue"
+    assert badge_for("open", date(2026, 12, 4), 3, True).text == "Paused"
