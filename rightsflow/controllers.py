@@ -76,6 +76,18 @@ class JointArrangement(_Strict):
     services: list[str] = Field(min_length=1)  # their services this arrangement covers
 
 
+class OrganisationContact(_Strict):
+    """Where Article 19 notices and transfer letters to an organisation go."""
+
+    email: str | None = None
+    postal_address: list[Text] = Field(default_factory=list)
+
+    @field_validator("email")
+    @classmethod
+    def _opt_email(cls, value: str | None) -> str | None:
+        return None if value is None else _email(value)
+
+
 class Controller(_Strict):
     code: str
     legal_name: Text
@@ -87,6 +99,9 @@ class Controller(_Strict):
     signature: Signature
     notify: Notifications = Field(default_factory=Notifications)
     joint_arrangements: list[JointArrangement] = Field(default_factory=list)
+    # Organisations this council shares with, by the name its sharing logs record: without an
+    # entry a notice is printed for post with the organisation's name only.
+    recipients: dict[str, OrganisationContact] = Field(default_factory=dict)
     demo: bool = False  # invented contact details: letters say so
 
     @field_validator("code")
