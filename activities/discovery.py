@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import and_, func, select
 from temporalio import activity
 
+from activities.errors import fails_fast, service_entry
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
 from rightsflow.contracts.discovery import (  # noqa: F401  (re-exported for callers)
@@ -116,9 +117,10 @@ class DiscoveryActivities:
         return self.catalog.ids
 
     @activity.defn
+    @fails_fast
     def discover_in_service(self, inp: DiscoverInService) -> ServiceMatches:
         ids = self.register.subject_identifiers(inp.subject_ref)
-        svc = self.catalog[inp.service]
+        svc = service_entry(self.catalog, inp.service)
         matches = find_in_store(self.maps[inp.service], store_engine(svc, self.settings), ids)
         activity.logger.info(
             "searched %s for request %s: %d match(es)", inp.service, inp.request_id, len(matches)

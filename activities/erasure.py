@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, inspect, or_, select, update
 from temporalio import activity
 
+from activities.errors import fails_fast, service_entry
 from activities.rights import chunks, subject_groups
 from activities.subject_access import _Typed
 from rightsflow.catalog import Catalog, ServiceCatalog
@@ -159,11 +160,14 @@ class ErasureActivities:
         self.hash_key = load_hash_key(settings)
 
     def plan(self, service: str) -> ErasurePlan:
-        return erasure_plan(self.catalog[service], field_rules(self.settings.catalog_dir, service))
+        return erasure_plan(
+            service_entry(self.catalog, service), field_rules(self.settings.catalog_dir, service)
+        )
 
     @activity.defn
+    @fails_fast
     def assess_service(self, inp: AssessInput) -> Assessment:
-        cat = self.catalog[inp.service]
+        cat = service_entry(self.catalog, inp.service)
         engine = store_engine(cat, self.settings)
         smap = self.maps[inp.service]
         keys = _Typed(engine).values(cat.subject.collection, cat.subject.key, inp.record_keys)
@@ -224,8 +228,9 @@ class ErasureActivities:
         return Assessment(service=inp.service, facts=facts, proposal=proposal, recipients=int(recipients))
 
     @activity.defn
+    @fails_fast
     def erase_service(self, inp: EraseInput) -> EraseResult:
-        cat = self.catalog[inp.service]
+        cat = service_entry(self.catalog, inp.service)
         engine = store_engine(cat, self.settings)
         smap = self.maps[inp.service]
         keys = _Typed(engine).values(cat.subject.collection, cat.subject.key, inp.record_keys)

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from sqlalchemy import Connection, func, or_, select, update
 from temporalio import activity
 
+from activities.errors import fails_fast, service_entry
 from activities.subject_access import ICO, ClaimStore, _jinja, _Typed
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
@@ -149,13 +150,14 @@ class RightsActivities:
         }
 
     def _keys(self, service: str, record_keys: list[str]) -> tuple[ServiceCatalog, Any, list[Any]]:
-        cat = self.catalog[service]
+        cat = service_entry(self.catalog, service)
         engine = store_engine(cat, self.settings)
         keys = _Typed(engine).values(cat.subject.collection, cat.subject.key, record_keys)
         return cat, engine, keys
 
     # -- the register ------------------------------------------------------------------------------
     @activity.defn
+    @fails_fast
     def record_decision(self, inp: DecisionInput) -> None:
         """A DPO decision, once per key: the decision row and an audit entry."""
         self.register.record_decision(
@@ -178,6 +180,7 @@ class RightsActivities:
 
     # -- restriction -------------------------------------------------------------------------------
     @activity.defn
+    @fails_fast
     def set_restriction(self, inp: RestrictInput) -> int:
         """Set (or lift) the subject's restricted field: one UPDATE, guarded so a retry changes nothing."""
         cat, engine, keys = self._keys(inp.service, inp.record_keys)
@@ -211,6 +214,7 @@ class RightsActivities:
 
     # -- consent withdrawal ------------------------------------------------------------------------
     @activity.defn
+    @fails_fast
     def withdraw_consent(self, inp: ConsentInput) -> ConsentResult:
         """Record the withdrawal date on every consent the subject gave in the service."""
         cat, engine, keys = self._keys(inp.service, inp.record_keys)
@@ -283,6 +287,7 @@ class RightsActivities:
         return True
 
     @activity.defn
+    @fails_fast
     def rectify_service(self, inp: RectifyInput) -> RectifyResult:
         """Correct the field in the subject's row(s) and keep a note that a correction was made."""
         cat, engine, keys = self._keys(inp.service, inp.record_keys)
@@ -331,6 +336,7 @@ class RightsActivities:
         )
 
     @activity.defn
+    @fails_fast
     def attach_statement(self, inp: StatementInput) -> bool:
         """A declined rectification: the person's supplementary statement goes with the record."""
         cat, engine, keys = self._keys(inp.service, inp.record_keys)
@@ -354,15 +360,17 @@ class RightsActivities:
         return noted
 
     @activity.defn
+    @fails_fast
     def holds_field(self, inp: RectifyInput) -> bool:
         """Whether the service maps the field for its subjects (no store read)."""
         try:
-            return bool(rectifiable_fields(self.catalog[inp.service], inp.field))
+            return bool(rectifiable_fields(service_entry(self.catalog, inp.service), inp.field))
         except ValueError:
             return False
 
     # -- Article 19 ---------------------------------------------------------------------------------
     @activity.defn
+    @fails_fast
     def send_notices(self, inp: NoticesInput) -> list[Notice]:
         """One notice per recipient in the sharing log that received the subject's data."""
         cat, engine, keys = self._keys(inp.service, inp.record_keys)
@@ -432,6 +440,7 @@ class RightsActivities:
 
     # -- letters and certificates -------------------------------------------------------------------
     @activity.defn
+    @fails_fast
     def write_rights_letter(self, inp: LetterInput) -> str:
         html = (
             _jinja(self.settings)
@@ -457,6 +466,7 @@ class RightsActivities:
         return key
 
     @activity.defn
+    @fails_fast
     def write_rights_certificate(self, inp: CertificateInput) -> str:
         """A JSON certificate of the outcome (opaque references and counts only) under Object Lock."""
         doc = {"request_id": inp.request_id, "kind": inp.kind, "certificate": inp.name, **inp.body}

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import and_, inspect, or_, select
 from temporalio import activity
 
+from activities.errors import fails_fast, service_entry
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
 from rightsflow.contracts.subject_access import (  # noqa: F401  (re-exported for callers)
@@ -621,17 +622,20 @@ class SubjectAccessActivities:
             clock_start=inp.clock_start,
             deadline=inp.deadline,
             decision=inp.decision,
+            attention=inp.attention,
         )
 
     @activity.defn
+    @fails_fast
     def confirm_matches(self, inp: MatchDecisionInput) -> None:
         for ref in inp.confirmed:
             service, _, key = ref.partition("/")
             self.register.confirm_match(inp.request_id, service, key)
 
     @activity.defn
+    @fails_fast
     def gather_service(self, inp: GatherInput) -> GatherResult:
-        cat = self.catalog[inp.service]
+        cat = service_entry(self.catalog, inp.service)
         dossier = gather_records(cat, store_engine(cat, self.settings), inp.record_keys)
         key = opaque_key("work", inp.request_id, "gathered", f"{inp.service}.bin")
         self.claims.put(key, dossier)
@@ -656,6 +660,7 @@ class SubjectAccessActivities:
         )
 
     @activity.defn
+    @fails_fast
     def redact(self, inp: RedactInput) -> RedactResult:
         dossiers = [self.claims.get(k) for k in inp.gathered]
         redacted, redactions = redact_dossiers(dossiers, set(inp.released), inp.added)
@@ -696,6 +701,7 @@ class SubjectAccessActivities:
         }
 
     @activity.defn
+    @fails_fast
     def build_and_deliver_pack(self, inp: PackInput) -> PackResult:
         """Render, write under Object Lock with SSE at a keyed-hash key, presign, record what was sent."""
         doc = self.claims.get(inp.redacted_key)
@@ -746,6 +752,7 @@ class SubjectAccessActivities:
         )
 
     @activity.defn
+    @fails_fast
     def write_letter(self, inp: LetterInput) -> str:
         """The extension or refusal letter, stored under Object Lock; returns its (opaque) key."""
         env = _jinja(self.settings)

@@ -95,6 +95,8 @@ class RightsRequest(RegisterBase):
     deadline: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(40), default="open")
     stage: Mapped[str | None] = mapped_column(String(60))
+    # Status needs_attention: the reason code (rightsflow.contracts.attention.REASONS), no personal data.
+    attention: Mapped[str | None] = mapped_column(String(40))
     workflow_id: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=_now)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=_now, onupdate=_now)
@@ -490,6 +492,7 @@ class Register:
         deadline: str | None = None,
         decision: str | None = None,
         request_optional: bool = False,
+        attention: str | None = None,
     ) -> None:
         """A workflow's event: the request's stage/status/dates, a decision if one was made, and an
         audit entry, each once per ``request_id:key``. ``request_optional``: a side that holds no
@@ -501,6 +504,8 @@ class Register:
             changes["status"] = status
             if status == "closed":
                 changes["closed_at"] = datetime.now(UTC).replace(tzinfo=None)
+        if attention is not None:  # a reason code; "" clears it (the DPO retried)
+            changes["attention"] = attention or None
         if clock_start:
             changes["clock_start"] = date.fromisoformat(clock_start)
         if deadline:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import select
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 
+from rightsflow.contracts.attention import ResolveInput
 from rightsflow.db import engine_for_url
-from rightsflow.register import AuditEntry, Register
+from rightsflow.register import AuditEntry, Register, RightsRequest
 from rightsflow.stores import SCHEMAS
 from tests.support import (
     AS_OF,
@@ -162,3 +165,96 @@ async def test_restriction_lifts_only_after_the_person_is_told(es, time_skipping
     actions = [e.action for e in register.audit_trail(req.request_id)]
     assert actions.index("letter.lift-notice") < actions.index("restriction.lifted")
     assert register.get_request(req.request_id).status == "closed"
+
+
+# -- errors retrying cannot fix: the request needs attention, never an endless retry ----------------
+
+
+async def wait_attention(handle: Any, query: Any, times: int = 1) -> Any:
+    """Poll the status query until the request has needed attention ``times`` times."""
+    st = None
+    for _ in range(600):
+        st = await handle.query(query)
+        if st.attention is not None and st.attention.times >= times:
+            return st
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the request never needed attention; last {st}")
+
+
+def register_row(register: Register, request_id: str) -> tuple[str, str | None]:
+    with register.session() as db:
+        row = db.get(RightsRequest, request_id)
+        assert row is not None
+        return row.status, row.attention
+
+
+async def test_an_unknown_service_needs_attention_and_the_dpo_closes_the_request(es, time_skipping_env):
+    s = es
+    child = _prepare(s)
+    client = codec_client(time_skipping_env.client, s)
+    register, ref, req = file_request(s, "restriction", child.nhs)
+    async with running_worker(client, s):
+        handle = await client.start_workflow(
+            Restriction.run,
+            RestrictionInput(
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=AS_OF.isoformat(),
+                services=[FT, "no_such_service"],
+            ),
+            id=f"restriction-{req.request_id}",
+            task_queue=s.task_queue,
+        )
+        st = await wait_attention(handle, Restriction.status)
+        assert st.attention.reason == "unknown_service"
+        assert st.attention.step == "discover_in_service:no_such_service"
+        assert register_row(register, req.request_id) == ("needs_attention", "unknown_service")
+        with pytest.raises(WorkflowUpdateFailedError):  # only retry or close
+            await handle.execute_update(Restriction.resolve, ResolveInput(action="ignore"))
+        await handle.execute_update(Restriction.resolve, ResolveInput(action="close", decided_by="dpo-test"))
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    assert register_row(register, req.request_id) == ("closed", "unknown_service")
+    actions = [e.action for e in register.audit_trail(req.request_id)]
+    assert "request.needs_attention" in actions and "request.closed_needing_attention" in actions
+    # the reason reached the register without the subject's identifiers
+    blob = await raw_history(time_skipping_env.client, f"restriction-{req.request_id}")
+    assert child.nhs.encode() not in blob
+
+
+async def test_an_impossible_corrected_date_needs_attention_and_a_retry_runs_the_step_again(
+    es, time_skipping_env
+):
+    s = es
+    child = _prepare(s)
+    client = codec_client(time_skipping_env.client, s)
+    register, ref, req = file_request(s, "rectification", child.nhs)
+    async with running_worker(client, s):
+        handle = await client.start_workflow(
+            Rectification.run,
+            RectificationInput(
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=AS_OF.isoformat(),
+                field="date_of_birth",
+                value="2015-02-30",
+                services=[FT],
+            ),
+            id=f"rectification-{req.request_id}",
+            task_queue=s.task_queue,
+        )
+        await wait_stage(handle, Rectification.status, "awaiting_decision")
+        await handle.execute_update(Rectification.decide, RectifyDecision(accept=True))
+        st = await wait_attention(handle, Rectification.status)
+        assert (st.attention.reason, st.attention.step) == ("invalid_value", f"rectify_service:{FT}")
+        assert st.stage == "awaiting_decision" and st.corrected == []
+        assert register_row(register, req.request_id) == ("needs_attention", "invalid_value")
+        await handle.execute_update(Rectification.resolve, ResolveInput(action="retry"))
+        st = await wait_attention(handle, Rectification.status, times=2)  # the step ran again, failed again
+        assert st.attention.reason == "invalid_value"
+        await handle.execute_update(Rectification.resolve, ResolveInput(action="close"))
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    assert register_row(register, req.request_id)[0] == "closed"
+    blob = await raw_history(time_skipping_env.client, f"rectification-{req.request_id}")
+    assert b"2015-02-30" not in blob

@@ -24,6 +24,7 @@ from workflows.kit import (
     STORE,
     ConfirmsMatches,
     RequestStages,
+    act,
     certificate,
     deadline_for,
     discover,
@@ -94,7 +95,7 @@ class Erasure(RequestStages):
             # The withdrawal is recorded in every service that holds consents, with its date.
             await asyncio.gather(
                 *(
-                    workflow.execute_activity(
+                    act(
                         "withdraw_consent",
                         ConsentInput(
                             request_id=inp.request_id,
@@ -111,7 +112,7 @@ class Erasure(RequestStages):
         await self._to("assessing")
         results = await asyncio.gather(
             *(
-                workflow.execute_activity(
+                act(
                     "assess_service",
                     AssessInput(request_id=inp.request_id, service=s, record_keys=keys, ground=inp.ground),
                     start_to_close_timeout=timedelta(minutes=2),
@@ -127,7 +128,7 @@ class Erasure(RequestStages):
         for s in self._held():
             d = self._decisions[s]
             basis = EXEMPTIONS[d.exemption] if d.exemption else "UK GDPR Art 17(1)"
-            await workflow.execute_activity(
+            await act(
                 "record_decision",
                 DecisionInput(
                     request_id=inp.request_id,
@@ -162,7 +163,7 @@ class Erasure(RequestStages):
                     exceptions=self._exceptions,
                 )
             )
-            self._done[s] = await workflow.execute_activity(
+            self._done[s] = await act(
                 "erase_service",
                 EraseInput(request_id=inp.request_id, service=s, record_keys=found[s]),
                 start_to_close_timeout=LONG,
@@ -284,6 +285,7 @@ class Erasure(RequestStages):
             deadline=deadline_for(self._inp.received_on),
             ground=self._inp.ground,
             services=views,
+            attention=self._attention,
         )
 
     @workflow.update

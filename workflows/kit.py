@@ -14,9 +14,17 @@ from typing import Any, ClassVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from rightsflow.clock import LONDON, compute_deadline
+    from rightsflow.contracts.attention import (
+        ACTIONS,
+        ERROR_TYPES,
+        NEEDS_ATTENTION,
+        Attention,
+        ResolveInput,
+    )
     from rightsflow.contracts.discovery import (
         EXACT,
         ConfirmInput,
@@ -43,6 +51,101 @@ def deadline_for(received_on: str) -> str:
     return dl.deadline.isoformat() if dl.deadline else ""
 
 
+# -- errors retrying cannot fix: the request waits for the DPO -------------------------------------
+
+
+def attention_reason(err: BaseException) -> str | None:
+    """The reason code of an activity failure retrying cannot fix, else None (an outage)."""
+    cause = err.cause if isinstance(err, ActivityError) else None
+    if isinstance(cause, ApplicationError) and cause.non_retryable:
+        return ERROR_TYPES.get(cause.type or "", "activity_failed")
+    return None
+
+
+class NeedsAttention:
+    """A request that stays open and queryable when a step fails in a way retrying cannot fix:
+    the register shows it as needing attention (a reason code), and the ``resolve`` update retries
+    the step (once the catalogue or store is corrected) or closes the request."""
+
+    _inp: Any
+    _attention: Attention | None = None
+    _attention_times: int = 0
+    _resolved: int = 0
+    _resolution: ResolveInput | None = None
+
+    async def _attend(self, step: str, reason: str) -> None:
+        """Wait for the DPO; return to retry the step, raise if the DPO closes the request. Parallel
+        steps failing together share one wait."""
+        if self._attention is None:
+            self._attention_times += 1
+            self._attention = Attention(
+                reason=reason, step=step, since=workflow.now().isoformat(), times=self._attention_times
+            )
+            workflow.logger.warning("request needs attention: %s at %s", reason, step)
+            await record(
+                self._inp.request_id,
+                f"attention:{self._attention_times}",
+                "request.needs_attention",
+                {"reason": reason, "step": step},
+                status=NEEDS_ATTENTION,
+                attention=reason,
+            )
+        wanted = self._attention_times
+        await workflow.wait_condition(lambda: self._resolved >= wanted)
+        assert self._resolution is not None
+        if self._resolution.action == "close":
+            raise ApplicationError(
+                f"closed by the DPO while needing attention ({reason})",
+                type="ClosedNeedingAttention",
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def resolve(self, inp: ResolveInput) -> str:
+        assert self._attention is not None
+        n, reason = self._attention_times, self._attention.reason
+        closing = inp.action == "close"
+        await record(
+            self._inp.request_id,
+            f"attention:{n}:{inp.action}",
+            "request.closed_needing_attention" if closing else "request.retried",
+            {"reason": reason, "step": self._attention.step},
+            actor=inp.decided_by,
+            status="closed" if closing else "open",
+            stage="closed_unresolved" if closing else None,
+            attention=reason if closing else "",
+        )
+        if closing:
+            self._stage = "closed_unresolved"
+        self._resolution = inp
+        self._attention = None
+        self._resolved = n
+        return "closed" if closing else "retrying"
+
+    @resolve.validator
+    def _validate_resolve(self, inp: ResolveInput) -> None:
+        if self._attention is None:
+            raise ValueError("the request does not need attention: nothing to retry or close")
+        if inp.action not in ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
+
+
+async def act(name: str, *args: Any, **options: Any) -> Any:
+    """Run activity ``name``; an error retrying cannot fix waits for the DPO (``NeedsAttention``),
+    then the activity runs again (or the request closes)."""
+    service = getattr(args[0], "service", None) if args else None
+    step = f"{name}:{service}" if service else name
+    while True:
+        try:
+            return await workflow.execute_activity(name, *args, **options)
+        except ActivityError as err:
+            reason = attention_reason(err)
+            owner = workflow.instance()
+            if reason is None or not hasattr(owner, "_attend"):
+                raise
+            await owner._attend(step, reason)
+
+
 async def record(
     request_id: str, key: str, action: str, detail: dict[str, Any] | None = None, **extra: Any
 ) -> None:
@@ -56,14 +159,14 @@ async def record(
 
 
 async def list_services(retry_policy: RetryPolicy | None = None) -> list[str]:
-    return await workflow.execute_activity(
+    return await act(
         "list_services", start_to_close_timeout=SHORT, retry_policy=retry_policy, result_type=list[str]
     )
 
 
 async def discover_one(request_id: str, subject_ref: str, service: str, **options: Any) -> ServiceMatches:
     """One service's matches (exact and candidate store keys), by the discovery activity."""
-    return await workflow.execute_activity(
+    return await act(
         "discover_in_service",
         DiscoverInService(request_id=request_id, subject_ref=subject_ref, service=service),
         result_type=ServiceMatches,
@@ -72,7 +175,7 @@ async def discover_one(request_id: str, subject_ref: str, service: str, **option
 
 
 async def confirm_matches(request_id: str, confirmed: list[str]) -> None:
-    await workflow.execute_activity(
+    await act(
         "confirm_matches",
         MatchDecisionInput(request_id=request_id, confirmed=confirmed),
         start_to_close_timeout=SHORT,
@@ -128,13 +231,13 @@ def validate_confirm(inp: ConfirmInput, states: dict[str, ServiceMatchState]) ->
 
 async def notices(inp: NoticesInput) -> list[Notice]:
     """Article 19 notices to every recipient in one service's sharing log."""
-    return await workflow.execute_activity(
+    return await act(
         "send_notices", inp, start_to_close_timeout=LONG, retry_policy=QUICK, result_type=list[Notice]
     )
 
 
 async def letter(inp: LetterInput) -> str:
-    return await workflow.execute_activity(
+    return await act(
         "write_rights_letter",
         inp,
         start_to_close_timeout=timedelta(minutes=5),
@@ -144,7 +247,7 @@ async def letter(inp: LetterInput) -> str:
 
 
 async def certificate(inp: CertificateInput) -> str:
-    return await workflow.execute_activity(
+    return await act(
         "write_rights_certificate",
         inp,
         start_to_close_timeout=timedelta(minutes=5),
@@ -153,7 +256,7 @@ async def certificate(inp: CertificateInput) -> str:
     )
 
 
-class RequestStages:
+class RequestStages(NeedsAttention):
     """A rights workflow's stage: kept for its status query and recorded in the register as
     ``<action>.<stage>`` (once per stage). A subclass sets ``_action`` and holds ``_inp``."""
 

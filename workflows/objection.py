@@ -33,6 +33,7 @@ from workflows.kit import (
     STORE,
     ConfirmsMatches,
     LiftsAfterTelling,
+    act,
     certificate,
     deadline_for,
     discover,
@@ -82,7 +83,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 async def _withdraw(request_id: str, service: str, keys: list[str], on: str) -> ConsentResult:
-    return await workflow.execute_activity(
+    return await act(
         "withdraw_consent",
         ConsentInput(request_id=request_id, service=service, record_keys=keys, withdrawn_on=on),
         start_to_close_timeout=timedelta(minutes=2),
@@ -92,7 +93,7 @@ async def _withdraw(request_id: str, service: str, keys: list[str], on: str) -> 
 
 
 async def _restrict(request_id: str, service: str, keys: list[str], restrict: bool, reason: str) -> int:
-    return await workflow.execute_activity(
+    return await act(
         "set_restriction",
         RestrictInput(
             request_id=request_id,
@@ -158,7 +159,7 @@ class Objection(LiftsAfterTelling):
     async def _decision(
         self, service: str, decision: str, by: str, basis: str, detail: dict[str, Any]
     ) -> None:
-        await workflow.execute_activity(
+        await act(
             "record_decision",
             DecisionInput(
                 request_id=self._inp.request_id,
@@ -182,7 +183,7 @@ class Objection(LiftsAfterTelling):
         found = {s: m.keys for s, m in self._matches.items() if m.keys}
         results = await asyncio.gather(
             *(
-                workflow.execute_activity(
+                act(
                     "assess_service",
                     AssessInput(request_id=rid, service=s, record_keys=keys, ground="objection"),
                     start_to_close_timeout=timedelta(minutes=2),
@@ -409,6 +410,7 @@ class Objection(LiftsAfterTelling):
             erasure_hint=erasure_hint(self._inp.received_on, self._offered, "objection")
             if self._offered
             else None,
+            attention=self._attention,
         )
 
     @workflow.update
@@ -519,6 +521,7 @@ class ConsentWithdrawal(ConfirmsMatches):
             already={s: r.already for s, r in self._results.items()},
             erasure_offered=list(self._offered),
             erasure_hint=self._hint(),
+            attention=self._attention,
         )
 
 

@@ -21,6 +21,7 @@ from temporalio import workflow
 from workflows.kit import (
     STORE,
     ConfirmsMatches,
+    act,
     certificate,
     deadline_for,
     discover,
@@ -64,7 +65,7 @@ class Rectification(ConfirmsMatches):
     async def _restrict(self, found: dict[str, list[str]], on: bool) -> None:
         await asyncio.gather(
             *(
-                workflow.execute_activity(
+                act(
                     "set_restriction",
                     RestrictInput(
                         request_id=self._inp.request_id,
@@ -88,7 +89,7 @@ class Rectification(ConfirmsMatches):
         await discover(inp.request_id, inp.subject_ref, inp.services, self._matches, self._match_decisions)
         found = {s: m.keys for s, m in self._matches.items() if m.keys}
         for s, keys in found.items():
-            if await workflow.execute_activity(
+            if await act(
                 "holds_field",
                 RectifyInput(
                     request_id=inp.request_id, service=s, record_keys=keys, field=inp.field, value="", on=""
@@ -117,7 +118,7 @@ class Rectification(ConfirmsMatches):
         for s in self._services:
             if d.accept:
                 self._results.append(
-                    await workflow.execute_activity(
+                    await act(
                         "rectify_service",
                         RectifyInput(
                             request_id=inp.request_id,
@@ -143,7 +144,7 @@ class Rectification(ConfirmsMatches):
                     )
                 )
             else:
-                await workflow.execute_activity(
+                await act(
                     "attach_statement",
                     StatementInput(
                         request_id=inp.request_id,
@@ -217,6 +218,7 @@ class Rectification(ConfirmsMatches):
             else ("accepted" if self._decision.accept else "declined"),
             corrected=[r.service for r in self._results if r.fields],
             notices_sent=sum(n.sent for n in self._notices),
+            attention=self._attention,
         )
 
     @workflow.update

@@ -20,6 +20,7 @@ from workflows.kit import (
     QUICK,
     STORE,
     LiftsAfterTelling,
+    act,
     certificate,
     deadline_for,
     discover,
@@ -55,7 +56,7 @@ class Restriction(LiftsAfterTelling):
         on = today().isoformat()
         await asyncio.gather(
             *(
-                workflow.execute_activity(
+                act(
                     "set_restriction",
                     RestrictInput(
                         request_id=self._inp.request_id,
@@ -164,6 +165,7 @@ class Restriction(LiftsAfterTelling):
             candidates=[c for m in self._matches.values() for c in m.candidates],
             notices_sent=sum(n.sent for n in self._notices),
             lift_on=self._lift_on(),
+            attention=self._attention,
         )
 
     @workflow.update

@@ -22,7 +22,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.kit import confirm_matches, discover_one, list_services
+from workflows.kit import NeedsAttention, act, confirm_matches, discover_one, list_services
 
 with workflow.unsafe.imports_passed_through():
     from rightsflow.clock import (
@@ -88,7 +88,7 @@ def _iso(value: date | None) -> str | None:
 
 
 @workflow.defn
-class SubjectAccessRequest:
+class SubjectAccessRequest(NeedsAttention):
     @workflow.init
     def __init__(self, inp: SarInput) -> None:
         # Set here, not in run: an update can arrive in the first activation, before run starts.
@@ -290,7 +290,7 @@ class SubjectAccessRequest:
             return
         result = await self._with_store(
             st,
-            lambda: workflow.execute_activity(
+            lambda: act(
                 "gather_service",
                 GatherInput(
                     request_id=inp.request_id, subject_ref=inp.subject_ref, service=service, record_keys=keys
@@ -307,7 +307,7 @@ class SubjectAccessRequest:
 
     async def _redact(self) -> None:
         assert self._inp is not None
-        self._redaction = await workflow.execute_activity(
+        self._redaction = await act(
             "redact",
             RedactInput(
                 request_id=self._inp.request_id,
@@ -341,7 +341,7 @@ class SubjectAccessRequest:
         if self._decision == "approved":
             await self._set_stage("packing")
             view = self._clock()
-            self._pack = await workflow.execute_activity(
+            self._pack = await act(
                 "build_and_deliver_pack",
                 PackInput(
                     request_id=inp.request_id,
@@ -361,7 +361,7 @@ class SubjectAccessRequest:
             result = SarResult(request_id=inp.request_id, outcome="delivered", pack=self._pack)
         else:
             view = self._clock()
-            letter = await workflow.execute_activity(
+            letter = await act(
                 "write_letter",
                 LetterInput(
                     request_id=inp.request_id,
@@ -377,7 +377,7 @@ class SubjectAccessRequest:
             )
             result = SarResult(request_id=inp.request_id, outcome="refused", letter_key=letter)
         self._closing = True
-        await workflow.execute_activity(
+        await act(
             "purge_working_copies",
             inp.request_id,
             start_to_close_timeout=timedelta(minutes=5),
@@ -418,6 +418,7 @@ class SubjectAccessRequest:
             decision=self._decision,
             pack_key=self._pack.pack_key if self._pack else None,
             events=list(self._fired),
+            attention=self._attention,
         )
 
     # -- updates: identity and authority ------------------------------------------------------------------
@@ -511,7 +512,7 @@ class SubjectAccessRequest:
         self._extension_reason = inp.reason
         self._clock_version += 1
         view = self._clock()
-        letter = await workflow.execute_activity(
+        letter = await act(
             "write_letter",
             LetterInput(
                 request_id=self._inp.request_id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .attention import Attention
 from .rights import NoticeException
 
 GROUNDS = ("consent-withdrawn", "no-longer-needed", "objection", "unlawful", "other")
@@ -170,6 +171,7 @@ class ErasureStatus:
     deadline: str
     ground: str
     services: list[ServiceView]
+    attention: Attention | None = None  # set while the request needs attention
 
 
 @dataclass(kw_only=True)

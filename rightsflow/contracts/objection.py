@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .attention import Attention
 from .rights import ConsentResult
 
 
@@ -53,6 +54,7 @@ class ObjectionStatus:
     lift_on: str | None
     erasure_offered: list[str]
     erasure_hint: str | None
+    attention: Attention | None = None  # set while the request needs attention
 
 
 @dataclass(kw_only=True)
@@ -86,6 +88,7 @@ class ConsentWithdrawalStatus:
     already: dict[str, int]  # consents already withdrawn (their date kept), per service
     erasure_offered: list[str]
     erasure_hint: str | None
+    attention: Attention | None = None  # set while the request needs attention
 
 
 @dataclass(kw_only=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .attention import Attention
+
 
 @dataclass(kw_only=True)
 class RectificationInput:
@@ -34,3 +36,4 @@ class RectificationStatus:
     decision: str | None
     corrected: list[str] = field(default_factory=list)
     notices_sent: int = 0
+    attention: Attention | None = None  # set while the request needs attention

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .attention import Attention
+
 
 @dataclass(kw_only=True)
 class RestrictionInput:
@@ -37,3 +39,4 @@ class RestrictionStatus:
     candidates: list[str]
     notices_sent: int
     lift_on: str | None
+    attention: Attention | None = None  # set while the request needs attention

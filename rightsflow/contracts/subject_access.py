@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .attention import Attention
+
 REQUESTERS = ("self", "parent", "representative")
 
 
@@ -103,6 +105,7 @@ class RecordInput:
     clock_start: str | None = None
     deadline: str | None = None
     decision: str | None = None
+    attention: str | None = None  # a needs-attention reason code; "" clears it
 
 
 @dataclass(kw_only=True)
@@ -209,6 +212,7 @@ class SarStatus:
     decision: str | None
     pack_key: str | None
     events: list[str]
+    attention: Attention | None = None  # set while the request needs attention
 
 
 @dataclass(kw_only=True)
