@@ -41,9 +41,7 @@ from rightsflow.embedded.processes import LOOPBACK, ManagedProcess, _echo, _http
 
 #: ``"module:attribute"`` of each extra process ``rightsflow up`` starts (an :class:`ExtraProcess`,
 #: or a callable of no arguments returning one or None). Add yours on its own line.
-EXTRA_PROCESSES: list[str] = [
-    "rightsflow.console.embedded:CONSOLE",
-]
+EXTRA_PROCESSES: list[str] = []
 
 
 @dataclass(frozen=True, kw_only=True)
