@@ -41,7 +41,9 @@ from rightsflow.embedded.processes import LOOPBACK, ManagedProcess, _echo, _http
 
 #: ``"module:attribute"`` of each extra process ``rightsflow up`` starts (an :class:`ExtraProcess`,
 #: or a callable of no arguments returning one or None). Add yours on its own line.
-EXTRA_PROCESSES: list[str] = []
+EXTRA_PROCESSES: list[str] = [
+    "rightsflow.console.embedded:CONSOLE",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
