@@ -95,10 +95,11 @@ CSC = "lewisham_childrens_social_care"
 EH = "lewisham_early_help"
 WFH = "westminster_family_hub"
 TF = "manchester_thriving_families"
-SERVICES: tuple[str, ...] = (FT, CSC, EH, WFH, TF)
+CF = "camden_family_support"  # the demo receiving authority: another council, another schema
+SERVICES: tuple[str, ...] = (FT, CSC, EH, WFH, TF, CF)
 _SERVICE_NUMBER = {s: n for n, s in enumerate(SERVICES)}
-_AREA = {FT: "lewisham", CSC: "lewisham", EH: "lewisham", WFH: "westminster", TF: "manchester"}
-_LA_NUMBER = {"lewisham": 209, "westminster": 213, "manchester": 352}  # DfE LA numbers
+_AREA = {FT: "lewisham", CSC: "lewisham", EH: "lewisham", WFH: "westminster", TF: "manchester", CF: "camden"}
+_LA_NUMBER = {"lewisham": 209, "westminster": 213, "manchester": 352, "camden": 202}  # DfE LA numbers
 
 # person table, primary key, NHS number column, date of birth column, given name, family name
 PERSON_TABLES: dict[str, tuple[str, str, str, str, str, str]] = {
@@ -107,6 +108,7 @@ PERSON_TABLES: dict[str, tuple[str, str, str, str, str, str]] = {
     EH: ("eh_person", "eh_person_id", "nhs_num", "dob", "first_names", "last_name"),
     WFH: ("household_member", "member_ref", "nhs_no", "dob", "given_name", "family_name"),
     TF: ("tf_client", "client_id", "nhs_number", "date_of_birth", "forename", "surname"),
+    CF: ("cfs_person", "person_uid", "nhs_number", "birth_date", "given_names", "surname"),
 }
 
 MAX_FAMILIES = 500_000  # per service: keeps synthetic NHS numbers and UPNs distinct
@@ -320,7 +322,8 @@ _HERITAGES: dict[str, _Heritage] = {
     ),
 }
 _HERITAGE_KEYS = tuple(_HERITAGES)
-_AREA_INDEX = {"lewisham": 0, "westminster": 1, "manchester": 2}
+# Camden takes Westminster's column (inner London) of the heritage weights.
+_AREA_INDEX = {"lewisham": 0, "westminster": 1, "manchester": 2, "camden": 1}
 _MIXED = {
     "black_caribbean": "Mixed: White and Black Caribbean",
     "black_african": "Mixed: White and Black African",
@@ -384,6 +387,18 @@ _STREETS: dict[str, tuple[tuple[str, str], ...]] = {
         ("NW8", "Lisson Grove"),
         ("W10", "Fifth Avenue"),
     ),
+    "camden": (
+        ("NW1", "Plender Street"),
+        ("NW1", "Camden Street"),
+        ("NW1", "Royal College Street"),
+        ("NW5", "Prince of Wales Road"),
+        ("NW5", "Queen's Crescent"),
+        ("NW6", "Kilburn Vale"),
+        ("NW6", "Abbey Road"),
+        ("WC1", "Marchmont Street"),
+        ("N19", "Dartmouth Park Hill"),
+        ("NW3", "Fleet Road"),
+    ),
     "manchester": (
         ("M14", "Wilmslow Road"),
         ("M14", "Claremont Road"),
@@ -404,8 +419,13 @@ _STREETS: dict[str, tuple[tuple[str, str], ...]] = {
         ("M19", "Burnage Lane"),
     ),
 }
-_TOWN = {"lewisham": "London", "westminster": "London", "manchester": "Manchester"}
-_LANDLINE = {"lewisham": "020 7946 0", "westminster": "020 7946 0", "manchester": "0161 496 0"}
+_TOWN = {"lewisham": "London", "westminster": "London", "manchester": "Manchester", "camden": "London"}
+_LANDLINE = {
+    "lewisham": "020 7946 0",
+    "westminster": "020 7946 0",
+    "manchester": "0161 496 0",
+    "camden": "020 7946 0",
+}
 _BUILDINGS = _t(
     "Elmhurst Ashdown Beaumont Carlton Delamere Fairfield Grosvenor Hawthorn Kingsley "
     "Linden Marlowe Norbury Oakfield Priory Redwood Stanton Thornbury Willow"
@@ -416,6 +436,7 @@ _PLACES = {
     "westminster": _t(
         "Pimlico Westbourne Maida-Vale Queen's-Park Lisson-Grove Paddington Millbank Churchill"
     ),
+    "camden": _t("Somers-Town Kentish-Town Gospel-Oak Kilburn Camden-Town Bloomsbury Belsize Highgate"),
     "manchester": _t(
         "Moss-Side Rusholme Gorton Longsight Cheetham Moston Wythenshawe Burnage Levenshulme Hulme"
     ),
@@ -433,11 +454,13 @@ _HEALTH_VISITING = {
     "lewisham": "Lewisham and Greenwich NHS Trust Health Visiting",
     "westminster": "Central London Community Healthcare NHS Trust Health Visiting",
     "manchester": "Manchester University NHS Foundation Trust Health Visiting",
+    "camden": "Whittington Health NHS Trust Health Visiting",
 }
 _POLICE = {
     "lewisham": "Metropolitan Police",
     "westminster": "Metropolitan Police",
     "manchester": "Greater Manchester Police",
+    "camden": "Metropolitan Police",
 }
 
 _STAFF_ROLES = {
@@ -455,6 +478,7 @@ _STAFF_ROLES = {
     + ("Family Support Worker",) * 2
     + ("Early Help Practitioner", "Hub Manager"),
     TF: ("Keyworker",) * 5 + ("Senior Keyworker", "Thriving Families Coordinator", "Team Manager"),
+    CF: ("Family Support Worker",) * 4 + ("Social Worker", "Senior Practitioner", "Team Manager"),
 }
 _STAFF_COUNT = 30
 
@@ -531,6 +555,8 @@ def family_origin(service: str, index: int) -> tuple[str, int]:
         return (CSC, index) if index % 50 == 7 else (TF, index)
     if service == WFH:
         return (WFH, index)
+    if service == CF:  # some families moved up from Westminster: Camden knows them already
+        return (WFH, index) if index % 10 == 3 else (CF, index)
     raise KeyError(f"unknown service {service!r}")
 
 
@@ -549,6 +575,7 @@ _FLAG_KINDS = {
     EH: ("safeguarding", "step_up", "legal"),
     WFH: ("safeguarding", "cp", "legal"),
     TF: ("safeguarding", "cp", "legal"),
+    CF: ("safeguarding", "cp", "legal"),
 }
 
 
@@ -663,7 +690,8 @@ def _canonical_family(seed: int, as_of: date, origin: str, index: int) -> _Famil
     heritage_key = _pick_heritage(rng, area)
     h = _HERITAGES[heritage_key]
     person_base = (_SERVICE_NUMBER[origin] * MAX_FAMILIES + index) * 6
-    upn_base = (_SERVICE_NUMBER[origin] * MAX_FAMILIES + index) * 4
+    # A UPN carries its LA number: Camden is the only service of LA 202, so its range starts at 0.
+    upn_base = ((0 if origin == CF else _SERVICE_NUMBER[origin]) * MAX_FAMILIES + index) * 4
     family_surname = rng.choice(h.surnames)
 
     def adult(slot: int, kind: str, female: bool, heritage: _Heritage, dob: date, surname: str) -> _Person:
@@ -2179,12 +2207,169 @@ def _thriving_families(ctx: _Ctx, rows: Rows) -> None:
         )
 
 
+# -- Camden Family Support (the demo receiving authority) ------------------------------------------
+
+_CF_CONTACTS = ("Home visit", "Office appointment", "Telephone call", "School meeting", "Video call")
+_CF_INVOLVEMENT = ("Early help", "Child in need", "Family support")
+_CF_ALERTS = {"safeguarding": ("SAFEGUARDING", 0.4), "cp": ("CPP", 0.5), "legal": ("LEGAL_HOLD", 0.2)}
+
+
+def _family_support(ctx: _Ctx, rows: Rows) -> None:
+    rng, fam, local = ctx.rng, ctx.fam, ctx.local
+    ref = f"CF{ctx.index + 1:07d}"
+
+    def uid(p: _Person) -> str:
+        return f"{ref}-{p.slot + 1:02d}"
+
+    rows["cfs_family"].append(
+        {
+            "family_uid": ref,
+            "family_name": fam.surname,
+            "phone": local.landline,
+            "opened_date": ctx.opened,
+            "closed_date": ctx.closed,
+            "lead_worker": ctx.worker.name,
+        }
+    )
+    rows["cfs_address"].append(
+        {
+            "address_uid": f"{ref}-AD1",
+            "family_uid": ref,
+            "address_text": local.line1,
+            "town": local.town,
+            "postcode": local.postcode,
+            "from_date": ctx.opened,
+            "to_date": None,
+        }
+    )
+    for p in ctx.people:
+        rows["cfs_person"].append(
+            {
+                "person_uid": uid(p),
+                "nhs_number": p.nhs if p.is_child or rng.random() < 0.9 else None,
+                "upn": p.upn,
+                "given_names": p.given,
+                "surname": p.surname,
+                "birth_date": p.dob,
+                "gender": "Female" if p.female else "Male",
+                "ethnicity": p.ethnicity,
+                "language": p.language,
+                "religion": p.religion,
+                "phone": p.mobile,
+                "email": p.email,
+                "health_and_disability": p.health,
+                "restricted_on": None,
+            }
+        )
+        rows["cfs_family_link"].append(
+            {"family_uid": ref, "person_uid": uid(p), "relationship_to_family": _hub_role(p)}
+        )
+    need = rng.choice(_NEEDS)
+    rows["cfs_referral"].append(
+        {
+            "referral_uid": f"{ref}-R1",
+            "family_uid": ref,
+            "person_uid": uid(ctx.children[0]) if ctx.children else None,
+            "received_date": ctx.opened,
+            "source": rng.choice(("School", "Health visitor", "GP", "Self-referral", "Police")),
+            "reason": f"Help with {need}.",
+            "outcome": "Family support offered",
+        }
+    )
+    rows["cfs_involvement"].append(
+        {
+            "involvement_uid": f"{ref}-I1",
+            "family_uid": ref,
+            "person_uid": None,
+            "involvement_type": rng.choice(_CF_INVOLVEMENT),
+            "start_date": ctx.opened,
+            "end_date": ctx.closed,
+            "end_reason": "Needs met" if ctx.closed else None,
+        }
+    )
+    if rng.random() < 0.7:
+        agreed = ctx.opened + timedelta(days=rng.randint(14, 40))
+        v = ctx.voice()
+        rows["cfs_plan"].append(
+            {
+                "plan_uid": f"{ref}-P1",
+                "family_uid": ref,
+                "person_uid": None,
+                "plan_kind": "Family support plan",
+                "start_date": agreed,
+                "end_date": ctx.closed,
+                "next_review": agreed + timedelta(days=90),
+                "goals": f"1. {v['child']} settled at school. 2. Support with {need}.",
+            }
+        )
+    for n, d in enumerate(ctx.contact_dates(2, 10), start=1):
+        rows["cfs_contact"].append(
+            {
+                "contact_uid": f"{ref}-K{n:03d}",
+                "family_uid": ref,
+                "person_uid": None,
+                "contact_date": d,
+                "contact_kind": rng.choice(_CF_CONTACTS),
+                "worker": ctx.worker.name,
+                "worker_role": ctx.worker.role,
+            }
+        )
+        rows["cfs_note"].append(
+            {
+                "note_uid": f"{ref}-N{n:03d}",
+                "family_uid": ref,
+                "person_uid": None,
+                "note_date": d,
+                "author": ctx.worker.name,
+                "author_role": ctx.worker.role,
+                "note_body": ctx.note(),
+                "supplementary_statement": None,
+            }
+        )
+    for n, p in enumerate(fam.adults, start=1):
+        rows["cfs_consent"].append(
+            {
+                "consent_uid": f"{ref}-C{n:02d}",
+                "person_uid": uid(p),
+                "consent_for": "Sharing with Camden partner agencies",
+                "given_date": ctx.opened,
+                "withdrawn_date": _withdrawn(ctx, ctx.opened),
+            }
+        )
+    for n, kind in enumerate(sorted(ctx.flags), start=1):
+        code, ends = _CF_ALERTS[kind]
+        raised, ended = ctx.flag_dates(ends)
+        rows["cfs_alert"].append(
+            {
+                "alert_uid": f"{ref}-F{n}",
+                "family_uid": ref,
+                "person_uid": uid(_flag_subject(ctx)),
+                "alert_kind": code,
+                "from_date": raised,
+                "to_date": ended,
+            }
+        )
+    for n in range(1, rng.randint(0, 2) + 1):
+        p = rng.choice(ctx.people)
+        rows["cfs_disclosure"].append(
+            {
+                "disclosure_uid": f"{ref}-X{n:02d}",
+                "person_uid": uid(p),
+                "disclosed_to": rng.choice(("Camden Children's Social Care", "School", "Health visitor")),
+                "disclosed_what": "Family support plan and contact notes",
+                "disclosed_date": ctx.between(ctx.opened, ctx.last_contact),
+                "legal_gateway": "Children Act 1989 s17",
+            }
+        )
+
+
 _BUILDERS = {
     FT: _family_thrive,
     CSC: _childrens_social_care,
     EH: _early_help,
     WFH: _family_hub,
     TF: _thriving_families,
+    CF: _family_support,
 }
 
 

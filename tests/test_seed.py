@@ -30,7 +30,7 @@ from rightsflow.stores import SCHEMAS
 AS_OF = date(2026, 3, 1)
 SIX_YEARS_AGO = date(2020, 3, 1)
 FAMILIES = 50
-FT, CSC, EH, WFH, TF = SERVICES
+FT, CSC, EH, WFH, TF, CF = SERVICES
 
 
 def sqlite_urls(folder: Path) -> dict[str, str]:

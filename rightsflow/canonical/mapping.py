@@ -70,6 +70,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _identifier(kind: str, value: Any) -> str | None:
+    """An NHS number as 10 digits, a UPN in capitals; None where it is not a valid one."""
+    from rightsflow.nhs import normalise_upn
+
+    try:
+        return normalise_nhs_number(str(value)) if kind == "nhs_number" else normalise_upn(str(value))
+    except InvalidIdentifier:
+        return None
+
+
 def _field_label(cat: ServiceCatalog, collection: str, name: str) -> str:
     f = cat.columns.get(collection, {}).get(name)
     text = getattr(f, "label", None) or name.replace("_", " ").capitalize()
@@ -142,6 +152,18 @@ def export_record(
                         # row is its own membership's person) as this row's id
                         ent[attr] = f"{refs[fname][0]}:{value}" if fname in refs else f"{collection}:{value}"
                         continue
+                    if entity == "person" and attr in ("nhs_number", "upn") and value is not None:
+                        value = _identifier(attr, value)
+                        if value is None:  # not a valid identifier (an erased stub): kept, labelled
+                            doc["additional_information"].append(
+                                {
+                                    "id": f"{rid}#{fname}",
+                                    "label": _field_label(cat, collection, fname),
+                                    "value": str(row[fname]),
+                                    "_link": rid,
+                                }
+                            )
+                            continue
                     if entity == "flag" and collection == flags.collection and fname == flags.code_field:
                         value = flags.codes.get(str(value), value)
                     if value is not None and not isinstance(value, str) and attr != "parental_responsibility":
@@ -381,6 +403,8 @@ def import_record(
     entity_of: dict[tuple[str, str], str] = {}
 
     def first_date(item: dict[str, Any], entity: str) -> str | None:
+        if entity in ("person", "household"):  # a date of birth is not the date of a record
+            return None
         return next((v for a, v in item.items() if v and is_date(entity, a)), None)
 
     def owner_links(entity: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -411,6 +435,10 @@ def import_record(
                             **owner_links(entity, item),
                         }
                     )
+                continue
+            if entity == "address" and _address_on_owner(
+                item, tgt, targets, planned, member_of, members, extra
+            ):
                 continue
             if entity == "person" and item["id"] in keymap:
                 continue  # matched: the receiver's own record stands
@@ -521,7 +549,10 @@ def import_record(
             for f, (target, _tf) in refs.items():
                 if row.get(f) is not None:
                     continue
-                tent = next((e for e, tg in targets.items() if tg.collection == target), None)
+                tent = next(
+                    (e for e in ("household", "person") if e in targets and targets[e].collection == target),
+                    None,
+                )
                 if tent == "household":
                     pid = links.get("person_id")
                     hid = (member_of.get(pid) or [None])[0] if pid else None
@@ -550,13 +581,17 @@ def import_record(
                 )
             else:
                 exists = False
+            # only people and households are linked to; other entities may share their row's id
+            # (an address kept on a person row), so they never enter the key map
+            linked = entity in ("person", "household")
             if exists:
                 out.already_present[collection] = out.already_present.get(collection, 0) + 1
-                if pk:
+                if pk and linked:
                     keymap[cid] = row[pk]
                 continue
             res = conn.execute(t.insert().values(**row))
-            keymap[cid] = res.inserted_primary_key[0] if auto else (row.get(pk) if pk else None)
+            if linked:
+                keymap[cid] = res.inserted_primary_key[0] if auto else row.get(pk)
             out.inserted[collection] = out.inserted.get(collection, 0) + 1
             if entity == "person":
                 out.people_new += 1
@@ -565,6 +600,57 @@ def import_record(
         where = sorted({w or "nowhere" for w, _ in items})
         out.not_placed.append({"label": lbl, "items": len(items), "filed_as": ", ".join(where)})
     return out
+
+
+def _address_on_owner(
+    item: dict[str, Any],
+    tgt: _Target,
+    targets: dict[str, _Target],
+    planned: dict[str, dict[str, dict[str, Any]]],
+    member_of: dict[str, list[str]],
+    members: dict[str, list[str]],
+    extra: list[dict[str, Any]],
+) -> bool:
+    """Where the receiver keeps the address on its household or person row, put it there.
+
+    True when handled (placed, or filed as additional information because the owner's row is the
+    receiver's own, matched record); False when addresses have a collection of their own.
+    """
+    htarget, ptarget = targets.get("household"), targets.get("person")
+    if htarget and tgt.collection == htarget.collection:
+        pid = item.get("person_id")
+        owners = [
+            item.get("household_id") or (member_of.get(pid) or [None])[0] if pid else item.get("household_id")
+        ]
+    elif ptarget and tgt.collection == ptarget.collection:
+        owners = (
+            [item["person_id"]] if item.get("person_id") else list(members.get(item.get("household_id"), []))
+        )
+    else:
+        return False
+    placed = False
+    rows = planned[tgt.collection]
+    for oid in owners:
+        if oid in rows:
+            for a, v in item.items():
+                if a in tgt.fields and a != "id" and a not in LINK_ATTRS and v not in (None, ""):
+                    rows[oid].setdefault(f"address.{a}", v)
+            placed = True
+    values = [
+        (a, v)
+        for a, v in item.items()
+        if a != "id" and a not in LINK_ATTRS and v not in (None, "") and (not placed or a not in tgt.fields)
+    ]
+    for a, v in values:
+        extra.append(
+            {
+                "id": f"{item['id']}#address.{a}",
+                "label": label("address", a),
+                "value": str(v),
+                **{k: item[k] for k in ("person_id", "household_id") if item.get(k)},
+            }
+        )
+    return True
 
 
 def _link_field(
