@@ -6,8 +6,11 @@ messages and stack traces into an encoded attribute so they are encrypted too. T
 and anyone reading its database see only ciphertext, key ids and opaque workflow ids.
 
 The codec endpoint lets the Temporal Web UI (and ``temporal --codec-endpoint``) show decrypted
-payloads to someone who can reach it; it serves the remote codec protocol (``POST .../encode``,
-``POST .../decode``) with the stdlib HTTP server. Run it alone with::
+payloads; it serves the remote codec protocol (``POST .../encode``, ``POST .../decode``) with the
+stdlib HTTP server, and only to a caller that shows the endpoint's token (``RIGHTSFLOW_CODEC_TOKEN``,
+else ``<home>/keys/codec-endpoint.token``, generated on first start) as ``Authorization: Bearer``
+or as the cookie ``GET /login?token=...`` sets, or a session a registered check accepts (the
+casework console's: see :data:`SESSION_CHECKS`); anyone else gets 401. Run it alone with::
 
     python -m rightsflow.codec --host 127.0.0.1 --port 8081 --cors-origin http://localhost:8233
 """
@@ -21,7 +24,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,7 +38,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload, Payloads
 
-from rightsflow.keys import KEY_BYTES, load_codec_keys
+from rightsflow.keys import KEY_BYTES, ensure_codec_token, load_codec_keys
 
 if TYPE_CHECKING:
     import temporalio.client
@@ -49,6 +52,14 @@ ENCRYPTED_ENCODING = b"binary/encrypted"
 KEY_ID_KEY = "encryption-key-id"
 NONCE_BYTES = 12
 MAX_CODEC_REQUEST_BYTES = 32 * 1024 * 1024
+TOKEN_COOKIE = "rightsflow_codec"
+SESSION_CHECK_ENV = "RIGHTSFLOW_CODEC_SESSION_CHECK"
+
+#: Other ways a browser may show it is signed in, e.g. the casework console's session cookie (the
+#: browser sends cookies for 127.0.0.1 to every port, when the Web UI's codec setting "include
+#: cross-origin credentials" is on). Each check gets the request's headers and returns True to let
+#: it decode. ``RIGHTSFLOW_CODEC_SESSION_CHECK=module:function`` adds one when the endpoint starts.
+SESSION_CHECKS: list[Callable[[Mapping[str, str]], bool]] = []
 
 
 class CodecKeyError(RuntimeError):
@@ -211,6 +222,38 @@ class CodecEndpoint:
         self.stop()
 
 
+def _cookie(headers: Mapping[str, str], name: str) -> str | None:
+    from http.cookies import CookieError, SimpleCookie
+
+    jar = SimpleCookie()
+    try:
+        jar.load(headers.get("Cookie", "") or "")
+    except CookieError:
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel else None
+
+
+def request_authorised(headers: Mapping[str, str], token: str | None) -> bool:
+    """True if the request shows the endpoint's token (bearer or cookie) or a session a check accepts."""
+    if token is None:
+        return True  # an endpoint deliberately served without a token (tests, a private socket)
+    expected = token.encode()
+    bearer = headers.get("Authorization", "") or ""
+    if bearer.startswith("Bearer ") and hmac.compare_digest(bearer[7:].strip().encode(), expected):
+        return True
+    cookie = _cookie(headers, TOKEN_COOKIE)
+    if cookie and hmac.compare_digest(cookie.encode(), expected):
+        return True
+    for check in SESSION_CHECKS:
+        try:
+            if check(headers):
+                return True
+        except Exception:  # noqa: BLE001 - a failing check refuses, it does not open
+            log.warning("codec endpoint: a session check failed", exc_info=True)
+    return False
+
+
 def _make_handler(
     codec: EncryptionCodec, origins: frozenset[str], auth_token: str | None
 ) -> type[BaseHTTPRequestHandler]:
@@ -257,21 +300,46 @@ def _make_handler(
             self.end_headers()
 
         def do_GET(self) -> None:  # noqa: N802
-            if self.path.split("?", 1)[0].rstrip("/").endswith("health"):
+            path, _, query = self.path.partition("?")
+            if path.rstrip("/").endswith("health"):
                 self._reply(200, b'{"status":"ok"}')
+            elif path.rstrip("/").endswith("login"):
+                self._login(query)
             else:
                 self._error(404, "not found")
+
+        def _login(self, query: str) -> None:
+            """Sign this browser in: a cookie holding the token, sent with the Web UI's requests."""
+            from urllib.parse import parse_qs
+
+            given = (parse_qs(query).get("token") or [""])[0]
+            if auth_token is None or not hmac.compare_digest(given.encode(), auth_token.encode()):
+                self._error(401, "unauthorised: wrong or missing token")
+                return
+            body = (
+                b"<!doctype html><title>rightsflow codec endpoint</title><p>This browser may now "
+                b"decode payloads in the Temporal Web UI. In the Web UI's codec server settings, turn "
+                b"on <em>Include cross-origin credentials</em>.</p>"
+            )
+            self.send_response(200)
+            self.send_header(
+                "Set-Cookie", f"{TOKEN_COOKIE}={auth_token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200"
+            )
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Referrer-Policy", "no-referrer")
+            self.end_headers()
+            self.wfile.write(body)
 
         def do_POST(self) -> None:  # noqa: N802
             op = self._operation()
             if op is None:
                 self._error(404, "not found: use POST /encode or POST /decode")
                 return
-            if auth_token is not None:
-                given = self.headers.get("Authorization", "")
-                if not hmac.compare_digest(given.encode(), f"Bearer {auth_token}".encode()):
-                    self._error(401, "unauthorised")
-                    return
+            if not request_authorised(self.headers, auth_token):
+                self._error(401, "unauthorised: show the codec endpoint's token")
+                return
             try:
                 length = int(self.headers.get("Content-Length", "0"))
             except ValueError:
@@ -310,13 +378,17 @@ def serve_codec_endpoint(
     cors_origin: str | Sequence[str] | None = "http://localhost:8233",
     *,
     auth_token: str | None = None,
+    anonymous: bool = False,
     codec: EncryptionCodec | None = None,
 ) -> CodecEndpoint:
     """Serve the remote codec protocol on host:port (0 picks a free port) in a daemon thread.
 
     ``cors_origin`` is the Web UI origin (or several) allowed to call it from a browser.
-    ``auth_token``, if given, must arrive as ``Authorization: Bearer <token>``.
+    Callers must show ``auth_token`` (default: :func:`rightsflow.keys.ensure_codec_token`) as
+    ``Authorization: Bearer <token>`` or its cookie; ``anonymous=True`` serves without one.
     """
+    if auth_token is None and not anonymous:
+        auth_token = ensure_codec_token(settings)
     if isinstance(cors_origin, str):
         origins = frozenset(o.strip().rstrip("/") for o in cors_origin.split(",") if o.strip())
     else:
@@ -351,11 +423,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--auth-token-env",
         default=None,
-        help="name of an environment variable holding a bearer token that requests must present",
+        help="name of an environment variable holding the bearer token requests must present "
+        "(default: RIGHTSFLOW_CODEC_TOKEN, else the token file under the home)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from rightsflow.permissions import private_umask
+
+    private_umask()
     token = os.environ.get(args.auth_token_env) if args.auth_token_env else None
+    check = os.environ.get(SESSION_CHECK_ENV, "").strip()
+    if check:
+        import importlib
+
+        module_name, _, attr = check.partition(":")
+        SESSION_CHECKS.append(getattr(importlib.import_module(module_name), attr))
     endpoint = serve_codec_endpoint(load_settings(), args.host, args.port, args.cors_origin, auth_token=token)
     log.info("codec endpoint listening on %s", endpoint.url)
     stop = threading.Event()

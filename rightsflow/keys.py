@@ -296,3 +296,36 @@ def keyed_hash(key: bytes, value: str, purpose: str) -> str:
         raise ValueError("purpose must be a non-empty string without NUL")
     message = purpose.encode("utf-8") + b"\x00" + normalise(value).encode("utf-8")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# the codec endpoint's access token
+
+CODEC_TOKEN_ENV = "RIGHTSFLOW_CODEC_TOKEN"
+
+
+def codec_token_file(settings: Settings) -> Path:
+    return Path(settings.home) / "keys" / "codec-endpoint.token"
+
+
+def ensure_codec_token(settings: Settings) -> str:
+    """The bearer token the codec endpoint requires: ``RIGHTSFLOW_CODEC_TOKEN``, else the token file
+    under the home, generated on first use (refused with ``RIGHTSFLOW_REQUIRE_KEYS=1``)."""
+    given = os.environ.get(CODEC_TOKEN_ENV, "").strip()
+    if given:
+        if len(given) < 16:
+            raise KeyMaterialError(f"{CODEC_TOKEN_ENV} must be at least 16 characters")
+        return given
+    path = codec_token_file(settings)
+    if not path.exists():
+        if keys_required():
+            raise KeyMaterialError(
+                f"no codec endpoint token: set {CODEC_TOKEN_ENV} (or create {path}), "
+                f"or unset {REQUIRE_KEYS_ENV} to let rightsflow generate one"
+            )
+        if write_secret_file(path, secrets.token_urlsafe(32) + "\n"):
+            log.info("generated the codec endpoint token in %s", path)
+    token = _read_secret_file(path).strip()
+    if len(token) < 16:
+        raise KeyMaterialError(f"the codec endpoint token in {path} is shorter than 16 characters")
+    return token

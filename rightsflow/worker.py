@@ -123,6 +123,9 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
 
 
 async def run_worker(settings: Settings | None = None) -> None:
+    from rightsflow.permissions import private_umask
+
+    private_umask()  # stores, register and logs it creates are for this account alone
     settings = settings or load_settings()
     client = await connect_client(settings)
     with ThreadPoolExecutor(max_workers=16) as executor:

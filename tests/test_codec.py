@@ -330,7 +330,7 @@ def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple
 def test_codec_endpoint_decode_encode_and_cors(settings: Settings) -> None:
     codec = EncryptionCodec.from_settings(settings)
     origin = "http://localhost:8233"
-    endpoint = serve_codec_endpoint(settings, "127.0.0.1", 0, origin)
+    endpoint = serve_codec_endpoint(settings, "127.0.0.1", 0, origin, anonymous=True)
     try:
         encrypted = codec.encode_sync([to_payload({"nhs_number": MARKER})])
         body = json_format.MessageToJson(Payloads(payloads=encrypted)).encode()
@@ -386,3 +386,69 @@ def test_codec_endpoint_bearer_token(settings: Settings) -> None:
         assert _post(endpoint.url + "/encode", body, {"Authorization": "Bearer s3cret-token"})[0] == 200
     finally:
         endpoint.stop()
+
+
+def test_codec_endpoint_refuses_without_the_token_and_accepts_bearer_cookie_or_session(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `up` serves it: the token comes from the home (generated 0600 on first start)."""
+    from rightsflow import codec as codec_module
+    from rightsflow.keys import codec_token_file
+
+    monkeypatch.delenv("RIGHTSFLOW_CODEC_TOKEN", raising=False)
+    codec = EncryptionCodec.from_settings(settings)
+    origin = "http://127.0.0.1:8233"
+    endpoint = serve_codec_endpoint(settings, "127.0.0.1", 0, origin)
+    try:
+        token_file = codec_token_file(settings)
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        token = token_file.read_text().strip()
+        encrypted = codec.encode_sync([to_payload({"nhs_number": MARKER})])
+        body = json_format.MessageToJson(Payloads(payloads=encrypted)).encode()
+
+        status, headers, reply = _post(endpoint.url + "/decode", body, {"Origin": origin})
+        assert status == 401 and MARKER.encode() not in reply
+        assert headers["Access-Control-Allow-Origin"] == origin  # the Web UI can show the refusal
+        assert _post(endpoint.url + "/decode", body, {"Authorization": "Bearer not-the-token"})[0] == 401
+        assert _post(endpoint.url + "/encode", body, {"Cookie": "rightsflow_codec=wrong"})[0] == 401
+
+        status, _, reply = _post(endpoint.url + "/decode", body, {"Authorization": f"Bearer {token}"})
+        assert status == 200
+        assert from_payload(json_format.Parse(reply, Payloads()).payloads[0]) == {"nhs_number": MARKER}
+
+        # A browser signs in once; the cookie then goes with the Web UI's requests.
+        try:
+            urllib.request.urlopen(endpoint.url + "/login?token=wrong", timeout=5)
+            raise AssertionError("a wrong token signed in")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+        with urllib.request.urlopen(endpoint.url + f"/login?token={token}", timeout=5) as resp:
+            cookie = resp.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        status, _, _ = _post(endpoint.url + "/decode", body, {"Cookie": cookie.split(";", 1)[0]})
+        assert status == 200
+
+        # The console's session, through the hook it registers.
+        monkeypatch.setattr(
+            codec_module,
+            "SESSION_CHECKS",
+            [lambda headers: "console_session=valid" in (headers.get("Cookie") or "")],
+        )
+        assert _post(endpoint.url + "/decode", body, {"Cookie": "console_session=valid"})[0] == 200
+        assert _post(endpoint.url + "/decode", body, {"Cookie": "console_session=forged"})[0] == 401
+    finally:
+        endpoint.stop()
+
+
+def test_codec_token_from_the_environment_and_none_generated_when_keys_are_required(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rightsflow.keys import KeyMaterialError, codec_token_file, ensure_codec_token
+
+    monkeypatch.setenv("RIGHTSFLOW_CODEC_TOKEN", "a-token-from-the-environment")
+    assert ensure_codec_token(settings) == "a-token-from-the-environment"
+    assert not codec_token_file(settings).exists()
+    monkeypatch.delenv("RIGHTSFLOW_CODEC_TOKEN")
+    monkeypatch.setenv("RIGHTSFLOW_REQUIRE_KEYS", "1")
+    with pytest.raises(KeyMaterialError, match="RIGHTSFLOW_CODEC_TOKEN"):
+        ensure_codec_token(settings)

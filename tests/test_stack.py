@@ -268,3 +268,54 @@ def test_an_extra_process_on_a_busy_port_is_refused_before_anything_starts(tmp_p
         with pytest.raises(StackAlreadyRunning, match=f"Console port {busy}"):
             start_stack(settings, foreground=False, with_worker=False, seed=False, extras=(extra,))
     assert not pidfile_path(settings).exists()
+
+
+def test_up_makes_the_home_private_and_its_codec_endpoint_requires_the_token(tmp_path: Path) -> None:
+    """stores/*.db hold plain personal data: nothing under the home is readable by other accounts."""
+    import stat
+    import urllib.error
+    import urllib.request
+
+    home = tmp_path / "home"
+    # What an earlier release left behind: a world-readable home, store and log.
+    (home / "stores").mkdir(parents=True)
+    (home / "logs").mkdir()
+    home.chmod(0o755)
+    (home / "stores" / "family_hub.db").write_text("plain personal data")
+    (home / "stores" / "family_hub.db").chmod(0o644)
+    (home / "logs" / "worker.log").write_text("old log")
+    (home / "logs" / "worker.log").chmod(0o644)
+    settings = _settings(home, free_port(), free_port())
+    codec_port = free_port()
+    stack = start_stack(
+        settings,
+        foreground=False,
+        with_worker=False,
+        seed=False,
+        codec_port=codec_port,
+        ui_port=free_port(),
+        extras=(),
+    )
+    try:
+        open_to_others = [
+            f"{path.relative_to(home)} {stat.S_IMODE(path.lstat().st_mode):o}"
+            for path in [home, *home.rglob("*")]
+            if not path.is_symlink() and stat.S_IMODE(path.lstat().st_mode) & 0o077
+        ]
+        assert open_to_others == []
+        assert stat.S_IMODE((home / "stores").stat().st_mode) == 0o700
+        assert (home / "register.db").exists()  # upgraded (here: created) by up itself
+        for name in ("codec.key", "hash.key", "s3.json", "codec-endpoint.token"):
+            assert stat.S_IMODE((home / "keys" / name).stat().st_mode) == 0o600
+
+        url = f"http://127.0.0.1:{codec_port}/decode"
+        body = b'{"payloads": []}'
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, body, method="POST"), timeout=5)
+        assert refused.value.code == 401
+        token = (home / "keys" / "codec-endpoint.token").read_text().strip()
+        request = urllib.request.Request(url, body, {"Authorization": f"Bearer {token}"}, method="POST")
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            assert resp.status == 200
+    finally:
+        stack.stop()

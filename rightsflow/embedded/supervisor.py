@@ -35,7 +35,9 @@ from rightsflow.embedded.processes import (
 )
 from rightsflow.embedded.seaweedfs import ensure_s3_credentials, start_seaweedfs
 from rightsflow.embedded.temporal import start_temporal_dev_server, temporal_ready
-from rightsflow.keys import ensure_codec_key_file, ensure_hash_key_file
+from rightsflow.keys import ensure_codec_key_file, ensure_codec_token, ensure_hash_key_file
+from rightsflow.permissions import make_private, private_umask
+from rightsflow.register import Register
 from rightsflow.s3 import ensure_archive_bucket
 
 DEFAULT_CODEC_PORT = 8081
@@ -219,11 +221,21 @@ def start_stack(
                     )
         raise StackAlreadyRunning(f"cannot start the stack: {listing} already in use on {LOOPBACK}.{hint}")
 
+    # The home holds plain personal data (stores/*.db), the register, logs and keys: everything
+    # created from here on (children inherit the umask) is 0600/0700, and what an earlier release
+    # left open is closed.
+    private_umask()
     for sub in ("logs", "run", "temporal", "s3", "keys"):
-        (home / sub).mkdir(parents=True, exist_ok=True)
+        (home / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+    tightened = make_private(home)
+    if tightened:
+        _echo(f"made {tightened} files and folders under {home} private to this account (0600/0700)")
     ensure_codec_key_file(settings)
     ensure_hash_key_file(settings)
+    codec_token = ensure_codec_token(settings)
     access_key, secret_key = ensure_s3_credentials(settings)
+    # An existing register is upgraded in place before anything uses it (see rightsflow.migrations).
+    Register(settings).create_schema()
 
     temporal_address = f"{LOOPBACK}:{t_port}"
     s3_endpoint = f"http://{LOOPBACK}:{s3_port}"
@@ -285,6 +297,7 @@ def start_stack(
             "s3_endpoint": s3_endpoint,
             "s3_bucket": settings.s3_bucket,
             "codec_endpoint": codec_url,
+            "codec_sign_in": f"{codec_url}/login?token={codec_token}",
             "register": settings.register_url,
             "stores": str(settings.stores_dir),
             "logs": str(home / "logs"),
@@ -363,7 +376,7 @@ def _print_addresses(stack: Stack) -> None:
         ("Temporal Web UI", a["web_ui"]),
         ("S3 endpoint", a["s3_endpoint"]),
         ("S3 archive bucket", a["s3_bucket"]),
-        ("Codec endpoint", a["codec_endpoint"]),
+        ("Codec endpoint", f"{a['codec_endpoint']}  (token required)"),
         *(
             (str(proc.info["label"]), a[name])
             for name, proc in stack.processes.items()
@@ -382,6 +395,12 @@ def _print_addresses(stack: Stack) -> None:
     _echo(f"  {'Processes'.ljust(width)}  {pids}")
     if stack.pidfile:
         _echo(f"  {'Pidfile'.ljust(width)}  {stack.pidfile}")
+    if a.get("codec_sign_in"):
+        _echo(
+            "To read decrypted payloads in the Web UI, open this once in the same browser, then turn on "
+            "'Include cross-origin credentials' in the Web UI's codec server settings:\n"
+            f"  {a['codec_sign_in']}"
+        )
 
 
 def _stop_pid(rec: Mapping[str, Any], timeout: float) -> bool:
