@@ -74,13 +74,4 @@ def main() -> None:
     from rightsflow.permissions import private_umask
 
     private_umask()  # files a command creates under the home (register, stores, keys): 0600/0700
-    try:
-        app()
-        code = 0
-    except SystemExit as exc:  # click ends every command this way, success included
-        if isinstance(exc.code, str):
-            typer.echo(exc.code, err=True)
-            code = 1
-        else:
-            code = exc.code or 0
-    exit_process(code)
+    app()
