@@ -187,11 +187,11 @@ async def run_action(
     request: Request, req: RightsRequest, name: str, form: FormData
 ) -> tuple[FormErrors, str]:
     errors = FormErrors()
-    svc = service(request)
     rid = req.request_id
     if name == "matches":
         return await _matches(request, req, form)
-    user = require(request, "dpo")
+    user = require(request, "dpo")  # the role first: nothing else runs for a user without it
+    svc = service(request)
     try:
         if name == "verify":
             dates = {
