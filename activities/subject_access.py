@@ -414,11 +414,32 @@ def gather_records(cat: ServiceCatalog, engine: Any, record_keys: list[str]) -> 
     }
 
 
+def requester_own_names(register: Register, request_id: str) -> set[str]:
+    """The names of a parent who asks for their child's records (casefolded), else nothing."""
+    try:
+        details = register.requester_details(request_id) or {}
+    except LookupError:
+        return set()
+    name = " ".join(str(details.get("name") or "").split())
+    if details.get("kind") != "parent" or " " not in name:
+        return set()
+    parts = name.split()
+    # "Grace Okafor" and "Grace": in notes families are written about by first name
+    return {name.casefold(), " ".join(parts[:-1]).casefold(), *(p.casefold() for p in parts[:-1])}
+
+
 def redact_dossiers(
-    dossiers: list[dict[str, Any]], released: set[str], added: list[AddedRedaction]
+    dossiers: list[dict[str, Any]],
+    released: set[str],
+    added: list[AddedRedaction],
+    requester_names: set[str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Redaction]]:
-    """Apply third-party redaction across every service's records (names travel across services)."""
+    """Apply third-party redaction across every service's records (names travel across services).
+
+    ``requester_names``: a parent asking for their child's records; their own name in the records
+    is theirs to see, not a third party's (casefolded full name and given names)."""
     red = Redactor(released=released)
+    red.keep |= requester_names or set()
     for d in dossiers:
         red.keep |= set(d["keep"])
         red.given_names |= set(d["given_names"])
@@ -663,7 +684,9 @@ class SubjectAccessActivities:
     @fails_fast
     def redact(self, inp: RedactInput) -> RedactResult:
         dossiers = [self.claims.get(k) for k in inp.gathered]
-        redacted, redactions = redact_dossiers(dossiers, set(inp.released), inp.added)
+        redacted, redactions = redact_dossiers(
+            dossiers, set(inp.released), inp.added, requester_own_names(self.register, inp.request_id)
+        )
         key = opaque_key("work", inp.request_id, "redacted", f"v{inp.version}.bin")
         self.claims.put(key, {"services": redacted, "redactions": [asdict(r) for r in redactions]})
         by_kind: dict[str, int] = {}

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.correspondence import CorrespondenceActivities
 from activities.discovery import DiscoveryActivities
 from activities.erasure import ErasureActivities
 from activities.portability import PortabilityActivities
@@ -108,6 +109,8 @@ def build_activities(settings: Settings) -> list:
         rights.write_rights_letter,
         rights.write_rights_certificate,
     ]
+    letters = CorrespondenceActivities(settings, catalog, register)
+    activities += [letters.send_letter, letters.notify_staff]
     return activities
 
 

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         end_of_day,
         reminder_dates,
     )
+    from rightsflow.contracts.correspondence import LetterSent, SendLetterInput, StaffNoticeInput
     from rightsflow.contracts.discovery import EXACT
     from rightsflow.contracts.subject_access import (
         AddedRedaction,
@@ -71,6 +72,14 @@ STORE_ATTEMPT = RetryPolicy(
     maximum_attempts=3,
 )
 QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# Letters are stored before they are sent: a mail server that is down is tried again, without limit.
+MAIL = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
+# Versioned: requests filed before letters were sent replay without the letter activities.
+LETTERS = "letters-sent"
+WITHHELD_WORDS = {
+    "third_party": "Information about other people (DPA 2018 Sch 2 para 16)",
+    "serious_harm": "Serious harm (DPA 2018 Sch 3)",
+}
 
 
 # -- inputs ---------------------------------------------------------------------------------------------
@@ -207,6 +216,8 @@ class SubjectAccessRequest(NeedsAttention):
                 f"subject_access.{kind}",
                 {"deadline": deadline, "working_days_left": kind.partition("_")[2] or "0"},
             )
+            if workflow.patched(LETTERS):
+                await self._tell_staff(kind, deadline)
 
     # -- register -------------------------------------------------------------------------------------
 
@@ -237,6 +248,63 @@ class SubjectAccessRequest(NeedsAttention):
     async def _set_stage(self, stage: str, **extra: Any) -> None:
         self._stage = stage
         await self._record(f"stage:{stage}", f"subject_access.{stage}", {}, stage=stage, **extra)
+
+    # -- letters --------------------------------------------------------------------------------------
+
+    async def _letter(
+        self,
+        kind: str,
+        facts: dict[str, Any],
+        *,
+        discriminator: str = "",
+        attachments: list[str] | None = None,
+    ) -> str:
+        """Render, store and send a letter to the requester; returns its PDF's S3 key."""
+        assert self._inp is not None
+        sent: LetterSent = await act(
+            "send_letter",
+            SendLetterInput(
+                request_id=self._inp.request_id,
+                kind=kind,
+                facts=facts,
+                discriminator=discriminator,
+                attachments=attachments or [],
+            ),
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=MAIL,
+            result_type=LetterSent,
+        )
+        return sent.pdf_key
+
+    async def _tell_staff(self, kind: str, deadline: str) -> None:
+        """Reminders go to the DPO; an escalation also to the leads of the services searched."""
+        assert self._inp is not None
+        rid = self._inp.request_id
+        overdue = kind == "escalation"
+        left = kind.partition("_")[2]
+        subject = (
+            f"Overdue: subject access request {rid} was due on {deadline}"
+            if overdue
+            else f"Reminder: subject access request {rid} is due on {deadline} ({left} working days)"
+        )
+        body = (
+            f"Request {rid} ({self._stage.replace('_', ' ')}) "
+            + (f"passed its statutory deadline of {deadline}." if overdue else f"is due on {deadline}.")
+            + f"\n\nSee it with: rightsflow status {rid}\n"
+        )
+        await workflow.execute_activity(
+            "notify_staff",
+            StaffNoticeInput(
+                key=f"{rid}:{kind}:{deadline}",
+                controller="",
+                roles=["dpo", "service_lead"] if overdue else ["dpo"],
+                subject=subject,
+                body=body,
+                request_id=rid,
+            ),
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=RetryPolicy(maximum_attempts=5),
+        )
 
     # -- gathering ------------------------------------------------------------------------------------
 
@@ -330,6 +398,23 @@ class SubjectAccessRequest(NeedsAttention):
         services = inp.services or await list_services(QUICK)
         self._services = {s: ServiceState(service=s) for s in services}
         clock_task = asyncio.create_task(self._clock_loop())
+        if workflow.patched(LETTERS):
+            view = self._clock()
+            # Before identity arrives the month has not started: the letter gives the date it would
+            # end if it had, and says the month runs from the day the evidence arrives.
+            due = view.deadline or _iso(compute_deadline(self._received(), []).deadline)
+            await self._letter(
+                "acknowledgement",
+                {"services": services, "deadline": due, "provisional": not view.clock_started},
+            )
+            if view.waiting_for:
+                await self._letter(
+                    "evidence_request",
+                    {
+                        "identity": "identity" in view.waiting_for,
+                        "authority": "authority" in view.waiting_for,
+                    },
+                )
         await self._set_stage("gathering")
         await asyncio.gather(*(self._service(s) for s in services))
         self._gathered = True
@@ -358,7 +443,28 @@ class SubjectAccessRequest(NeedsAttention):
                 retry_policy=QUICK,
                 result_type=PackResult,
             )
+            if workflow.patched(LETTERS):
+                holding = [s for s, st in self._services.items() if st.records]
+                by_kind = self._redaction.by_kind if self._redaction else {}
+                await self._letter(
+                    "sar_cover",
+                    {
+                        "searched": services,
+                        "holding": holding,
+                        "not_holding": [s for s in services if s not in holding],
+                        "withheld_by_basis": {WITHHELD_WORDS.get(k, k): n for k, n in by_kind.items()},
+                        "deadline": view.deadline,
+                    },
+                    attachments=[self._pack.pack_key],
+                )
             result = SarResult(request_id=inp.request_id, outcome="delivered", pack=self._pack)
+        elif workflow.patched(LETTERS):
+            view = self._clock()
+            letter = await self._letter(
+                "refusal",
+                {"exemption": self._exemption or "", "clock_start": view.clock_start or inp.received_on},
+            )
+            result = SarResult(request_id=inp.request_id, outcome="refused", letter_key=letter)
         else:
             view = self._clock()
             letter = await act(
@@ -512,21 +618,32 @@ class SubjectAccessRequest(NeedsAttention):
         self._extension_reason = inp.reason
         self._clock_version += 1
         view = self._clock()
-        letter = await act(
-            "write_letter",
-            LetterInput(
-                request_id=self._inp.request_id,
-                subject_ref=self._inp.subject_ref,
-                kind="extension",
-                text=inp.reason,
-                clock_start=view.clock_start or "",
-                deadline=before.deadline or "",
-                extended_deadline=view.deadline,
-                retention_days=self._inp.pack_retention_days,
-            ),
-            start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=QUICK,
-        )
+        if workflow.patched(LETTERS):
+            letter = await self._letter(
+                "extension",
+                {
+                    "reasons": inp.reason,
+                    "clock_start": view.clock_start or "",
+                    "deadline": before.deadline or "",
+                    "extended_deadline": view.deadline,
+                },
+            )
+        else:
+            letter = await act(
+                "write_letter",
+                LetterInput(
+                    request_id=self._inp.request_id,
+                    subject_ref=self._inp.subject_ref,
+                    kind="extension",
+                    text=inp.reason,
+                    clock_start=view.clock_start or "",
+                    deadline=before.deadline or "",
+                    extended_deadline=view.deadline,
+                    retention_days=self._inp.pack_retention_days,
+                ),
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=QUICK,
+            )
         await self._record_clock(
             "extended",
             "subject_access.extended",
@@ -563,6 +680,8 @@ class SubjectAccessRequest(NeedsAttention):
             self._pauses[-1] = Pause(last.asked, date.fromisoformat(inp.answered))
         self._clock_version += 1
         n = len(self._pauses)
+        if inp.asked and workflow.patched(LETTERS):
+            await self._letter("clarification_request", {"asked": inp.asked}, discriminator=str(n))
         await self._record_clock(
             f"pause:{n}:{'answered' if inp.answered else 'asked'}",
             "subject_access.clarification_answered" if inp.answered else "subject_access.clarification_asked",
