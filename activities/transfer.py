@@ -40,18 +40,20 @@ from botocore.exceptions import ClientError
 from sqlalchemy import Engine, MetaData, Table, and_, or_, select
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 
-from activities.subject_access import ClaimStore, _json_default, _primary_key, _references, gather_records
+from activities.subject_access import ClaimStore, _json_default, _primary_key, gather_records
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
 from rightsflow.db import store_engine
 from rightsflow.keys import keyed_hash, load_hash_key
-from rightsflow.nhs import InvalidIdentifier, normalise_nhs_number, spaced
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, put_locked_object
 from rightsflow.storemap import StoreMap
 
-MANIFEST_VERSION = "rightsflow-transfer/1"
+# /2: the bag carries the canonical family record (rightsflow/canonical); the receiver imports that,
+# through its own catalogue, whatever schema either side runs. The native rows travel for audit.
+MANIFEST_VERSION = "rightsflow-transfer/2"
 BAG_PROFILE = "rightsflow inter-authority transfer"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same records give the same bytes
 
@@ -247,6 +249,11 @@ class ImportResult:
     people_matched: int
     inserted: dict[str, int]
     already_present: dict[str, int]
+    # labels of what had no field of its own at the receiver, how many, and where it was filed
+    not_placed: list[dict[str, Any]] = field(default_factory=list)
+    # people matching an existing person by name and date of birth only: store keys, to confirm
+    candidates: list[dict[str, str]] = field(default_factory=list)
+    labelled: dict[str, int] = field(default_factory=dict)  # rows inserted, by the receiver's labels
 
 
 @dataclass
@@ -279,6 +286,8 @@ class AckNotice:
     people_new: int
     people_matched: int
     rows_inserted: int
+    not_placed: list[dict[str, Any]] = field(default_factory=list)
+    imported: dict[str, int] = field(default_factory=dict)  # rows by the receiver's record labels
 
 
 @dataclass
@@ -366,29 +375,6 @@ def _typed(engine: Engine, table_name: str, column: str, values: list[str]) -> l
             out.append(kind(v) if kind in (int, str) else v)
         except (TypeError, ValueError):
             continue
-    return out
-
-
-def _coerce(table: Table, row: dict[str, Any]) -> dict[str, Any]:
-    """JSON values back to the column's Python type (dates and datetimes arrive as ISO text)."""
-    out: dict[str, Any] = {}
-    for k, v in row.items():
-        if k not in table.c:
-            continue
-        if isinstance(v, str):
-            try:
-                kind = table.c[k].type.python_type
-            except NotImplementedError:
-                kind = str
-            if kind is datetime:
-                v = datetime.fromisoformat(v)
-            elif kind is date:
-                v = date.fromisoformat(v[:10])
-            elif kind is int and v.lstrip("-").isdigit():
-                v = int(v)
-            elif kind is bool:
-                v = v.lower() in ("1", "true", "yes")
-        out[k] = v
     return out
 
 
@@ -623,17 +609,9 @@ def validate_bag_dir(root: Path, tcat: ServiceCatalog | None) -> tuple[list[str]
         return [*reasons, "data/manifest.json is missing or not JSON"], None
     if manifest.get("manifest_version") != MANIFEST_VERSION:
         reasons.append(f"manifest_version is not {MANIFEST_VERSION}")
-    target = tcat.columns if tcat else {}
+    # The native rows are the sender's, for audit: checked for completeness, never mapped here.
     for c in manifest.get("collections", []):
-        name = c.get("name")
         fields = [f["name"] for f in c.get("fields", [])]
-        if tcat and name not in target:
-            reasons.append(f"collection {name} is not mapped in the receiving store")
-            continue
-        if tcat:
-            missing = [f for f in fields if f not in target[name]]
-            if missing:
-                reasons.append(f"collection {name}: fields not in the receiving store: {', '.join(missing)}")
         jpath, cpath = root / "data" / c.get("json", ""), root / "data" / c.get("csv", "")
         try:
             rows = json.loads(jpath.read_text(encoding="utf-8"))
@@ -660,7 +638,28 @@ def validate_bag_dir(root: Path, tcat: ServiceCatalog | None) -> tuple[list[str]
     subj = manifest.get("subject", {})
     if not any(c.get("name") == subj.get("collection") for c in manifest.get("collections", [])):
         reasons.append("the bag holds no person records")
+    reasons += _canonical_reasons(root, manifest)
     return reasons, manifest
+
+
+def _canonical_reasons(root: Path, manifest: dict[str, Any]) -> list[str]:
+    """The canonical family record: present, valid against its JSON Schema, and the same family."""
+    from rightsflow.canonical import RECORD_FILE, SCHEMA_VERSION, validate_record
+
+    path = root / "data" / RECORD_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return [f"data/{RECORD_FILE} (the canonical family record) is missing or not JSON"]
+    if (manifest.get("canonical_record") or {}).get("schema_version") != SCHEMA_VERSION:
+        return [f"the canonical record is not schema version {SCHEMA_VERSION}"]
+    reasons = validate_record(record)
+    if not reasons and not record.get("people"):
+        reasons.append("the canonical record holds no people")
+    source = record.get("source") or {}
+    if not reasons and source.get("transfer_id") != manifest.get("transfer_id"):
+        reasons.append("the canonical record belongs to another transfer")
+    return reasons
 
 
 # -- sending -----------------------------------------------------------------------------------------
@@ -865,7 +864,19 @@ class TransferActivities:
                 },
             }
         )
+        from rightsflow.canonical import RECORD_FILE, SCHEMA_VERSION, export_record
+
+        record = export_record(
+            cat,
+            records,
+            catalog_dir=self.settings.catalog_dir,
+            transfer_id=inp.transfer_id,
+            transfer_date=inp.transfer_date,
+            reason=inp.reason,
+        )
+        manifest["canonical_record"] = {"file": RECORD_FILE, "schema_version": SCHEMA_VERSION}
         files = payload_files(manifest, records)
+        files[RECORD_FILE] = json.dumps(record, indent=2, sort_keys=True).encode()
         info = {
             "Source-Organization": cat.authority,
             "Rightsflow-Receiving-Organization": inp.to_authority,
@@ -1133,6 +1144,8 @@ class TransferActivities:
             int(doc.get("people_new", 0)),
             int(doc.get("people_matched", 0)),
             int(doc.get("rows_inserted", 0)),
+            list(doc.get("not_placed") or []),
+            dict(doc.get("imported") or {}),
         )
 
 
@@ -1165,13 +1178,8 @@ class TransferIntakeActivities:
     ) -> ServiceCatalog | None:
         if wanted:
             return self.catalog.services.get(wanted)
+        # the canonical record fits every catalogued store: the authority's first service takes it
         mine = [s for s in self.catalog if s.authority_code == to_authority]
-        if manifest:
-            names = {c["name"]: {f["name"] for f in c["fields"]} for c in manifest.get("collections", [])}
-            for s in mine:
-                cols = s.columns
-                if all(n in cols and fs <= set(cols[n]) for n, fs in names.items()):
-                    return s
         return mine[0] if mine else None
 
     @activity.defn
@@ -1246,107 +1254,59 @@ class TransferIntakeActivities:
 
     @activity.defn
     def import_bag(self, inp: ImportInput) -> ImportResult:
-        """Map the bag into the receiver's store in one transaction.
+        """Import the bag's canonical family record into the receiver's store, in one transaction.
 
-        People are matched by NHS number (plain or spaced, as stores keep it); a match is not
-        inserted again. Every other row gets a key derived from the transfer and its source key, so
-        a re-run finds it and inserts nothing (integer keys: the register's import record stops a
-        second run). References are rewritten to the new keys.
+        Through the receiver's own catalogue (``rightsflow.canonical.import_record``): people
+        matched by NHS number or UPN are not inserted again; a name and date-of-birth match is
+        offered for confirmation; what has no field of its own is filed, labelled, as additional
+        information or a case note, and listed. Text keys are derived from the transfer and the
+        sender's row, so a re-run finds them and inserts nothing twice; a store with integer keys
+        is not imported twice (the register's record of the import stops a second run).
         """
+        from rightsflow.canonical import RECORD_FILE, import_record
+
         done_key = f"intake:{inp.transfer_id}:imported"
         tcat = self.catalog[inp.target_service]
         engine = store_engine(tcat, self.settings)
         body = self.claims.client.get_object(Bucket=self.claims.bucket, Key=inp.staged_key)["Body"].read()
         with tempfile.TemporaryDirectory() as tmp:
             root = _safe_extract(body, Path(tmp))
-            manifest = json.loads((root / "data" / "manifest.json").read_text(encoding="utf-8"))
-            data = {
-                c["name"]: json.loads((root / "data" / c["json"]).read_text(encoding="utf-8"))
-                for c in manifest["collections"]
-            }
-        smap = StoreMap(tcat)
-        subj = tcat.subject
+            record = json.loads((root / "data" / RECORD_FILE).read_text(encoding="utf-8"))
         md = MetaData()
-        tables = {name: Table(name, md, autoload_with=engine) for name in data}
-        order = _dependency_order(tcat, list(data))
-        keymap: dict[tuple[str, str], Any] = {}  # (collection, source key) -> target key
-        inserted: dict[str, int] = {}
-        present: dict[str, int] = {}
-        new_people = matched = 0
-        nhs = smap.first("nhs_number")
-        int_keys = any((pk := _primary_key(tcat, n)) and _is_int_key(tables[n], pk) for n in data)
+        int_keys = any(
+            (pk := _primary_key(tcat, c.name))
+            and _is_int_key(Table(c.name, md, autoload_with=engine), pk)
+            for c in tcat.dataset.collections
+        )
         if int_keys and _audited(self.register, done_key):
-            raise RuntimeError(f"transfer {inp.transfer_id} was imported already (integer keys: not re-run)")
+            raise ApplicationError(
+                f"transfer {inp.transfer_id} was imported already (a store with integer keys is not re-run)",
+                type="AlreadyImported",
+                non_retryable=True,
+            )
+        day = date.fromisoformat(str((record.get("source") or {}).get("transfer_date") or date.today())[:10])
         with engine.begin() as conn:
-            # people first: match by NHS number
-            if subj.collection in data:
-                t = tables[subj.collection]
-                for r in data[subj.collection]:
-                    src = str(r.get(subj.key))
-                    existing = None
-                    if nhs and nhs[0] == subj.collection and r.get(nhs[1]):
-                        try:
-                            n10 = normalise_nhs_number(str(r[nhs[1]]))
-                            existing = conn.execute(
-                                select(t.c[subj.key]).where(t.c[nhs[1]].in_([n10, spaced(n10)])).limit(1)
-                            ).scalar()
-                        except InvalidIdentifier:
-                            existing = None
-                    if existing is not None:
-                        keymap[(subj.collection, src)] = existing
-                        r["__matched__"] = True
-            for name in order:
-                t = tables[name]
-                pk = _primary_key(tcat, name)
-                refs = _references(tcat, name)
-                rows_new = []
-                for r in data[name]:
-                    if r.pop("__matched__", False):
-                        matched += 1
-                        present[name] = present.get(name, 0) + 1
-                        continue
-                    row = dict(r)
-                    if pk and row.get(pk) is not None:
-                        src = str(row[pk])
-                        if (name, src) not in keymap:
-                            if _is_int_key(t, pk):
-                                keymap[(name, src)] = None  # allocated on insert
-                            else:
-                                keymap[(name, src)] = _deterministic_key(t, pk, inp.transfer_id, name, src)
-                        row[pk] = keymap[(name, src)]
-                    for f, (target, _field) in refs.items():
-                        v = row.get(f)
-                        if v is None:
-                            continue
-                        mapped = keymap.get((target, str(v)))
-                        row[f] = mapped if mapped is not None else (None if t.c[f].nullable else v)
-                    rows_new.append((r, row))
-                # set-based existence check for deterministic keys
-                if pk and rows_new and not _is_int_key(t, pk):
-                    wanted = [row[pk] for _, row in rows_new]
-                    have = {x[0] for x in conn.execute(select(t.c[pk]).where(t.c[pk].in_(wanted)))}
-                else:
-                    have = set()
-                batch = []
-                for src_row, row in rows_new:
-                    if pk and row.get(pk) in have:
-                        present[name] = present.get(name, 0) + 1
-                        continue
-                    if pk and row.get(pk) is None:
-                        row.pop(pk)
-                        res = conn.execute(t.insert().values(**_coerce(t, row)))
-                        keymap[(name, str(src_row.get(pk)))] = res.inserted_primary_key[0]
-                        inserted[name] = inserted.get(name, 0) + 1
-                        if name == subj.collection:
-                            new_people += 1
-                        continue
-                    batch.append(_coerce(t, row))
-                if batch:
-                    conn.execute(t.insert(), batch)
-                    inserted[name] = inserted.get(name, 0) + len(batch)
-                    if name == subj.collection:
-                        new_people += len(batch)
-        result = ImportResult(new_people, matched, inserted, present)
+            out = import_record(
+                tcat,
+                conn,
+                record,
+                transfer_id=inp.transfer_id,
+                transfer_date=day,
+                catalog_dir=self.settings.catalog_dir,
+            )
+        labelled: dict[str, int] = {}
+        for name, n in out.inserted.items():
+            label = tcat.collection_label(name)
+            labelled[label] = labelled.get(label, 0) + n
+        result = ImportResult(
+            out.people_new,
+            out.people_matched,
+            out.inserted,
+            out.already_present,
+            out.not_placed,
+            out.candidates,
+            labelled,
+        )
         self.register.audit(
             done_key,
             actor="rightsflow",
@@ -1354,10 +1314,12 @@ class TransferIntakeActivities:
             request_id=inp.transfer_id,
             service=inp.target_service,
             detail={
-                "people_new": new_people,
-                "people_matched": matched,
-                "inserted": inserted,
-                "already_present": present,
+                "people_new": out.people_new,
+                "people_matched": out.people_matched,
+                "candidates": len(out.candidates),
+                "inserted": out.inserted,
+                "already_present": out.already_present,
+                "not_placed": out.not_placed,
             },
         )
         return result
@@ -1383,6 +1345,9 @@ class TransferIntakeActivities:
                 "people_new": inp.imported.people_new,
                 "people_matched": inp.imported.people_matched,
                 "rows_inserted": rows,
+                "imported": inp.imported.labelled,
+                "not_placed": inp.imported.not_placed,
+                "candidates_to_confirm": len(inp.imported.candidates),
                 "statement": f"{inp.to_authority} accepts responsibility for the records of transfer "
                 f"{inp.transfer_id} from {inp.from_authority}.",
             }
@@ -1410,6 +1375,8 @@ class TransferIntakeActivities:
             doc["people_new"],
             doc["people_matched"],
             doc["rows_inserted"],
+            list(doc.get("not_placed") or []),
+            dict(doc.get("imported") or {}),
         )
 
     def _exchange_copy(self, inp: AckInput, doc: dict[str, Any]) -> str | None:
@@ -1463,17 +1430,3 @@ def _audited(register: Register, key: str) -> bool:
 
     with register.session() as s:
         return s.scalar(select(AuditEntry.entry_id).where(AuditEntry.idempotency_key == key)) is not None
-
-
-def _dependency_order(cat: ServiceCatalog, names: list[str]) -> list[str]:
-    """Collections ordered so every referenced collection comes before the ones referencing it."""
-    deps = {n: {t for t, _ in _references(cat, n).values() if t in names and t != n} for n in names}
-    order: list[str] = []
-    while deps:
-        ready = sorted(n for n, d in deps.items() if not d - set(order))
-        if not ready:  # a cycle: keep the catalogue's order for the rest
-            ready = sorted(deps)
-        for n in ready:
-            order.append(n)
-            deps.pop(n)
-    return order

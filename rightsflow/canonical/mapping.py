@@ -229,8 +229,11 @@ class _Target:
     fields: dict[str, str]  # attribute -> receiver field
 
 
-def _targets(cat: ServiceCatalog, cmap: dict[str, dict[str, tuple[str, ...]]]) -> dict[str, _Target]:
-    """entity -> the receiver's collection mapping most of its attributes."""
+def _targets(
+    cat: ServiceCatalog, cmap: dict[str, dict[str, tuple[str, ...]]], every: bool = False
+) -> dict[str, Any]:
+    """entity -> the receiver's collection mapping most of its attributes (``every``: entity ->
+    collection -> its _Target, for each collection that maps the entity)."""
     per: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
     for c in cat.dataset.collections:
         for fname, keys in cmap.get(c.name, {}).items():
@@ -242,7 +245,7 @@ def _targets(cat: ServiceCatalog, cmap: dict[str, dict[str, tuple[str, ...]]]) -
     out = {}
     for entity, colls in per.items():
         best = max(colls, key=lambda n: (len(colls[n]), -list(colls).index(n)))
-        out[entity] = _Target(best, colls[best])
+        out[entity] = {n: _Target(n, f) for n, f in colls.items()} if every else _Target(best, colls[best])
     return out
 
 
@@ -326,6 +329,9 @@ def import_record(
     """Map the canonical record into ``cat``'s store on ``conn`` (one transaction, the caller's)."""
     cmap = canonical_map(cat, catalog_dir)
     targets = _targets(cat, cmap)
+    # a record from a collection of the same name that maps the entity goes there (two councils
+    # running the same system keep their forms apart, not merged into the main notes table)
+    same_named = _targets(cat, cmap, every=True)
     out = ImportOutcome()
     md = MetaData()
     tables: dict[str, Table] = {}
@@ -419,6 +425,13 @@ def import_record(
             continue
         for item in doc.get(plural, []):
             tgt = targets.get(entity)
+            source = str(item.get("id", "")).split(":", 1)[0]
+            if (
+                tgt is not None
+                and source in same_named.get(entity, {})
+                and entity not in ("person", "household")
+            ):
+                tgt = same_named[entity][source]
             if tgt is None:
                 values = [
                     f"{label(entity, a).split(': ', 1)[1]}: {v}"
@@ -440,9 +453,11 @@ def import_record(
                 item, tgt, targets, planned, member_of, members, extra
             ):
                 continue
-            if entity == "person" and item["id"] in keymap:
-                continue  # matched: the receiver's own record stands
-            if entity == "household" and item["id"] in keymap:
+            if entity in ("person", "household") and item["id"] in keymap:
+                # matched: the receiver's own record stands, and the acknowledgement says so
+                filed[f"{label(entity)}: already known to the receiver (its record kept)"].append(
+                    ("not imported", item["id"])
+                )
                 continue
             row = planned[tgt.collection].setdefault(item["id"], {})
             entity_of.setdefault((tgt.collection, item["id"]), entity)
@@ -521,9 +536,9 @@ def import_record(
         auto = pk if pk and _kind(t, pk) is int else None
         refs = _refs(cat, collection)
         fields_by_attr: dict[str, str] = {}
-        for ent_name, tg in targets.items():
-            if tg.collection == collection:
-                for a, f in tg.fields.items():
+        for ent_name, colls in same_named.items():
+            if collection in colls:
+                for a, f in colls[collection].fields.items():
                     fields_by_attr.setdefault(f"{ent_name}.{a}", f)
         for cid, attrs in planned[collection].items():
             entity = entity_of[(collection, cid)]
