@@ -34,8 +34,24 @@ class CorrespondenceActivities:
                 raise ApplicationError(str(exc), type="MailConfigError", non_retryable=True) from None
         return self._mailer
 
+    def _controller(self, request_id: str) -> str | None:
+        req = self.letters.register.get_request(request_id)
+        return req.controller or self.letters.catalog.default_controller
+
     @activity.defn
     def send_letter(self, inp: SendLetterInput) -> LetterSent:
+        if self._controller(inp.request_id) is None:
+            # Filed without a council (several in the catalogue, none named): there is no
+            # letterhead to send it under. Recorded, not retried: the DPO writes by hand.
+            self.letters.register.audit(
+                f"{inp.request_id}:letter-not-sent:{inp.kind}:{inp.discriminator}",
+                actor="rightsflow",
+                action="letter.not_sent",
+                request_id=inp.request_id,
+                detail={"kind": inp.kind, "reason": "the request names no controller"},
+            )
+            activity.logger.info("letter %s for %s not sent: no controller", inp.kind, inp.request_id)
+            return LetterSent(letter_id="", kind=inp.kind, pdf_key="", channel="none", status="not_sent")
         try:
             letter = self.letters.issue(
                 inp.request_id,
@@ -66,10 +82,13 @@ class CorrespondenceActivities:
 
     @activity.defn
     def notify_staff(self, inp: StaffNoticeInput) -> int:
+        code = inp.controller or (self._controller(inp.request_id) if inp.request_id else None)
+        if not code:
+            return 0
         try:
             sent = self.mailer.notify_staff(
                 inp.key,
-                inp.controller,
+                code,
                 inp.roles,
                 inp.subject,
                 inp.body,
