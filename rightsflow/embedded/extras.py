@@ -43,6 +43,7 @@ from rightsflow.embedded.processes import LOOPBACK, ManagedProcess, _echo, _http
 #: or a callable of no arguments returning one or None). Add yours on its own line.
 EXTRA_PROCESSES: list[str] = [
     "rightsflow.console.embedded:CONSOLE",
+    "rightsflow.mail_embedded:MAILCATCHER",
 ]
 
 
