@@ -272,3 +272,51 @@ def test_opaque_key_refuses_anything_personal_or_odd(parts: tuple[str, ...]) -> 
     for part in parts[1:]:
         if len(part) > 3:
             assert part not in str(info.value)
+
+
+# Objects written without Object Lock on purpose (README, "What rightsflow keeps in S3"): each
+# entry is the (class.)function holding a direct put_object, wherever its module is. Everything
+# else must go through put_locked_object.
+DELIBERATELY_UNLOCKED = {
+    # the locking writer itself
+    "put_locked_object",
+    # claim-check working copies (sealed with AES-GCM), purged when the request or transfer ends
+    "ClaimStore.put",
+    # the transfer's delivery notice in the receiver's inbox (the transfer decides its lock)
+    "TransferActivities.deliver",
+}
+
+
+def _unlocked_writes() -> set[str]:
+    """Every function in rightsflow/ and activities/ that calls or passes on S3's put_object,
+    upload_file(obj), copy_object or create_multipart_upload."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent
+    writers = {"put_object", "upload_file", "upload_fileobj", "copy_object", "create_multipart_upload"}
+    found: set[str] = set()
+    for folder in ("rightsflow", "activities"):
+        for path in sorted((root / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+
+            def visit(node: ast.AST, owner: str, function: str, where: Path = path) -> None:
+                for child in ast.iter_child_nodes(node):
+                    cls, name = owner, function
+                    if isinstance(child, ast.ClassDef) and not function:
+                        cls = child.name
+                    if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) and not function:
+                        name = f"{owner}.{child.name}" if owner else child.name
+                    if isinstance(child, ast.Attribute) and child.attr in writers:
+                        found.add(function or f"<module {where.relative_to(root)}>")
+                    visit(child, cls, name)
+
+            visit(tree, "", "")
+    return found
+
+
+def test_every_object_written_to_s3_is_locked_or_listed_as_deliberately_not() -> None:
+    unexpected = _unlocked_writes() - DELIBERATELY_UNLOCKED
+    assert unexpected == set(), (
+        "these write to S3 without Object Lock: use put_locked_object, or list them (and why) in "
+        f"DELIBERATELY_UNLOCKED and the README: {sorted(unexpected)}"
+    )
