@@ -39,6 +39,8 @@ def verify(
                 indent=1,
             )
         )
+    elif report.holds and report.entries == 0:
+        typer.echo("The audit log is empty: nothing to verify yet.")
     elif report.holds:
         last = f", the newest recorded {report.last_at:%Y-%m-%d %H:%M} UTC" if report.last_at else ""
         typer.echo(

@@ -36,6 +36,7 @@ def up(
     services, from filing to a delivered pack.
     """
     from rightsflow.keys import KeyMaterialError
+    from rightsflow.migrations import RegisterMigrationError
     from rightsflow.s3 import ArchiveBucketError
     from rightsflow.stack import StackError, start_stack
 
@@ -49,7 +50,7 @@ def up(
             seed=seed,
             on_ready=lambda ready: _when_ready(ready, demo=demo and worker and seed),
         )
-    except (StackError, ArchiveBucketError, KeyMaterialError) as exc:
+    except (StackError, ArchiveBucketError, KeyMaterialError, RegisterMigrationError) as exc:
         typer.echo(f"rightsflow: {exc}", err=True)
         raise typer.Exit(1) from None
     if stack.failed:
