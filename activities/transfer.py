@@ -313,7 +313,7 @@ def _lock_until(days: float) -> datetime:
     return datetime.now(UTC) + timedelta(days=days)
 
 
-def _household_members(conn: Any, cat: ServiceCatalog, smap: StoreMap, seeds: list[Any]) -> tuple[list, list]:
+def household_members(conn: Any, cat: ServiceCatalog, smap: StoreMap, seeds: list[Any]) -> tuple[list, list]:
     """(group keys, member keys) of the families the ``seeds`` (person keys) belong to."""
     hh = cat.subject.household
     link = smap.t(hh.collection)
@@ -361,6 +361,34 @@ def _household_members(conn: Any, cat: ServiceCatalog, smap: StoreMap, seeds: li
         }
         members -= staff
     return [], sorted(members, key=str)
+
+
+def family_records(
+    cat: ServiceCatalog, engine: Engine, member_keys: list[Any]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every mapped record of the family's members (collection -> rows), nobody redacted: the
+    family's own records travel whole."""
+    dossier = gather_records(cat, engine, member_keys)
+    columns = cat.columns
+    records: dict[str, list[dict[str, Any]]] = {}
+    for entry in dossier["records"]:
+        name = entry["collection"]
+        if name not in columns:  # summaries gather_records adds for a SAR
+            continue
+        keyf = entry.get("key_field")
+        have = records.setdefault(name, [])
+        seen = {r.get(keyf) for r in have} if keyf else set()
+        for r in entry["rows"]:
+            if keyf and r.get(keyf) in seen:
+                continue
+            have.append(
+                {
+                    k: (None if v == "[withheld: third party]" else v)
+                    for k, v in r.items()
+                    if k in columns[name]
+                }
+            )
+    return records
 
 
 def _typed(engine: Engine, table_name: str, column: str, values: list[str]) -> list[Any]:
@@ -734,7 +762,7 @@ class TransferActivities:
                 seeds = _typed(engine, subj.collection, subj.key, exact)
             if not seeds:
                 raise LookupError(f"transfer {inp.transfer_id}: no family found in {inp.service}")
-            groups, members = _household_members(conn, cat, smap, seeds)
+            groups, members = household_members(conn, cat, smap, seeds)
             person = smap.t(subj.collection)
             restricted = conn.execute(
                 select(person.c[subj.key]).where(
@@ -803,26 +831,7 @@ class TransferActivities:
     def gather_family(self, inp: GatherFamilyInput) -> GatheredFamily:
         """Every mapped record of every member, as a claim-check object (encrypted) in S3."""
         cat = self.catalog[inp.service]
-        dossier = gather_records(cat, store_engine(cat, self.settings), inp.member_keys)
-        columns = cat.columns
-        records: dict[str, list[dict[str, Any]]] = {}
-        for entry in dossier["records"]:
-            name = entry["collection"]
-            if name not in columns:  # summaries gather_records adds for a SAR
-                continue
-            keyf = entry.get("key_field")
-            have = records.setdefault(name, [])
-            seen = {r.get(keyf) for r in have} if keyf else set()
-            for r in entry["rows"]:
-                if keyf and r.get(keyf) in seen:
-                    continue
-                have.append(
-                    {
-                        k: (None if v == "[withheld: third party]" else v)
-                        for k, v in r.items()
-                        if k in columns[name]
-                    }
-                )
+        records = family_records(cat, store_engine(cat, self.settings), inp.member_keys)
         key = opaque_key("work", inp.transfer_id, "family.bin")
         self.claims.put(key, {"service": inp.service, "records": records})
         counts = {k: len(v) for k, v in records.items()}
@@ -1274,8 +1283,7 @@ class TransferIntakeActivities:
             record = json.loads((root / "data" / RECORD_FILE).read_text(encoding="utf-8"))
         md = MetaData()
         int_keys = any(
-            (pk := _primary_key(tcat, c.name))
-            and _is_int_key(Table(c.name, md, autoload_with=engine), pk)
+            (pk := _primary_key(tcat, c.name)) and _is_int_key(Table(c.name, md, autoload_with=engine), pk)
             for c in tcat.dataset.collections
         )
         if int_keys and _audited(self.register, done_key):

@@ -574,7 +574,8 @@ def import_record(
                     hid = hid or first_household
                     if hid in keymap:
                         row[f] = keymap[hid]
-                elif tent == "person" and not t.c[f].nullable:
+                elif tent == "person" and (not t.c[f].nullable or not any(row.get(r) for r in refs)):
+                    # a family-level record where the receiver files by person: the first member
                     hid = links.get("household_id")
                     pid = (members.get(hid) or [None])[0] if hid else None
                     pid = pid or first_person
