@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, select
 from temporalio import activity
 
 from activities.errors import fails_fast, service_entry
+from activities.heartbeat import heartbeats
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
 from rightsflow.contracts.discovery import (  # noqa: F401  (re-exported for callers)
@@ -117,6 +118,7 @@ class DiscoveryActivities:
         return self.catalog.ids
 
     @activity.defn
+    @heartbeats
     @fails_fast
     def discover_in_service(self, inp: DiscoverInService) -> ServiceMatches:
         ids = self.register.subject_identifiers(inp.subject_ref)

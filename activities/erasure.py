@@ -15,6 +15,7 @@ from sqlalchemy import Connection, bindparam, delete, func, inspect, or_, select
 from temporalio import activity
 
 from activities.errors import fails_fast, service_entry
+from activities.heartbeat import heartbeats
 from activities.rights import chunks, subject_groups
 from activities.subject_access import _Typed
 from rightsflow.catalog import Catalog, ServiceCatalog
@@ -165,6 +166,7 @@ class ErasureActivities:
         )
 
     @activity.defn
+    @heartbeats
     @fails_fast
     def assess_service(self, inp: AssessInput) -> Assessment:
         cat = service_entry(self.catalog, inp.service)
@@ -228,6 +230,7 @@ class ErasureActivities:
         return Assessment(service=inp.service, facts=facts, proposal=proposal, recipients=int(recipients))
 
     @activity.defn
+    @heartbeats
     @fails_fast
     def erase_service(self, inp: EraseInput) -> EraseResult:
         cat = service_entry(self.catalog, inp.service)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, func, or_, select, update
 from temporalio import activity
 
 from activities.errors import fails_fast, service_entry
+from activities.heartbeat import heartbeats
 from activities.subject_access import ICO, ClaimStore, _jinja, _Typed
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
@@ -180,6 +181,7 @@ class RightsActivities:
 
     # -- restriction -------------------------------------------------------------------------------
     @activity.defn
+    @heartbeats
     @fails_fast
     def set_restriction(self, inp: RestrictInput) -> int:
         """Set (or lift) the subject's restricted field: one UPDATE, guarded so a retry changes nothing."""
@@ -214,6 +216,7 @@ class RightsActivities:
 
     # -- consent withdrawal ------------------------------------------------------------------------
     @activity.defn
+    @heartbeats
     @fails_fast
     def withdraw_consent(self, inp: ConsentInput) -> ConsentResult:
         """Record the withdrawal date on every consent the subject gave in the service."""
@@ -287,6 +290,7 @@ class RightsActivities:
         return True
 
     @activity.defn
+    @heartbeats
     @fails_fast
     def rectify_service(self, inp: RectifyInput) -> RectifyResult:
         """Correct the field in the subject's row(s) and keep a note that a correction was made."""
@@ -370,6 +374,7 @@ class RightsActivities:
 
     # -- Article 19 ---------------------------------------------------------------------------------
     @activity.defn
+    @heartbeats
     @fails_fast
     def send_notices(self, inp: NoticesInput) -> list[Notice]:
         """One notice per recipient in the sharing log that received the subject's data."""

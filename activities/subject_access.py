@@ -25,6 +25,7 @@ from sqlalchemy import and_, inspect, or_, select
 from temporalio import activity
 
 from activities.errors import fails_fast, service_entry
+from activities.heartbeat import heartbeats
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
 from rightsflow.contracts.subject_access import (  # noqa: F401  (re-exported for callers)
@@ -654,6 +655,7 @@ class SubjectAccessActivities:
             self.register.confirm_match(inp.request_id, service, key)
 
     @activity.defn
+    @heartbeats
     @fails_fast
     def gather_service(self, inp: GatherInput) -> GatherResult:
         cat = service_entry(self.catalog, inp.service)
@@ -681,6 +683,7 @@ class SubjectAccessActivities:
         )
 
     @activity.defn
+    @heartbeats
     @fails_fast
     def redact(self, inp: RedactInput) -> RedactResult:
         dossiers = [self.claims.get(k) for k in inp.gathered]
@@ -724,6 +727,7 @@ class SubjectAccessActivities:
         }
 
     @activity.defn
+    @heartbeats
     @fails_fast
     def build_and_deliver_pack(self, inp: PackInput) -> PackResult:
         """Render, write under Object Lock with SSE at a keyed-hash key, presign, record what was sent."""

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +81,11 @@ def _copy_home(s: Settings, dest: Path) -> Settings:
 class WorkerProcess:
     """``python -m rightsflow.worker`` in its own process, output to a log file."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, command: list[str] | None = None) -> None:
         self.log = log
         self._fh = log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rightsflow.worker"],
+            [sys.executable, *(command or ["-m", "rightsflow.worker"])],
             env=env,
             cwd=REPO_ROOT,
             stdout=self._fh,
@@ -114,17 +115,17 @@ class WorkerProcess:
         self._fh.close()
 
 
-@pytest.fixture
-def worker_env(rs: Settings, dev_server_env: Any) -> Iterator[dict[str, str]]:
+def _env_for(s: Settings, dev_server_env: Any) -> dict[str, str]:
+    """The environment of a worker process for the settings, on the test's dev server."""
     env = dict(os.environ)
     env.update(
         {
-            "RIGHTSFLOW_HOME": str(rs.home),
+            "RIGHTSFLOW_HOME": str(s.home),
             "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
             "TEMPORAL_NAMESPACE": "default",
-            "RIGHTSFLOW_TASK_QUEUE": rs.task_queue,
-            "RIGHTSFLOW_S3_ENDPOINT": rs.s3_endpoint or "",
-            "RIGHTSFLOW_S3_BUCKET": rs.s3_bucket,
+            "RIGHTSFLOW_TASK_QUEUE": s.task_queue,
+            "RIGHTSFLOW_S3_ENDPOINT": s.s3_endpoint or "",
+            "RIGHTSFLOW_S3_BUCKET": s.s3_bucket,
             "RIGHTSFLOW_S3_ACCESS_KEY": "testing",
             "RIGHTSFLOW_S3_SECRET_KEY": "testing",
             "PYTHONUNBUFFERED": "1",
@@ -132,7 +133,12 @@ def worker_env(rs: Settings, dev_server_env: Any) -> Iterator[dict[str, str]]:
     )
     for var in ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "RIGHTSFLOW_REGISTER_URL"):
         env.pop(var, None)
-    yield env
+    return env
+
+
+@pytest.fixture
+def worker_env(rs: Settings, dev_server_env: Any) -> Iterator[dict[str, str]]:
+    yield _env_for(rs, dev_server_env)
 
 
 @pytest.mark.devserver
@@ -259,3 +265,111 @@ def test_a_batch_interrupted_around_its_store_commit_is_counted_once(
     }
     rows = _disposals(rs)
     assert len(rows) == predicted.disposed and {r[4] for r in rows} == {"done"}
+
+
+# -- a subject access request whose worker dies mid-activity --------------------------------------
+
+# The first worker: the real worker, except that the step under test never finishes (it writes a
+# marker, then sleeps while the activity's heartbeats go on), so the test can kill it right there.
+STALLING_WORKER = """
+import os, pathlib, time
+import activities.subject_access as sar
+step = os.environ["RF_STALL_STEP"]
+marker = pathlib.Path(os.environ["RF_STALL_MARKER"])
+name = {"gather": "gather_records", "pack": "pack_files"}[step]
+def stall(*args, **kwargs):
+    marker.write_text(step)
+    time.sleep(3600)
+setattr(sar, name, stall)
+from rightsflow.worker import main
+main()
+"""
+
+
+@pytest.mark.devserver
+@pytest.mark.parametrize("step", ["gather", "pack"])
+async def test_a_sar_whose_worker_is_killed_mid_activity_resumes_within_a_minute_of_a_new_worker(
+    step: str, sar_settings: Settings, dev_server_env: Any, tmp_path: Path
+) -> None:
+    from rightsflow.identity import SubjectIdentifiers
+    from rightsflow.s3 import s3_client
+    from rightsflow.seed import shared_child_example
+    from workflows.subject_access import ApproveInput, SarInput, SubjectAccessRequest, VerifyInput
+
+    s = sar_settings
+    child = shared_child_example(store_urls(s))
+    client = codec_client(dev_server_env.client, s)
+    register = Register(s)
+    ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=child.nhs_number))
+    today = date.today()
+    controller = load_catalog(s.catalog_dir)[child.services[0]].controller
+    req = register.create_request(
+        "subject_access", ref, received_on=today, requester="self", controller=controller
+    )
+    marker = tmp_path / "stalled"
+    env = _env_for(s, dev_server_env)
+    first = WorkerProcess(
+        {**env, "RF_STALL_STEP": step, "RF_STALL_MARKER": str(marker)},
+        tmp_path / "worker-1.log",
+        ["-c", STALLING_WORKER],
+    )
+    second: WorkerProcess | None = None
+    try:
+        await first.ready()
+        handle = await client.start_workflow(
+            SubjectAccessRequest.run,
+            SarInput(
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=today.isoformat(),
+                services=list(child.services),
+            ),
+            id=f"sar-{req.request_id}",
+            task_queue=s.task_queue,
+        )
+        await handle.execute_update(
+            SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
+        )
+        if step == "pack":
+            for _ in range(600):
+                if (await handle.query(SubjectAccessRequest.status)).stage == "awaiting_review":
+                    break
+                await asyncio.sleep(0.1)
+            await handle.execute_update(SubjectAccessRequest.approve, ApproveInput())
+        for _ in range(600):
+            if marker.exists():
+                break
+            await asyncio.sleep(0.1)
+        assert marker.exists(), first.log.read_text()
+        await asyncio.sleep(1)  # a heartbeat or two reach the server before the worker dies
+        first.kill()
+
+        second = WorkerProcess(env, tmp_path / "worker-2.log")
+        await second.ready()
+
+        async def finish() -> Any:
+            if step == "gather":
+                for _ in range(1200):
+                    if (await handle.query(SubjectAccessRequest.status)).stage == "awaiting_review":
+                        break
+                    await asyncio.sleep(0.05)
+                await handle.execute_update(SubjectAccessRequest.approve, ApproveInput())
+            return await handle.result()
+
+        # Heartbeats stop with the killed worker: its activity runs again on the new worker after
+        # the heartbeat timeout (about 30 s), not after the ten-minute start-to-close timeout.
+        result = await asyncio.wait_for(finish(), timeout=60)
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+
+    assert result.outcome == "delivered" and result.pack is not None
+    trail = [e.action for e in register.audit_trail(req.request_id)]
+    assert trail.count("subject_access.pack_sent") == 1 and trail.count("subject_access.delivered") == 1
+    gathered = [
+        e.service for e in register.audit_trail(req.request_id) if e.action == "subject_access.gathered"
+    ]
+    assert len(gathered) == len(set(gathered)) and set(child.services) <= set(gathered)
+    listed = s3_client(s).list_objects_v2(Bucket=s.s3_bucket, Prefix="packs/").get("Contents", [])
+    assert [o["Key"] for o in listed] == [result.pack.pack_key]

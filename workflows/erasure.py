@@ -18,6 +18,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 from workflows.kit import (
+    HEARTBEAT,
     LONG,
     QUICK,
     SHORT,
@@ -103,6 +104,7 @@ class Erasure(RequestStages):
                             record_keys=keys,
                             withdrawn_on=inp.received_on,
                         ),
+                        heartbeat_timeout=HEARTBEAT,
                         start_to_close_timeout=timedelta(minutes=2),
                         retry_policy=STORE,
                     )
@@ -115,6 +117,7 @@ class Erasure(RequestStages):
                 act(
                     "assess_service",
                     AssessInput(request_id=inp.request_id, service=s, record_keys=keys, ground=inp.ground),
+                    heartbeat_timeout=HEARTBEAT,
                     start_to_close_timeout=timedelta(minutes=2),
                     retry_policy=STORE,
                     result_type=Assessment,
@@ -166,6 +169,7 @@ class Erasure(RequestStages):
             self._done[s] = await act(
                 "erase_service",
                 EraseInput(request_id=inp.request_id, service=s, record_keys=found[s]),
+                heartbeat_timeout=HEARTBEAT,
                 start_to_close_timeout=LONG,
                 retry_policy=STORE,
                 result_type=EraseResult,

@@ -40,6 +40,9 @@ QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=time
 STORE = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5))
 SHORT = timedelta(seconds=60)
 LONG = timedelta(minutes=10)
+# Long activities heartbeat every few seconds (activities/heartbeat.py): a worker that dies mid-activity
+# is noticed after this long and the activity runs again on a live worker.
+HEARTBEAT = timedelta(seconds=30)
 
 
 def today() -> date:
@@ -166,6 +169,7 @@ async def list_services(retry_policy: RetryPolicy | None = None) -> list[str]:
 
 async def discover_one(request_id: str, subject_ref: str, service: str, **options: Any) -> ServiceMatches:
     """One service's matches (exact and candidate store keys), by the discovery activity."""
+    options.setdefault("heartbeat_timeout", HEARTBEAT)
     return await act(
         "discover_in_service",
         DiscoverInService(request_id=request_id, subject_ref=subject_ref, service=service),
@@ -178,6 +182,7 @@ async def confirm_matches(request_id: str, confirmed: list[str]) -> None:
     await act(
         "confirm_matches",
         MatchDecisionInput(request_id=request_id, confirmed=confirmed),
+        heartbeat_timeout=HEARTBEAT,
         start_to_close_timeout=SHORT,
         retry_policy=QUICK,
     )
@@ -232,7 +237,12 @@ def validate_confirm(inp: ConfirmInput, states: dict[str, ServiceMatchState]) ->
 async def notices(inp: NoticesInput) -> list[Notice]:
     """Article 19 notices to every recipient in one service's sharing log."""
     return await act(
-        "send_notices", inp, start_to_close_timeout=LONG, retry_policy=QUICK, result_type=list[Notice]
+        "send_notices",
+        inp,
+        heartbeat_timeout=HEARTBEAT,
+        start_to_close_timeout=LONG,
+        retry_policy=QUICK,
+        result_type=list[Notice],
     )
 
 

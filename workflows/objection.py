@@ -28,6 +28,7 @@ from typing import Any
 from temporalio import workflow
 
 from workflows.kit import (
+    HEARTBEAT,
     QUICK,
     SHORT,
     STORE,
@@ -86,6 +87,7 @@ async def _withdraw(request_id: str, service: str, keys: list[str], on: str) -> 
     return await act(
         "withdraw_consent",
         ConsentInput(request_id=request_id, service=service, record_keys=keys, withdrawn_on=on),
+        heartbeat_timeout=HEARTBEAT,
         start_to_close_timeout=timedelta(minutes=2),
         retry_policy=STORE,
         result_type=ConsentResult,
@@ -103,6 +105,7 @@ async def _restrict(request_id: str, service: str, keys: list[str], restrict: bo
             on=today().isoformat(),
             reason=reason,
         ),
+        heartbeat_timeout=HEARTBEAT,
         start_to_close_timeout=timedelta(minutes=2),
         retry_policy=STORE,
         result_type=int,
@@ -186,6 +189,7 @@ class Objection(LiftsAfterTelling):
                 act(
                     "assess_service",
                     AssessInput(request_id=rid, service=s, record_keys=keys, ground="objection"),
+                    heartbeat_timeout=HEARTBEAT,
                     start_to_close_timeout=timedelta(minutes=2),
                     retry_policy=STORE,
                     result_type=Assessment,

@@ -19,6 +19,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 from workflows.kit import (
+    HEARTBEAT,
     STORE,
     ConfirmsMatches,
     act,
@@ -75,6 +76,7 @@ class Rectification(ConfirmsMatches):
                         on=today().isoformat(),
                         reason="accuracy",
                     ),
+                    heartbeat_timeout=HEARTBEAT,
                     start_to_close_timeout=timedelta(minutes=2),
                     retry_policy=STORE,
                 )
@@ -128,6 +130,7 @@ class Rectification(ConfirmsMatches):
                             value=inp.value,
                             on=on,
                         ),
+                        heartbeat_timeout=HEARTBEAT,
                         start_to_close_timeout=timedelta(minutes=5),
                         retry_policy=STORE,
                         result_type=RectifyResult,

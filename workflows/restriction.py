@@ -17,6 +17,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 from workflows.kit import (
+    HEARTBEAT,
     QUICK,
     STORE,
     LiftsAfterTelling,
@@ -66,6 +67,7 @@ class Restriction(LiftsAfterTelling):
                         on=on,
                         reason=self._inp.reason,
                     ),
+                    heartbeat_timeout=HEARTBEAT,
                     start_to_close_timeout=timedelta(minutes=2),
                     retry_policy=STORE,
                 )

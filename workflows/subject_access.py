@@ -22,7 +22,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.kit import NeedsAttention, act, confirm_matches, discover_one, list_services
+from workflows.kit import HEARTBEAT, NeedsAttention, act, confirm_matches, discover_one, list_services
 
 with workflow.unsafe.imports_passed_through():
     from rightsflow.clock import (
@@ -363,6 +363,7 @@ class SubjectAccessRequest(NeedsAttention):
                 GatherInput(
                     request_id=inp.request_id, subject_ref=inp.subject_ref, service=service, record_keys=keys
                 ),
+                heartbeat_timeout=HEARTBEAT,
                 start_to_close_timeout=timedelta(minutes=10),
                 retry_policy=STORE_ATTEMPT,
                 activity_id=f"gather-{service}",
@@ -385,6 +386,7 @@ class SubjectAccessRequest(NeedsAttention):
                 released=list(self._released),
                 added=list(self._added),
             ),
+            heartbeat_timeout=HEARTBEAT,
             start_to_close_timeout=timedelta(minutes=10),
             retry_policy=QUICK,
             result_type=RedactResult,
@@ -439,6 +441,7 @@ class SubjectAccessRequest(NeedsAttention):
                     retention_days=inp.pack_retention_days,
                     link_expiry_seconds=inp.link_expiry_seconds,
                 ),
+                heartbeat_timeout=HEARTBEAT,
                 start_to_close_timeout=timedelta(minutes=10),
                 retry_policy=QUICK,
                 result_type=PackResult,

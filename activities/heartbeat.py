@@ -1,0 +1,52 @@
+"""Heartbeats for long activities, so a worker that dies mid-activity is noticed in seconds.
+
+Without a heartbeat Temporal waits out the whole start-to-close timeout (ten minutes) before it
+gives a killed worker's activity to another worker. :func:`heartbeats` sends one every few seconds
+from a helper thread for as long as the activity body runs, whatever it is doing (a store query
+per collection, a PDF rendering, a batch of updates), and the workflow gives these activities a
+heartbeat timeout of about 30 seconds: a dead worker's activity is retried on a live one about
+half a minute later. The helper thread stops with the activity; a killed process sends nothing.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from temporalio import activity
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+INTERVAL_SECONDS = 5.0
+
+
+def heartbeats(fn: F) -> F:
+    """Heartbeat every ``INTERVAL_SECONDS`` while the (synchronous) activity runs."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not activity.in_activity():
+            return fn(*args, **kwargs)
+        done = threading.Event()
+        context = contextvars.copy_context()  # the activity's context, for activity.heartbeat
+
+        def beat() -> None:
+            while not done.wait(INTERVAL_SECONDS):
+                try:
+                    activity.heartbeat()
+                except Exception:  # noqa: BLE001 - a finished or cancelled activity: stop beating
+                    return
+
+        thread = threading.Thread(target=context.run, args=(beat,), name="heartbeat", daemon=True)
+        activity.heartbeat()
+        thread.start()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            done.set()
+            thread.join(timeout=INTERVAL_SECONDS)
+
+    return wrapper  # type: ignore[return-value]
