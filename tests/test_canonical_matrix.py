@@ -164,9 +164,7 @@ def test_a_family_moves_between_different_case_systems(
     assert sent_dates <= {c["contact_date"][:10] for c in back["contacts"] if c.get("contact_date")}
 
     # nothing dropped without being listed: each sent attribute has a field, or its label is listed
-    targets = _targets(
-        rcat, __import__("rightsflow.canonical", fromlist=["canonical_map"]).canonical_map(rcat)
-    )
+    targets = _targets(rcat, canonical_map(rcat))
     listed = {n["label"] for n in out.not_placed}
     assert all(n["filed_as"] != "nowhere" for n in out.not_placed)
     for entity, plural in (
