@@ -48,7 +48,6 @@ from rightsflow.retention import (
     ensure_schema,
     evaluate,
     forget_progress,
-    household_ref,
     household_rows,
     load_progress,
     load_reviews,
@@ -58,6 +57,7 @@ from rightsflow.retention import (
     record_done,
     record_pending,
     record_review_items,
+    resolve_refs,
     rows_json,
     save_progress,
 )
@@ -378,14 +378,21 @@ def run_batches(
         with engine.begin() as conn:
             households, next_cursor, finished = next_households(conn, plan, cursor, inp.batch_size)
             reviews = None
-            if has_review:
-                with acts.register.engine.connect() as rconn:
-                    reviews = load_reviews(
-                        rconn,
-                        inp.service,
-                        [household_ref(acts.hash_key, inp.service, hh) for hh in households],
-                    )
-            decisions = evaluate(conn, plan, households, as_of, open_keys, acts.hash_key, reviews)
+            with acts.register.engine.connect() as rconn:
+                # A household under a store key an earlier disposal used gets a reference of its own.
+                refs = resolve_refs(
+                    rconn,
+                    conn,
+                    plan,
+                    acts.hash_key,
+                    households,
+                    lambda rid: _anonymised_by(acts, inp.service, rid),
+                )
+                if has_review:
+                    reviews = load_reviews(rconn, inp.service, refs)
+            decisions = evaluate(
+                conn, plan, households, as_of, open_keys, acts.hash_key, reviews, refs=refs
+            )
             if has_review and not inp.dry_run:
                 # Disposition review items: the store is only read here, so they are written now.
                 with acts.register.engine.begin() as rconn:
@@ -488,6 +495,15 @@ def run_batches(
         if inp.batch_pause_seconds and not finished:
             time.sleep(inp.batch_pause_seconds)
     return SweepBatchesResult(cursor, finished, counts, batches)
+
+
+def _anonymised_by(acts: RetentionActivities, service: str, rule_id: str) -> AnonymisePlan:
+    """The plan an earlier anonymisation under ``rule_id`` followed. Where the catalogue no longer
+    anonymises at all, an empty plan: the register's word is taken that the household is done."""
+    rules = acts.catalog[service].retention
+    if not any(r.disposal_action == "anonymise" for r in rules):
+        return AnonymisePlan(frozenset([acts.plans[service].person_table]), {})
+    return acts._anonymise(service, _anonymise_rule(acts, service, rule_id))
 
 
 def _anonymise_rule(acts: RetentionActivities, service: str, rule_id: str) -> str:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -694,8 +694,84 @@ class Decision:
     holds: list[str] = field(default_factory=list)
 
 
-def household_ref(hash_key: bytes, service: str, hh: Household) -> str:
-    return keyed_hash(hash_key, f"{service}/{hh.first_key}", "retention.household")
+def household_ref(hash_key: bytes, service: str, hh: Household, generation: int = 1) -> str:
+    """The keyed-hash reference of a household: its service and first member's store key.
+
+    A store can give a new household the key of one disposed of earlier (SQLite reuses rowids
+    after a reload); the register then already holds that reference, so the newcomer is the next
+    ``generation`` of the key (``resolve_refs`` works out which) and gets a reference of its own.
+    """
+    name = f"{service}/{hh.first_key}" + (f"#{generation}" if generation > 1 else "")
+    return keyed_hash(hash_key, name, "retention.household")
+
+
+def still_anonymised(
+    conn: Connection, plan: StorePlan, anon: AnonymisePlan, households: list[Household]
+) -> list[bool]:
+    """Whether each household is still as an anonymisation left it (its people's cleared fields
+    empty), rather than a new household holding personal data under reused store keys."""
+    if plan.person_table not in anon.keep_collections:
+        return [False] * len(households)  # the anonymisation removed the people: these are new
+    cleared = anon.clear.get(plan.person_table) or {}
+    if not cleared:
+        return [True] * len(households)  # nothing on the person row was cleared: trust the register
+    key = plan.map.c(plan.person_table, plan.person_key)
+    filled = []
+    for f, v in cleared.items():
+        col = plan.map.c(plan.person_table, f)
+        filled.append(col.is_not(None) if v is None else and_(col.is_not(None), col != v))
+    people = [p for hh in households for p in hh.people]
+    live = {
+        r[0]
+        for r in _select_in(conn, lambda ch: select(key).where(key.in_(ch), or_(*filled)), people)
+    }
+    return [not live.intersection(hh.people) for hh in households]
+
+
+def resolve_refs(
+    rconn: Connection,
+    sconn: Connection,
+    plan: StorePlan,
+    hash_key: bytes,
+    households: list[Household],
+    anonymise_for: Callable[[str], AnonymisePlan],
+) -> list[str]:
+    """Each household's reference, distinct from every earlier household disposed under its key.
+
+    The register's row for a reference says who had it: none, or ``pending`` (this household, in
+    an interrupted batch), keeps it; a destroyed or archived household is gone from the store, so
+    the one now there is new and moves to the next generation; an anonymised one keeps it while
+    the store still shows it anonymised (``anonymise_for(rule_id)`` gives the plan that did it).
+    """
+    t = RetentionDisposal.__table__  # type: ignore[attr-defined]
+    gen = [1] * len(households)
+    refs = [household_ref(hash_key, plan.service, hh) for hh in households]
+    todo = list(range(len(households)))
+    while todo:
+        found: dict[str, tuple[str, str, str]] = {}
+        for ch in _chunks([refs[i] for i in todo]):
+            q = select(t.c.household_ref, t.c.status, t.c.action, t.c.rule_id).where(
+                t.c.service == plan.service, t.c.household_ref.in_(ch)
+            )
+            found.update({r[0]: (r[1], r[2], r[3]) for r in rconn.execute(q)})
+        newer: list[int] = []
+        anonymised: dict[str, list[int]] = defaultdict(list)
+        for i in todo:
+            row = found.get(refs[i])
+            if row is None or row[0] == "pending":
+                continue
+            if row[1] == "anonymise":
+                anonymised[row[2]].append(i)
+            else:
+                newer.append(i)
+        for rule_id, idx in anonymised.items():
+            same = still_anonymised(sconn, plan, anonymise_for(rule_id), [households[i] for i in idx])
+            newer += [i for i, s in zip(idx, same, strict=True) if not s]
+        for i in newer:
+            gen[i] += 1
+            refs[i] = household_ref(hash_key, plan.service, households[i], gen[i])
+        todo = sorted(newer)
+    return refs
 
 
 def _keys_of(hh: Household, level: str) -> list[Any]:
@@ -710,6 +786,7 @@ def evaluate(
     open_request_keys: set[str],
     hash_key: bytes,
     reviews: dict[str, list[ReviewState]] | None = None,
+    refs: list[str] | None = None,
 ) -> list[Decision]:
     """Decide every household of a batch: dispose (with the governing rule) or retain (with why).
 
@@ -717,7 +794,8 @@ def evaluate(
     a household moved from rule R to rule M is evaluated under M instead of R (M's own trigger
     rows where it has them, else R's trigger date plus M's period); under a review rule, an
     extension makes it not due before the new date and approval of every stage disposes of it
-    by the rule's ``after_review`` action.
+    by the rule's ``after_review`` action. ``refs`` (from ``resolve_refs``) names the households;
+    without it, each is named by its key's first generation.
     """
     m = plan.map
     owner: dict[tuple[str, Any], int] = {}
@@ -795,7 +873,7 @@ def evaluate(
     rules_by_id = {s.rule.rule_id: s.rule for s in plan.rules}
     decisions = []
     for i, hh in enumerate(households):
-        ref = household_ref(hash_key, plan.service, hh)
+        ref = refs[i] if refs is not None else household_ref(hash_key, plan.service, hh)
         dues = unit_dues[i]
         states = {r.rule_id: r for r in (reviews or {}).get(ref, [])}
         for r in states.values():
@@ -1115,17 +1193,24 @@ def already_anonymised(conn: Connection, service: str, refs: list[str]) -> dict[
 def record_pending(
     conn: Connection, sweep_id: str, service: str, as_of: date, decisions: list[Decision]
 ) -> None:
+    """Record each household about to be disposed of as ``pending`` under this sweep.
+
+    A ``pending`` row already there (this batch retried, or a sweep that stopped before its store
+    transaction committed: the household is still in the store) becomes this sweep's, so the
+    disposal is certified by the sweep that does it. References come from ``resolve_refs``: a
+    household disposed of earlier under the same key has a ``done`` row under another reference.
+    """
     t = RetentionDisposal.__table__  # type: ignore[attr-defined]
     refs = [d.ref for d in decisions]
-    existing: set[str] = set()
+    existing: dict[str, str] = {}
     for ch in _chunks(refs):
-        existing |= set(
-            conn.scalars(select(t.c.household_ref).where(t.c.service == service, t.c.household_ref.in_(ch)))
+        q = select(t.c.household_ref, t.c.status).where(
+            t.c.service == service, t.c.household_ref.in_(ch)
         )
-    rows = [
-        {
-            "service": service,
-            "household_ref": d.ref,
+        existing.update({r[0]: r[1] for r in conn.execute(q)})
+    rows = []
+    for d in decisions:
+        values = {
             "sweep_id": sweep_id,
             "rule_id": d.rule_id,
             "action": d.action,
@@ -1138,9 +1223,13 @@ def record_pending(
             "archive_until": d.archive_until,
             "recorded_at": _now(),
         }
-        for d in decisions
-        if d.ref not in existing
-    ]
+        status = existing.get(d.ref)
+        if status is None:
+            rows.append({"service": service, "household_ref": d.ref, **values})
+        elif status == "pending":
+            conn.execute(
+                update(t).where(t.c.service == service, t.c.household_ref == d.ref).values(**values)
+            )
     if rows:
         conn.execute(insert(t), rows)
 

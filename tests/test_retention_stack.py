@@ -205,7 +205,8 @@ def test_dry_run_and_sweep_agree_dispose_certify_and_dispose_nothing_twice(stack
     everyone_nhs = {n for per in before.nhs.values() for n in per.values()}
     for service in SERVICES:
         key = r[service]["certificate"]
-        assert key and re.fullmatch(rf"retention/certificates/{service}/sweep-{AS_OF}\.html", key)
+        pattern = rf"retention/certificates/{service}/sweep-{AS_OF}-[0-9a-f]{{12}}\.html"
+        assert key and re.fullmatch(pattern, key)
         for suffix in (".html", ".manifest.json", ".pdf"):
             lock = object_lock_of(client, s.s3_bucket, key.replace(".html", suffix))
             assert lock["mode"] == "COMPLIANCE" and lock["retain_until"] > datetime.now(UTC)

@@ -112,7 +112,7 @@ async def test_dry_run_and_sweep_agree_certificates_are_locked_and_hold_no_perso
         if r.counts.disposed + r.counts.anonymised == 0:
             continue
         assert r.certificate_key and re.fullmatch(
-            r"retention/certificates/[a-z_]+/sweep-2026-11-01\.html", r.certificate_key
+            r"retention/certificates/[a-z_]+/sweep-2026-11-01-[0-9a-f]{12}\.html", r.certificate_key
         )
         lock = object_lock_of(s3, rs.s3_bucket, r.certificate_key)
         assert lock["mode"] == "COMPLIANCE" and lock["retain_until"].year >= 2050

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         SweepBatchesInput,
         SweepCounts,
     )
+    from rightsflow.clock import LONDON
 
 CONTINUE_EVERY = 40  # sweep_batches calls per run: ~250 events, far below Temporal's limits
 STORE_RETRY = RetryPolicy(
@@ -94,8 +95,10 @@ class RetentionSweepResult:
     review_reminders: int | None = None  # reminders sent (None: a dry run, or none attempted)
 
 
-def sweep_id_for(as_of: str, dry_run: bool) -> str:
-    return f"{'dry-run' if dry_run else 'sweep'}-{as_of}"
+def sweep_id_for(as_of: str, dry_run: bool, run_id: str | None = None) -> str:
+    """``sweep-2026-11-21-<12 hex of the run id>`` (without a run id: the day's id of older sweeps)."""
+    base = f"{'dry-run' if dry_run else 'sweep'}-{as_of}"
+    return f"{base}-{run_id.replace('-', '')[:12]}" if run_id else base
 
 
 @workflow.defn
@@ -163,11 +166,17 @@ class ServiceSweep:
 class RetentionSweep:
     @workflow.run
     async def run(self, inp: RetentionSweepInput) -> RetentionSweepResult:
-        as_of = inp.as_of or workflow.now().date().isoformat()
+        # Versioned: sweeps started before this change replay with the UTC date and a per-day id.
+        per_run = workflow.patched("retention-sweep-per-run-id")
+        today = workflow.now().astimezone(LONDON) if per_run else workflow.now()
+        as_of = inp.as_of or today.date().isoformat()
         services = inp.services or await workflow.execute_activity_method(
             RetentionActivities.retention_services, start_to_close_timeout=timedelta(seconds=30)
         )
-        sweep_id = sweep_id_for(as_of, inp.dry_run)
+        # Each run its own id, so its own certificate and audit entry: a second sweep on the same
+        # day (after review decisions, say) certifies what it disposed of instead of finding the
+        # first run's certificate already locked under the day's id.
+        sweep_id = sweep_id_for(as_of, inp.dry_run, workflow.info().run_id if per_run else None)
         parent = workflow.info().workflow_id
 
         async def one(service: str) -> ServiceSweepResult:
