@@ -47,6 +47,10 @@ RECORDED = {
     "retention_sweep": "RetentionSweep",
     "service_sweep": "ServiceSweep",
     "erasure": "Erasure",
+    "restriction": "Restriction",
+    "rectification": "Rectification",
+    "objection": "Objection",
+    "consent_withdrawal": "ConsentWithdrawal",
     "portability_transfer": "PortabilityTransfer",
     "transfer_intake": "TransferIntake",
 }

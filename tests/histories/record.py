@@ -137,6 +137,118 @@ async def erasure(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
     return {"erasure": handle}
 
 
+async def restriction(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
+    from workflows.restriction import LiftInput, Restriction, RestrictionInput, ShortenInput
+
+    client = support.codec_client(client, s)
+    async with support.running_worker(client, s):
+        child = test_erasure._prepare(s)
+        _, ref, req = support.file_request(s, "restriction", child.nhs, SEED_AS_OF)
+        handle = await client.start_workflow(
+            Restriction.run,
+            RestrictionInput(
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=SEED_AS_OF.isoformat(),
+                reason="accuracy",
+                services=[support.FT, support.CSC],
+            ),
+            id=f"restriction-{req.request_id}",
+            task_queue=s.task_queue,
+        )
+        await support.wait_stage(handle, Restriction.status, "restricted")
+        await handle.execute_update(Restriction.lift, LiftInput(reason="accuracy verified"))
+        await support.wait_stage(handle, Restriction.status, "lift_notified")
+        await handle.execute_update(Restriction.shorten, ShortenInput(days=0))
+        assert await handle.result() == "lifted"
+    return {"restriction": handle}
+
+
+async def rectification(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
+    from workflows.rectification import Rectification, RectificationInput, RectifyDecision
+
+    client = support.codec_client(client, s)
+    async with support.running_worker(client, s):
+        child = test_erasure._prepare(s)
+        _, ref, req = support.file_request(s, "rectification", child.nhs, SEED_AS_OF)
+        handle = await client.start_workflow(
+            Rectification.run,
+            RectificationInput(
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=SEED_AS_OF.isoformat(),
+                field="date_of_birth",
+                value="2016-02-29",
+                services=[support.FT, support.CSC],
+            ),
+            id=f"rectification-{req.request_id}",
+            task_queue=s.task_queue,
+        )
+        await support.wait_stage(handle, Rectification.status, "awaiting_decision")
+        await handle.execute_update(
+            Rectification.decide, RectifyDecision(accept=True, decided_by="dpo-replay")
+        )
+        assert (await handle.result()).stage == "completed"
+    return {"rectification": handle}
+
+
+async def objection(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
+    from workflows.objection import Objection, ObjectionDecideInput, ObjectionDecision, ObjectionInput
+    from workflows.restriction import ShortenInput
+
+    client = support.codec_client(client, s)
+    async with support.running_worker(client, s):
+        child = test_erasure._prepare(s)
+        _, ref, req = support.file_request(s, "objection", child.nhs, SEED_AS_OF)
+        handle = await client.start_workflow(
+            Objection.run,
+            ObjectionInput(
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=SEED_AS_OF.isoformat(),
+                services=[support.FT, support.CSC],
+            ),
+            id=f"objection-{req.request_id}",
+            task_queue=s.task_queue,
+        )
+        await support.wait_stage(handle, Objection.status, "awaiting_decision")
+        await handle.execute_update(
+            Objection.decide,
+            ObjectionDecideInput(
+                decisions=[
+                    ObjectionDecision(service=support.CSC, decision="override", reason="statutory duties")
+                ],
+                decided_by="dpo-replay",
+            ),
+        )
+        await support.wait_stage(handle, Objection.status, "lift_notified")
+        await handle.execute_update(Objection.shorten, ShortenInput(days=0))
+        await handle.result()
+    return {"objection": handle}
+
+
+async def consent_withdrawal(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
+    from workflows.objection import ConsentWithdrawal, ConsentWithdrawalInput
+
+    client = support.codec_client(client, s)
+    async with support.running_worker(client, s):
+        child = test_erasure._prepare(s)
+        _, ref, req = support.file_request(s, "consent_withdrawal", child.nhs, SEED_AS_OF)
+        handle = await client.start_workflow(
+            ConsentWithdrawal.run,
+            ConsentWithdrawalInput(
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=SEED_AS_OF.isoformat(),
+                services=[support.FT],
+            ),
+            id=f"consent-withdrawal-{req.request_id}",
+            task_queue=s.task_queue,
+        )
+        await handle.result()
+    return {"consent_withdrawal": handle}
+
+
 async def transfer(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
     from activities.transfer import intake_workflow_id
 
@@ -175,8 +287,19 @@ async def retention(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
     return {"retention_sweep": handle, "service_sweep": child}
 
 
-# Order matters: the retention sweep runs last (it disposes of what the others look for).
-RECORDERS: list[Recorder] = [subject_search, subject_access, erasure, transfer, retention]
+# Order matters: the retention sweep runs last (it disposes of what the others look for); the rights
+# requests run before the erasure (which erases the child they are about).
+RECORDERS: list[tuple[Recorder, tuple[str, ...]]] = [
+    (subject_search, ("subject_search",)),
+    (subject_access, ("subject_access",)),
+    (restriction, ("restriction",)),
+    (rectification, ("rectification",)),
+    (objection, ("objection",)),
+    (consent_withdrawal, ("consent_withdrawal",)),
+    (erasure, ("erasure",)),
+    (transfer, ("portability_transfer", "transfer_intake")),
+    (retention, ("retention_sweep", "service_sweep")),
+]
 
 
 async def main(only: set[str]) -> None:
@@ -193,7 +316,9 @@ async def main(only: set[str]) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="rightsflow-replay-") as tmp:
             s = _settings(Path(tmp) / "home", f"http://127.0.0.1:{port}")
-            for recorder in RECORDERS:
+            for recorder, names in RECORDERS:
+                if only and not only & set(names):
+                    continue  # a recorder whose histories are not asked for
                 handles = await recorder(env.client, s)
                 for name, handle in handles.items():
                     if only and name not in only:
