@@ -24,7 +24,6 @@ collection names and reasons that name files and fields only.
 
 from __future__ import annotations
 
-import base64
 import csv
 import hashlib
 import io
@@ -962,17 +961,17 @@ class TransferActivities:
         notice_key = opaque_key(
             "inbox", inp.to_authority, inp.transfer_id, f"attempt-{inp.attempt}", "notice.json"
         )
-        await asyncio.to_thread(
-            client.put_object,
-            Bucket=bucket,
-            Key=notice_key,
-            Body=json.dumps(doc, sort_keys=True).encode(),
-            ContentType="application/json",
-            ServerSideEncryption="AES256",
-            ContentMD5=base64.b64encode(
-                hashlib.md5(json.dumps(doc, sort_keys=True).encode(), usedforsecurity=False).digest()
-            ).decode(),
-        )
+        body = json.dumps(doc, sort_keys=True).encode()
+
+        def write_notice() -> None:
+            # under Object Lock like every other object of a transfer (no personal data in it); a
+            # retry finds it and writes no second version
+            if not _object_exists(client, bucket, notice_key):
+                put_locked_object(
+                    client, bucket, notice_key, body, "application/json", _lock_until(inp.lock_days)
+                )
+
+        await asyncio.to_thread(write_notice)
         if inp.to_task_queue:
             await self._signal_intake(inp, notice)
         await asyncio.to_thread(

@@ -141,6 +141,11 @@ async def test_two_authorities_end_to_end(two: Authorities, time_skipping_env: A
         s3 = s3_client(two.sender)
         body = s3.get_object(Bucket=two.sender.s3_bucket, Key=st.package_key)["Body"].read()
         _check_bag(body, tid, two.sender.home / "extract", people)
+        # the delivery notice is locked too (every object a transfer writes is)
+        from rightsflow.s3 import opaque_key
+
+        notice = opaque_key("inbox", "camden", tid, "attempt-1", "notice.json")
+        assert s3.head_object(Bucket=two.sender.s3_bucket, Key=notice).get("ObjectLockRetainUntilDate")
 
         # every member once in Camden: the one Camden knew is matched, not duplicated
         for p in with_nhs:
