@@ -8,6 +8,7 @@ from . import intake, portability, rights, sar, transfer
 from .audit import audit_app
 from .catalog import catalog
 from .deadline import deadline
+from .letters import letters, print_batch
 from .review import review_app
 from .search import search
 from .seed import seed
@@ -30,6 +31,9 @@ app.command()(seed)
 app.command()(catalog)
 app.command()(search)
 app.command("deadline")(deadline)
+# correspondence: a request's letters, and the day's postal letters in one PDF
+app.command()(letters)
+app.command("print-batch")(print_batch)
 # subject access requests
 for command in (
     sar.sar,

@@ -25,6 +25,14 @@ from rightsflow.config import Settings, load_settings
 from rightsflow.register import Register
 
 from .common import fail, settings_and_catalog
+from .parties import (
+    ControllerOpt,
+    RequesterAddressOpt,
+    RequesterEmailOpt,
+    RequesterNameOpt,
+    RequesterOpt,
+    resolve_parties,
+)
 from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt, parse_identifiers
 
 T = TypeVar("T")
@@ -126,7 +134,14 @@ def _echo_clock(view: Any) -> None:
 
 
 def file_request(
-    settings: Settings, ids: Any, received: date, requester: str = "self", services: list[str] | None = None
+    settings: Settings,
+    ids: Any,
+    received: date,
+    requester: str = "self",
+    services: list[str] | None = None,
+    *,
+    controller: str | None = None,
+    requester_details: dict[str, object] | None = None,
 ) -> str:
     """Record the request in the register and start its workflow; returns the request id."""
     from workflows.subject_access import SarInput, SubjectAccessRequest
@@ -136,7 +151,14 @@ def file_request(
         register = Register(settings)
         register.create_schema()
         ref = register.register_subject(ids)
-        req = register.create_request("subject_access", ref, received_on=received, requester=requester)
+        req = register.create_request(
+            "subject_access",
+            ref,
+            received_on=received,
+            requester=requester,
+            controller=controller,
+            requester_details=requester_details,
+        )
         register.update_request(req.request_id, workflow_id=workflow_id(req.request_id))
         await client.start_workflow(
             SubjectAccessRequest.run,
@@ -165,17 +187,26 @@ def sar(
     name: NameOpt = None,
     dob: DobOpt = None,
     postcode: PostcodeOpt = None,
-    requester: Annotated[
-        str, typer.Option("--requester", help="Who asks: self, parent or representative.")
-    ] = "self",
+    requester: RequesterOpt = "self",
+    controller: ControllerOpt = None,
+    requester_name: RequesterNameOpt = None,
+    requester_email: RequesterEmailOpt = None,
+    requester_address: RequesterAddressOpt = None,
 ) -> None:
-    """File a subject access request; prints its request id."""
-    if requester not in REQUESTERS:
-        fail(f"--requester must be one of {', '.join(REQUESTERS)}")
+    """File a subject access request to one council; prints its request id."""
     received_on, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
-    settings, _ = settings_and_catalog()
+    settings, catalog = settings_and_catalog()
+    who = resolve_parties(catalog, controller, requester, requester_name, requester_email, requester_address)
     try:
-        request_id = file_request(settings, ids, received_on, requester)
+        request_id = file_request(
+            settings,
+            ids,
+            received_on,
+            who.requester,
+            who.services,
+            controller=who.controller,
+            requester_details=who.details,
+        )
     except (OSError, RuntimeError) as exc:
         fail(
             f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__}); nothing recorded",
