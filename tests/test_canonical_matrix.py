@@ -288,3 +288,25 @@ def test_a_tampered_or_malformed_bag_is_rejected_with_its_reason(senders: dict[s
     bare, _, _ = build_bag_zip("tr_bad", payload_files(manifest, records), {})
     reasons, _, got = _validate(bare)
     assert got is None and any("canonical family record" in r for r in reasons)
+
+
+def test_catalog_check_names_fields_with_no_canonical_meaning() -> None:
+    from rightsflow.cli.catalog import no_canonical_meaning
+
+    found = no_canonical_meaning(CATALOG)
+    assert found["camden_family_support"] == [] and found["westminster_family_hub"] == []
+    social_care = " ".join(found["lewisham_childrens_social_care"])
+    assert "School (lcs_person.school_name)" in social_care and "labelled note" in social_care
+    # a bookkeeping field marked internal is deliberately not carried, and not reported
+    assert "restricted_on" not in social_care
+
+
+def test_catalog_json_lists_each_service_with_its_authority_code() -> None:
+    from typer.testing import CliRunner
+
+    from rightsflow.cli import app
+
+    result = CliRunner().invoke(app, ["catalog", "--json"])
+    assert result.exit_code == 0
+    codes = {s["service"]: s["authority_code"] for s in json.loads(result.stdout)}
+    assert codes["camden_family_support"] == "camden" and codes["westminster_family_hub"] == "westminster"

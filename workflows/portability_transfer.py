@@ -108,6 +108,12 @@ class TransferStatus:
     acknowledged_on: str | None = None
     ack_key: str | None = None
     events: list[str] = field(default_factory=list)
+    # from the receiver's acknowledgement: rows imported by its record labels, and what had no
+    # field of its own there (labels, counts, where it was filed)
+    imported: dict[str, int] = field(default_factory=dict)
+    not_placed: list[dict[str, Any]] = field(default_factory=list)
+    people_new: int = 0
+    people_matched: int = 0
 
 
 @dataclass
@@ -442,6 +448,10 @@ class PortabilityTransfer:
             acknowledged_on=self._ack.accepted_on if self._ack else None,
             ack_key=self._ack.ack_key if self._ack else None,
             events=list(self._fired),
+            imported=dict(self._ack.imported) if self._ack else {},
+            not_placed=list(self._ack.not_placed) if self._ack else [],
+            people_new=self._ack.people_new if self._ack else 0,
+            people_matched=self._ack.people_matched if self._ack else 0,
         )
 
     @workflow.signal

@@ -57,6 +57,20 @@ def slow_references(settings: Settings, catalog: Catalog) -> dict[str, list[str]
     return out
 
 
+def no_canonical_meaning(catalog: Catalog) -> dict[str, list[str]]:
+    """Mapped fields with no ``canonical:`` key: they travel in a transfer only as labelled notes."""
+    from rightsflow.canonical import unmapped_fields
+
+    return {
+        svc.service: [
+            f"{svc.collection_label(f.split('.')[0])}: {svc.field_label(*f.split('.'))} ({f}) has no "
+            "canonical meaning: a transfer carries it only as a labelled note (add canonical: to the field)"
+            for f in unmapped_fields(svc, catalog.folder)
+        ]
+        for svc in catalog
+    }
+
+
 def catalog(
     check: Annotated[
         bool, typer.Option("--check", help="Check every mapped table and column in the stores.")
@@ -70,10 +84,14 @@ def catalog(
         for service, found in (cat.controller_problems() if check else {}).items():
             problems[service] = found + problems[service]
         warnings = slow_references(settings, cat) if check else {}
+        for service, found in (no_canonical_meaning(cat) if check else {}).items():
+            warnings[service] = warnings.get(service, []) + found
         out = [
             {
                 "service": svc.service,
+                "name": svc.name,
                 "authority": svc.authority,
+                "authority_code": svc.authority_code,
                 "controller": svc.controller,
                 "consent_based": svc.lawful_basis.consent_based,
                 "collections": sorted(svc.columns),
@@ -108,6 +126,9 @@ def catalog(
         else:
             typer.echo(f"✓ {service}: every mapped table and column is in the store")
     for service, found in slow_references(settings, cat).items():
+        for w in found:
+            typer.echo(f"! {service}: {w}")
+    for service, found in no_canonical_meaning(cat).items():
         for w in found:
             typer.echo(f"! {service}: {w}")
     if bad:

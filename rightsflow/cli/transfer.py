@@ -230,6 +230,19 @@ def transfer(
     dob: DobOpt = None,
     postcode: PostcodeOpt = None,
     reason: Annotated[str, typer.Option("--reason", help="moved-area or portability.")] = "moved-area",
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Approve as the DPO filing it (refused, with the reason, where members are restricted "
+            "or consent was withdrawn: use transfer-approve --override-basis), then wait for the "
+            "receiving authority's acknowledgement and print what it imported.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds --wait waits for the acknowledgement.")
+    ] = 300,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with --wait: the outcome).")] = False,
 ) -> None:
     """Transfer a family's records to another authority (with --reason portability and no --to: a
     person their own records); prints the id."""
@@ -275,7 +288,64 @@ def transfer(
         transfer_id = _run(settings, go)
     except (LookupError, ValueError) as exc:
         fail(str(exc))
-    typer.echo(transfer_id)
+    if not wait:
+        typer.echo(json.dumps({"transfer_id": transfer_id}) if as_json else transfer_id)
+        return
+
+    async def approve_and_wait() -> dict[str, Any]:
+        return await wait_for_acknowledgement(await _client(settings), transfer_id, timeout)
+
+    outcome = _run(settings, approve_and_wait)
+    if as_json:
+        typer.echo(json.dumps(outcome, indent=2))
+    else:
+        typer.echo(f"transfer     {transfer_id}")
+        typer.echo(f"status       {outcome['status']}")
+        for what, n in outcome["imported"].items():
+            typer.echo(f"imported     {n} {what}")
+        for item in outcome["not_placed"]:
+            typer.echo(f"not placed   {item['items']} x {item['label']} (filed as: {item['filed_as']})")
+    if outcome["status"] != "acknowledged":
+        raise typer.Exit(1)
+
+
+_ACKNOWLEDGED = ("handed_off", "awaiting_removal", "closed")
+
+
+async def wait_for_acknowledgement(client: Any, transfer_id: str, timeout: float) -> dict[str, Any]:
+    """Approve the transfer once its records are gathered, then wait for the receiver's written
+    acknowledgement (or ``timeout`` seconds). Returns the outcome the command prints."""
+    from workflows.portability_transfer import ApproveTransfer, PortabilityTransfer
+
+    handle = client.get_workflow_handle(transfer_workflow_id(transfer_id))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    approved = False
+    while True:
+        st = await handle.query(PortabilityTransfer.status)
+        if not approved and st.stage == "awaiting_approval":
+            await handle.execute_update(PortabilityTransfer.approve, ApproveTransfer(decided_by="dpo"))
+            approved = True
+        if st.acknowledged_on or st.stage in _ACKNOWLEDGED or st.stage == "refused":
+            break
+        if loop.time() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    status = "acknowledged" if st.acknowledged_on else st.stage
+    if status != "acknowledged" and loop.time() > deadline:
+        status = f"waiting ({st.stage})"
+    return {
+        "transfer_id": transfer_id,
+        "status": status,
+        "acknowledged_on": st.acknowledged_on,
+        "imported": {
+            "people (new)": st.people_new,
+            "people (already known)": st.people_matched,
+            **st.imported,
+        },
+        "not_placed": st.not_placed,
+        "rejections": st.rejections,
+    }
 
 
 def transfer_approve(
