@@ -98,6 +98,18 @@ def _swept(s: Settings) -> list[dict[str, Any]]:
         return [{**json.loads(detail), "service": service} for service, detail in entries]
 
 
+def _text_on_the_page(pdf: bytes) -> str:
+    """Every page's text inside the page's edges, whitespace removed (line breaks fall anywhere)."""
+    import pypdfium2
+
+    doc = pypdfium2.PdfDocument(pdf)
+    out = []
+    for page in doc:
+        width, height = page.get_size()
+        out.append("".join(page.get_textpage().get_text_bounded(0, 0, width, height).split()))
+    return "".join(out)
+
+
 def _each_disposal_certified_once(s: Settings) -> None:
     rows = _disposals(s)
     assert rows and all(r.status == "done" for r in rows)
@@ -156,3 +168,52 @@ async def test_a_store_reusing_household_keys_after_a_reload_has_every_disposal_
     assert len(_disposals(rs)) == sum(
         c.disposed + c.anonymised + c.archived for c in [*done.values(), *again.values()]
     )
+
+
+def test_the_certificate_pdf_prints_every_rule_source_in_full(rs):
+    """The PDF a records manager files holds each rule's source whole, not cut at the page edge.
+
+    pypdf reads the text layer, which keeps text drawn past the page's edge; PDFium reads back
+    only what lies within the page, which is what a printed or viewed certificate shows."""
+    import io
+
+    from pypdf import PdfReader
+
+    from activities.retention import FinishServiceInput, SweepCounts, finish_service
+
+    cat = load_catalog(rs.catalog_dir)
+    acts = RetentionActivities(rs, cat, Register(rs))
+    acts._s3 = None  # the moto S3 client, with the archive bucket
+    t = RetentionDisposal.__table__  # type: ignore[attr-defined]
+    for svc in cat:
+        sweep_id = f"sweep-{AS_OF}-pdf"
+        rows = [
+            {
+                "service": svc.service,
+                "household_ref": f"{n:064x}",
+                "sweep_id": sweep_id,
+                "rule_id": rule.rule_id,
+                "action": rule.disposal_action,
+                "status": "done",
+                "due_on": AS_OF,
+                "disposed_on": AS_OF,
+                "people": 2,
+                "rows": 9,
+            }
+            for n, rule in enumerate(svc.retention)
+        ]
+        with Register(rs).engine.begin() as c:
+            c.execute(t.insert(), rows)
+        fin = finish_service(
+            acts,
+            FinishServiceInput(sweep_id, svc.service, AS_OF.isoformat(), "Records Manager", SweepCounts()),
+        )
+        assert fin.certificate_key
+        pdf_key = fin.certificate_key.replace(".html", ".pdf")
+        body = s3_client(rs).get_object(Bucket=rs.s3_bucket, Key=pdf_key)["Body"].read()
+        full = "".join("".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(body)).pages)
+        text = _text_on_the_page(body)
+        for rule in svc.retention:
+            assert "".join(rule.source.split()) in full, (svc.service, rule.rule_id)
+            assert "".join(rule.source.split()) in text, (svc.service, rule.rule_id)
+            assert "".join(rule.record_class.split()) in text, (svc.service, rule.rule_id)
