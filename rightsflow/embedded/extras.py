@@ -44,6 +44,7 @@ from rightsflow.embedded.processes import LOOPBACK, ManagedProcess, _echo, _http
 EXTRA_PROCESSES: list[str] = [
     "rightsflow.console.embedded:CONSOLE",
     "rightsflow.mail_embedded:MAILCATCHER",
+    "rightsflow.intake_embedded:demo_intake",
 ]
 
 
