@@ -42,6 +42,8 @@ from rightsflow.contracts.rights import (  # noqa: F401  (re-exported for caller
 from rightsflow.db import store_engine
 from rightsflow.erasure import case_note_target, field_label, rectifiable_fields
 from rightsflow.keys import keyed_hash, load_hash_key
+from rightsflow.letters import Letters
+from rightsflow.mail import Mailer
 from rightsflow.nhs import normalise_nhs_number, spaced
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, put_locked_object
@@ -113,6 +115,15 @@ class RightsActivities:
         self.claims = claims or ClaimStore(settings)
         self.maps = {svc.service: StoreMap(svc) for svc in catalog}
         self.hash_key = load_hash_key(settings)
+        # Article 19 notices are letters: PDF and HTML, an identification sheet, sent by email or post.
+        self.letters = Letters(settings, catalog, register)
+        self._mailer: Mailer | None = None
+
+    @property
+    def mailer(self) -> Mailer:
+        if self._mailer is None:
+            self._mailer = Mailer(self.letters)
+        return self._mailer
 
     # -- S3 -------------------------------------------------------------------------------------------
     def _exists(self, key: str) -> bool:
@@ -373,6 +384,37 @@ class RightsActivities:
             return False
 
     # -- Article 19 ---------------------------------------------------------------------------------
+    def _has_controller(self, request_id: str) -> bool:
+        req = self.register.get_request(request_id)
+        return bool(req.controller or self.catalog.default_controller)
+
+    def _article19_letters(
+        self, inp: NoticesInput, recipient: str, count: int, last: Any, rtoken: str
+    ) -> tuple[str, str]:
+        """The notice (what changed, what to do) and, apart, the sheet identifying the person."""
+        disc = f"{inp.kind}:{inp.service}:{rtoken}"
+        facts = {
+            "kind": inp.kind,
+            "service": inp.service,
+            "on": inp.on,
+            "detail": inp.detail,
+            "field": inp.field_label or inp.detail,
+            "value": inp.value,
+            "disclosures": count,
+            "last_shared": last.isoformat() if hasattr(last, "isoformat") else str(last or ""),
+            # the same reference on both: the recipient joins them, neither identifies alone
+            "sheet_reference": f"ID-{self.token(inp.request_id, disc)[:8].upper()}",
+        }
+        notice = self.letters.issue(
+            inp.request_id, "article19", facts, discriminator=disc, recipient=recipient
+        )
+        sheet = self.letters.issue(
+            inp.request_id, "identification_sheet", facts, discriminator=disc, recipient=recipient
+        )
+        for letter in (notice, sheet):
+            self.mailer.deliver(letter.letter_id)
+        return notice.pdf_key, notice.pdf_sha256
+
     @activity.defn
     @heartbeats
     @fails_fast
@@ -408,6 +450,19 @@ class RightsActivities:
                         reason=skip[recipient],
                     )
                 )
+                continue
+            if self._has_controller(inp.request_id):
+                key, sha = self._article19_letters(inp, recipient, count, last, rtoken)
+                self.register.audit(
+                    idem,
+                    actor="rightsflow",
+                    action="article19.sent",
+                    request_id=inp.request_id,
+                    service=inp.service,
+                    legal_basis="UK GDPR Art 19",
+                    detail={"recipient": recipient, "kind": inp.kind, "letter_key": key, "sha256": sha},
+                )
+                out.append(Notice(service=inp.service, recipient=recipient, sent=True, letter_key=key))
                 continue
             html = (
                 env.get_template("article19_notice.html.j2")

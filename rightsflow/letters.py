@@ -13,6 +13,7 @@ before anything tries to send it: a mail failure never loses it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -115,6 +116,8 @@ def jinja_env(settings: Settings, catalog: Catalog | None = None) -> Any:
         undefined=StrictUndefined,  # a letter with a hole in it is a bug, not a blank
     )
     env.filters["longdate"] = long_date
+    # A value that is a date reads as one ("29 February 2016"); anything else as it is.
+    env.filters["value"] = lambda v: long_date(v) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(v or "")) else v
     # Services by their name, never their id ("Early Help Team", not "lewisham_early_help").
     names = {svc.service: svc.name for svc in catalog} if catalog is not None else {}
     env.filters["service"] = lambda s: names.get(str(s), str(s).replace("_", " "))

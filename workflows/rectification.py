@@ -144,6 +144,8 @@ class Rectification(ConfirmsMatches):
                         kind="rectification",
                         on=on,
                         detail=f"the {label} was corrected",
+                        field_label=label,
+                        value=inp.value,
                     )
                 )
             else:

@@ -88,6 +88,8 @@ class NoticesInput:
     kind: str  # erasure | rectification | restriction | restriction_lifted
     on: str
     detail: str = ""  # what changed, in words without values ("the date of birth was corrected")
+    field_label: str = ""  # rectification: the field's label ("Date of birth")
+    value: str | None = None  # rectification: the corrected value (personal data: encrypted payload only)
     exceptions: list[NoticeException] = field(default_factory=list)
 
 
