@@ -103,7 +103,11 @@ def codec_server(
         str, typer.Option(help="Comma-separated Web UI origins allowed to call it.")
     ] = "http://localhost:8233,http://127.0.0.1:8233",
 ) -> None:
-    """Serve the remote codec endpoint alone (for a Web UI in front of a production cluster)."""
+    """Serve the remote codec endpoint alone (for a Web UI in front of a production cluster).
+
+    It decodes only for callers showing RIGHTSFLOW_CODEC_TOKEN (else the token generated under
+    RIGHTSFLOW_HOME/keys) as a bearer token or its sign-in cookie; others get 401.
+    """
     from rightsflow.codec import main
 
     raise typer.Exit(main(["--host", host, "--port", str(port), "--cors-origin", cors_origin]))
