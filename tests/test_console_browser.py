@@ -200,6 +200,7 @@ def visit(page: Any, system: Console, path: str) -> Any:
 
 def sign_in(browser: Any, system: Console, name: str) -> Any:
     context = browser.new_context(accept_downloads=True)
+    context.set_default_timeout(90_000)  # an update waits for the worker, on a busy two-core machine
     page = context.new_page()
     visit(page, system, "/sign-in")
     page.get_by_label("User name").fill(name)
@@ -263,7 +264,7 @@ def test_a_dpo_takes_a_sar_from_filing_to_a_downloaded_pack(browser: Any, system
     assert "On track" in row.inner_text()
     shot = os.environ.get("RIGHTSFLOW_CONSOLE_SCREENSHOT")
     if shot:
-        page.set_viewport_size({"width": 1280, "height": 720})
+        page.set_viewport_size({"width": 1440, "height": 720})
         page.screenshot(path=shot, full_page=True)
 
     # redaction review: release one withheld piece of text

@@ -49,8 +49,8 @@ def service(request: Request) -> Any:
     if svc is None:
         try:
             from rightsflow.request_service import RequestService
-        except ImportError:
-            raise HTTPException(503, "The request service is not available in this installation.") from None
+        except ImportError:  # the same workflow calls, through the CLI's functions
+            from .bridge import SarBridge as RequestService
         svc = request.app.state.service = RequestService(request.app.state.settings)
     return svc
 
@@ -121,17 +121,22 @@ def timeline(request: Request, trail: list[AuditRecord]) -> list[dict[str, Any]]
     return out
 
 
-def downloads(trail: list[AuditRecord]) -> dict[str, str]:
-    """What can be downloaded: the pack and letters the workflow recorded (name -> S3 key)."""
-    found: dict[str, str] = {}
-    for e in trail:
-        for key, value in e.detail.items():
-            if not isinstance(value, str):
-                continue
-            if key == "pack_key":
-                found["pack"] = value
-            elif key.endswith("letter_key"):
-                found[key.removesuffix("_key")] = value
+def downloads(request: Request, req: RightsRequest) -> dict[str, tuple[str, str]]:
+    """What can be downloaded: name -> (what a person calls it, S3 key). The pack the workflow
+    recorded in the audit log, and each letter in the register's letter table."""
+    found: dict[str, tuple[str, str]] = {}
+    for e in request.app.state.register.audit_trail(req.request_id):
+        key = e.detail.get("pack_key")
+        if isinstance(key, str) and e.action.endswith("pack_sent"):
+            found["pack"] = ("the response pack", key)
+    try:
+        from rightsflow.letters import Letters
+
+        app = request.app.state
+        for letter in Letters(app.settings, app.catalog, app.register).letters_of(req.request_id):
+            found[f"letter-{letter.letter_id}"] = (f"the letter: {letter.title}", letter.pdf_key)
+    except ImportError:  # an installation without letters still offers the pack
+        pass
     return found
 
 
@@ -164,9 +169,10 @@ def download_link(request: Request, req: RightsRequest, what: str) -> str:
     from rightsflow.s3 import presigned_get, s3_client
 
     register = request.app.state.register
-    key = downloads(register.audit_trail(req.request_id)).get(what)
-    if key is None:
+    found = downloads(request, req).get(what)
+    if found is None:
         raise HTTPException(404, "There is nothing to download by that name for this request.")
+    key = found[1]
     user = request.state.user
     kind = "pack" if what == "pack" else "letter"
     register.audit(
