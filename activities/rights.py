@@ -50,6 +50,14 @@ from rightsflow.s3 import opaque_key, put_locked_object
 from rightsflow.storemap import StoreMap
 
 LETTER_LOCK_DAYS = 730
+# The outcome letters' templates of requests filed before controllers, and the letter each now is.
+RIGHTS_LETTER_KINDS = {
+    "erasure_letter.html.j2": "erasure",
+    "rectification_letter.html.j2": "rectification",
+    "restriction_letter.html.j2": "restriction",
+    "objection_letter.html.j2": "objection",
+    "consent_withdrawal_letter.html.j2": "consent_withdrawal",
+}
 CERTIFICATE_LOCK_DAYS = 6 * 365
 IN_CHUNK = 500
 
@@ -502,6 +510,14 @@ class RightsActivities:
     @activity.defn
     @fails_fast
     def write_rights_letter(self, inp: LetterInput) -> str:
+        kind = RIGHTS_LETTER_KINDS.get(inp.template)
+        if kind == "restriction" and inp.context.get("lifting"):
+            kind = "restriction_lift"
+        if kind and self._has_controller(inp.request_id):
+            # From the council to the requester, as a PDF, sent by email or post (stored first).
+            letter = self.letters.issue(inp.request_id, kind, dict(inp.context), discriminator=inp.name)
+            self.mailer.deliver(letter.letter_id)
+            return letter.pdf_key
         html = (
             _jinja(self.settings)
             .get_template(inp.template)

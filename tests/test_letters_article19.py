@@ -101,3 +101,8 @@ async def test_rectification_sends_each_recipient_a_notice_it_can_act_on_with_it
     if posted:
         key, count = Mailer(letters, config=None).print_batch(date.today())
         assert key and count == len(posted)
+    # and the person is told the outcome in a letter from the council (no address given: not sent)
+    [outcome] = [v for v in views if v.kind == "rectification"]
+    text = _text(letters.read(outcome.pdf_key))
+    assert "We have corrected the date of birth" in text and "London Borough of Lewisham" in text
+    assert outcome.deliveries[0]["status"] == "not_sent"
