@@ -310,3 +310,54 @@ def test_catalog_json_lists_each_service_with_its_authority_code() -> None:
     assert result.exit_code == 0
     codes = {s["service"]: s["authority_code"] for s in json.loads(result.stdout)}
     assert codes["camden_family_support"] == "camden" and codes["westminster_family_hub"] == "westminster"
+
+
+def test_store_init_creates_an_empty_store_for_any_catalogued_service(
+    senders: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A demo service gets its schema; a service with no schema in rightsflow gets its catalogue's
+    shape, and a canonical record imports into it."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from rightsflow.cli.store import catalogue_schema, store_app
+
+    folder = tmp_path / "catalog"
+    shutil.copytree(CATALOG.folder, folder)
+    text = (folder / "westminster_family_hub.yaml").read_text(encoding="utf-8")
+    (folder / "newham_family_hub.yaml").write_text(
+        text.replace("westminster_family_hub", "newham_family_hub")
+        .replace("WESTMINSTER_FAMILY_HUB", "NEWHAM_FAMILY_HUB")
+        .replace("authority_code: westminster", "authority_code: newham"),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("RIGHTSFLOW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RIGHTSFLOW_CATALOG", str(folder))
+    (tmp_path / "home" / "stores").mkdir(parents=True)
+    runner = CliRunner()
+    cases = (
+        ("camden_family_support", "its own schema", "cfs_person"),
+        ("newham_family_hub", "the catalogue's shape", "household_member"),
+    )
+    for service, shape, table in cases:
+        result = runner.invoke(store_app, ["init", service, "--json"])
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        assert out["schema"] == shape and table in out["created"]
+        again = json.loads(runner.invoke(store_app, ["init", service, "--json"]).stdout)
+        assert again["created"] == [] and sorted(again["already_there"]) == sorted(out["created"])
+    bad = runner.invoke(store_app, ["init", "atlantis_hub"])
+    assert bad.exit_code == 2 and "no service 'atlantis_hub'" in bad.output
+
+    newham = load_catalog(folder)["newham_family_hub"]
+    url = f"sqlite:///{tmp_path / 'newham.db'}"
+    catalogue_schema(newham).create_all(engine_for_url(url))
+    record = _record(
+        "lewisham_early_help", _family("lewisham_early_help", senders["lewisham_early_help"]), "tr_nh"
+    )
+    with engine_for_url(url).begin() as conn:
+        out = import_record(
+            newham, conn, record, transfer_id="tr_nh", transfer_date=AS_OF, catalog_dir=folder
+        )
+    assert out.people_new == len(record["people"])

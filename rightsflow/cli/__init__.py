@@ -13,6 +13,7 @@ from .review import review_app
 from .search import search
 from .seed import seed
 from .stack import down, up
+from .store import store_app
 from .sweep import schedule, sweep
 from .worker import worker
 
@@ -72,6 +73,7 @@ app.command()(sweep)
 app.command()(schedule)
 app.add_typer(review_app, name="review")
 app.add_typer(audit_app, name="audit")
+app.add_typer(store_app, name="store")  # rightsflow store init SERVICE
 
 
 def main() -> None:
