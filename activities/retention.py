@@ -11,6 +11,7 @@ appends the sweep to the audit log. Payloads carry counts and opaque store keys 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -72,6 +73,8 @@ from rightsflow.s3 import (
 
 CERTIFICATE_LOCK_YEARS = 25  # disposal certificates outlive any claim about the disposal
 CERTIFICATE_MAX_INLINE_REFS = 500
+MANIFEST_FETCH = 2000  # register rows fetched at a time into the manifest
+MANIFEST_SPOOL_BYTES = 4 * 1024 * 1024  # a larger manifest is spooled to disk, not memory
 TIME_BUDGET_SECONDS = 20.0  # per activity attempt: then return so the workflow records progress
 PROGRESS_KEPT_DAYS = 7  # retention_progress rows older than this are deleted
 
@@ -578,24 +581,23 @@ def finish_service(acts: RetentionActivities, inp: FinishServiceInput) -> Finish
             or 0
         )
     # 3. The certificate: what this sweep disposed, by rule and action, with keyed-hash references.
-    with reg.connect() as rconn:
-        done = rconn.execute(
-            select(
-                t.c.household_ref,
-                t.c.rule_id,
-                t.c.action,
-                t.c.people,
-                t.c.rows,
-                t.c.due_on,
-                t.c.archive_key,
-                t.c.archive_until,
-            )
-            .where(t.c.service == inp.service, t.c.sweep_id == inp.sweep_id, t.c.status == "done")
-            .order_by(t.c.household_ref)
-        ).all()
-    cert_key = cert_sha = None
-    if done or purged:
-        cert_key, cert_sha = write_certificate(acts, inp, done, purged)
+    # The register's rows are streamed into the manifest (a spooled temporary file), so memory
+    # stays flat however many households the sweep disposed of.
+    query = (
+        select(
+            t.c.household_ref, t.c.rule_id, t.c.action, t.c.people, t.c.rows, t.c.due_on, t.c.archive_until
+        )
+        .where(t.c.service == inp.service, t.c.sweep_id == inp.sweep_id, t.c.status == "done")
+        .order_by(t.c.household_ref)
+    )
+    with reg.connect() as rconn, _Manifest(inp) as manifest:
+        for row in rconn.execution_options(yield_per=MANIFEST_FETCH).execute(query):
+            manifest.add(row)
+        manifest.finish()
+        disposed = manifest.households
+        cert_key = cert_sha = None
+        if disposed or purged:
+            cert_key, cert_sha = write_certificate(acts, inp, manifest, purged)
     acts.register.audit(
         f"retention:{inp.sweep_id}:{inp.service}",
         actor=inp.approved_by,
@@ -605,7 +607,7 @@ def finish_service(acts: RetentionActivities, inp: FinishServiceInput) -> Finish
         detail={
             "sweep_id": inp.sweep_id,
             "as_of": inp.as_of,
-            "disposed_households": len(done),
+            "disposed_households": disposed,
             "archives_purged": purged,
             "archives_still_locked": locked,
             "certificate": cert_key,
@@ -613,7 +615,7 @@ def finish_service(acts: RetentionActivities, inp: FinishServiceInput) -> Finish
             "counts": {k: v for k, v in asdict(inp.counts).items() if k != "by_rule"},
         },
     )
-    return FinishServiceResult(inp.service, cert_key, cert_sha, len(done), purged)
+    return FinishServiceResult(inp.service, cert_key, cert_sha, disposed, purged)
 
 
 def _purge_archive(acts: RetentionActivities, key: str) -> bool:
@@ -648,38 +650,84 @@ def render_certificate(settings: Settings, context: dict[str, Any]) -> str:
     return env.get_template("disposal_certificate.html.j2").render(**context)
 
 
-def write_certificate(
-    acts: RetentionActivities, inp: FinishServiceInput, done: list[Any], purged: int
-) -> tuple[str, str]:
-    svc = acts.catalog[inp.service]
-    rules = {r.rule_id: r for r in svc.retention}
-    summary: dict[tuple[str, str], dict[str, int]] = {}
-    for row in done:
-        s = summary.setdefault((row.rule_id, row.action), {"households": 0, "people": 0, "rows": 0})
+class _Manifest:
+    """The certificate's manifest (one entry per disposed household), written as it is read.
+
+    The bytes are those of ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` of the whole
+    document, built entry by entry into a spooled temporary file (on disk past a few megabytes; it
+    holds keyed-hash references and dates only) with its SHA-256 and MD5 computed on the way. The
+    per-rule summary and the first CERTIFICATE_MAX_INLINE_REFS references are kept for the HTML.
+    """
+
+    def __init__(self, inp: FinishServiceInput) -> None:
+        self.file = tempfile.SpooledTemporaryFile(max_size=MANIFEST_SPOOL_BYTES)  # noqa: SIM115 - closed by __exit__
+        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.households = 0
+        self.refs: list[str] = []
+        self.summary: dict[tuple[str, str], dict[str, int]] = {}
+        rest = {"service": inp.service, "sweep_id": inp.sweep_id}
+        self._tail = "]," + json.dumps(rest, sort_keys=True, separators=(",", ":"))[1:]
+        self._write('{"as_of":' + json.dumps(inp.as_of) + ',"households":[')
+
+    def __enter__(self) -> _Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+    def _write(self, text: str) -> None:
+        data = text.encode()
+        self.file.write(data)
+        self.sha256.update(data)
+        self.md5.update(data)
+
+    def add(self, row: Any) -> None:
+        entry = {
+            "action": row.action,
+            "archive_until": row.archive_until.isoformat() if row.archive_until else None,
+            "due_on": row.due_on.isoformat() if row.due_on else None,
+            "ref": row.household_ref,
+            "rule": row.rule_id,
+        }
+        self._write(("," if self.households else "") + json.dumps(entry, separators=(",", ":")))
+        self.households += 1
+        if len(self.refs) <= CERTIFICATE_MAX_INLINE_REFS:
+            self.refs.append(row.household_ref)
+        s = self.summary.setdefault((row.rule_id, row.action), {"households": 0, "people": 0, "rows": 0})
         s["households"] += 1
         s["people"] += row.people
         s["rows"] += row.rows or 0
-    refs = [row.household_ref for row in done]
-    manifest = json.dumps(
-        {
-            "service": inp.service,
-            "sweep_id": inp.sweep_id,
-            "as_of": inp.as_of,
-            "households": [
-                {
-                    "ref": r.household_ref,
-                    "rule": r.rule_id,
-                    "action": r.action,
-                    "due_on": r.due_on.isoformat() if r.due_on else None,
-                    "archive_until": r.archive_until.isoformat() if r.archive_until else None,
-                }
-                for r in done
-            ],
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
-    manifest_sha = hashlib.sha256(manifest).hexdigest()
+
+    def finish(self) -> None:
+        self._write(self._tail)
+        self.file.seek(0)
+
+
+def _put_locked_file(
+    acts: RetentionActivities, key: str, manifest: _Manifest, ctype: str, lock: datetime
+) -> None:
+    """Upload the spooled manifest under Object Lock from the file (never read into memory)."""
+    manifest.file.seek(0)
+    acts.s3.put_object(
+        Bucket=acts.settings.s3_bucket,
+        Key=key,
+        Body=manifest.file,
+        ContentType=ctype,
+        ContentMD5=base64.b64encode(manifest.md5.digest()).decode(),
+        ServerSideEncryption="AES256",
+        ObjectLockMode="COMPLIANCE",
+        ObjectLockRetainUntilDate=lock,
+    )
+
+
+def write_certificate(
+    acts: RetentionActivities, inp: FinishServiceInput, manifest: _Manifest, purged: int
+) -> tuple[str, str]:
+    svc = acts.catalog[inp.service]
+    rules = {r.rule_id: r for r in svc.retention}
+    refs = manifest.refs
+    manifest_sha = manifest.sha256.hexdigest()
     base = opaque_key("retention/certificates", inp.service, inp.sweep_id)
     lock = datetime.combine(date.fromisoformat(inp.as_of), dtime(0, 0), tzinfo=UTC)
     lock = max(lock, datetime.now(UTC)) + timedelta(days=365 * CERTIFICATE_LOCK_YEARS)
@@ -698,9 +746,9 @@ def write_certificate(
                 "source": rules[rid].source if rid in rules else "",
                 **s,
             }
-            for (rid, action), s in sorted(summary.items())
+            for (rid, action), s in sorted(manifest.summary.items())
         ],
-        "total_households": len(done),
+        "total_households": manifest.households,
         "archives_purged": purged,
         "refs": refs if len(refs) <= CERTIFICATE_MAX_INLINE_REFS else [],
         "refs_elided": len(refs) > CERTIFICATE_MAX_INLINE_REFS,
@@ -710,12 +758,10 @@ def write_certificate(
     }
     html = render_certificate(acts.settings, context).encode()
     bucket = acts.settings.s3_bucket
-    for key, body, ctype in (
-        (f"{base}.manifest.json", manifest, "application/json"),
-        (f"{base}.html", html, "text/html; charset=utf-8"),
-    ):
-        if not acts._object_exists(key):
-            put_locked_object(acts.s3, bucket, key, body, ctype, lock)
+    if not acts._object_exists(f"{base}.manifest.json"):
+        _put_locked_file(acts, f"{base}.manifest.json", manifest, "application/json", lock)
+    if not acts._object_exists(f"{base}.html"):
+        put_locked_object(acts.s3, bucket, f"{base}.html", html, "text/html; charset=utf-8", lock)
     pdf = _pdf(html)
     if pdf is not None and not acts._object_exists(f"{base}.pdf"):
         put_locked_object(acts.s3, bucket, f"{base}.pdf", pdf, "application/pdf", lock)

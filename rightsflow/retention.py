@@ -619,9 +619,10 @@ def next_households(
                 pairs += _select_in(conn, lambda ch: select(lp, lo).where(lp.in_(ch)), frontier_p)
                 pairs += _select_in(conn, lambda ch: select(lp, lo).where(lo.in_(ch)), frontier_g)
             else:
-                pairs += _select_in(
-                    conn, lambda ch: select(lp, lo).where(or_(lp.in_(ch), lo.in_(ch))), frontier_p
-                )
+                # Both ends of each relationship, as two indexed lookups: PostgreSQL answers
+                # ``a IN (...) OR b IN (...)`` with a scan of the whole relationship table.
+                pairs += _select_in(conn, lambda ch: select(lp, lo).where(lp.in_(ch)), frontier_p)
+                pairs += _select_in(conn, lambda ch: select(lp, lo).where(lo.in_(ch)), frontier_p)
             new_p: set[Any] = set()
             new_g: set[Any] = set()
             for a, b in pairs:
