@@ -62,8 +62,12 @@ def _file(settings, child_nhs: str, parent: str, received: date) -> tuple[str, s
         received_on=received,
         requester="parent",
         controller="lewisham",
-        requester_details={"kind": "parent", "name": parent, "email": "parent@example.com",
-                           "address": ["14 Brownhill Road", "London", "SE6 2AB"]},
+        requester_details={
+            "kind": "parent",
+            "name": parent,
+            "email": "parent@example.com",
+            "address": ["14 Brownhill Road", "London", "SE6 2AB"],
+        },
     )
     return req.request_id, ref, register
 
@@ -140,7 +144,13 @@ async def test_a_parents_sar_at_lewisham_is_acknowledged_answered_and_searches_o
 
     cover_text = _text(letters.read(views["sar_cover"].pdf_key))
     child_name = f"{child.given_name} {child.family_name}"
-    for expected in (child_name, parent, "dpo@lewisham.example.org", "020 7946 0101", "London Borough of Lewisham"):
+    for expected in (
+        child_name,
+        parent,
+        "dpo@lewisham.example.org",
+        "020 7946 0101",
+        "London Borough of Lewisham",
+    ):
         assert expected in cover_text, expected
     for other in ("Westminster", "Manchester", "Camden"):
         assert other not in cover_text
@@ -149,6 +159,10 @@ async def test_a_parents_sar_at_lewisham_is_acknowledged_answered_and_searches_o
     link = re.search(r"https?://\S+", body).group(0)  # type: ignore[union-attr]
     pack = zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(link).read()))  # noqa: S310 - local S3
     assert "records.pdf" in pack.namelist()
+    records = pack.read("records.html").decode()
+    assert "Family member" in records and "Date of birth" in records  # labels from the catalogue ...
+    for name in ("ft_family_member", "birth_date", "lcs_person", "is_professional"):  # ... never names
+        assert f">{name}<" not in records and f"{name.replace('_', ' ')}<" not in records, name
     assert any(p.get_content_type() == "application/pdf" for p in cover.iter_attachments())
     # every letter recorded as sent, with the message id the server received
     ids = {m["Message-ID"] for m in catcher.messages}
