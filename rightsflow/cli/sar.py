@@ -612,17 +612,39 @@ def run_sar_demo(
 
     settings = settings or load_settings()
     catalog = load_catalog(settings.catalog_dir)
-    urls = {svc.service: svc.store.resolved_url(settings.home) for svc in catalog}
+    # A parent asks Lewisham for their child's records: only Lewisham's services are searched.
+    council = "lewisham" if "lewisham" in catalog.controllers else catalog.default_controller
+    services = catalog.services_of(council) if council else list(catalog.services)
+    urls = {s: catalog[s].store.resolved_url(settings.home) for s in services}
     child = shared_child_example(urls)
     today = date.today()
-    request_id = file_request(settings, SubjectIdentifiers.parse(nhs_number=child.nhs_number), today)
+    parent = {
+        "kind": "parent",
+        "name": "Sam Taylor",
+        "email": "sam.taylor@example.org",
+        "address": ["14 Brownhill Road", "London", "SE6 2AB"],
+    }
+    request_id = file_request(
+        settings,
+        SubjectIdentifiers.parse(nhs_number=child.nhs_number),
+        today,
+        "parent" if council else "self",
+        services if council else None,
+        controller=council,
+        requester_details=parent if council else None,
+    )
     echo(f"filed subject access request {request_id} (a child known to {len(child.services)} services)")
 
     async def go() -> Any:
         client = await _client(settings)
         handle = client.get_workflow_handle_for(SubjectAccessRequest.run, workflow_id(request_id))
         await handle.execute_update(
-            SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
+            SubjectAccessRequest.verify,
+            VerifyInput(
+                identity_received=today.isoformat(),
+                authority_received=today.isoformat() if council else None,
+                parental_responsibility=True if council else None,
+            ),
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -643,6 +665,7 @@ def run_sar_demo(
     pack = result.pack
     echo(f"pack: s3://{settings.s3_bucket}/{pack.pack_key} (sha256 {pack.sha256[:16]}…)")
     echo(f"link (expires {pack.link_expires_at}): {pack.link}")
+    echo(f"letters: rightsflow letters {request_id}")
     return {"request_id": request_id, "pack_key": pack.pack_key, "link": pack.link, "sha256": pack.sha256}
 
 
