@@ -152,6 +152,7 @@ async def test_a_parents_sar_at_lewisham_is_acknowledged_answered_and_searches_o
         "London Borough of Lewisham",
     ):
         assert expected in cover_text, expected
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", re.sub(r"rq_[0-9a-f]+", "", cover_text)), "a raw code"
     for other in ("Westminster", "Manchester", "Camden"):
         assert other not in cover_text
     # the email carries the PDF and a working link to the pack

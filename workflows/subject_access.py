@@ -76,9 +76,14 @@ QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=time
 MAIL = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
 # Versioned: requests filed before letters were sent replay without the letter activities.
 LETTERS = "letters-sent"
+# How the cover letter names each kind of redaction (rightsflow.redaction), with its legal basis.
+_PARA16 = "DPA 2018 Sch 2 para 16"
 WITHHELD_WORDS = {
-    "third_party": "Information about other people (DPA 2018 Sch 2 para 16)",
-    "serious_harm": "Serious harm (DPA 2018 Sch 3)",
+    "household_member": f"Information about other members of the family ({_PARA16})",
+    "related_person": f"Information about other people related to the person ({_PARA16})",
+    "informant": f"Information about people who gave us information ({_PARA16})",
+    "named_in_text": f"Other people named in the records ({_PARA16})",
+    "dpo_added": f"Information the Data Protection Officer withheld on review ({_PARA16} or Sch 3)",
 }
 
 
