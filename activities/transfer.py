@@ -76,6 +76,11 @@ def exchange_ack_key(to_authority: str, transfer_id: str) -> str:
     return opaque_key("inbox", to_authority, transfer_id, "acknowledgement.json")
 
 
+def exchange_rejection_key(to_authority: str, transfer_id: str, attempt: int) -> str:
+    """Where the receiver leaves its rejection of one delivery in the sender's bucket, beside it."""
+    return opaque_key("inbox", to_authority, transfer_id, f"attempt-{attempt}", "rejection.json")
+
+
 # -- inputs and results (opaque references only) ---------------------------------------------------
 
 
@@ -293,6 +298,13 @@ class AckNotice:
 class RejectionNotice:
     attempt: int
     reasons: list[str]
+
+
+@dataclass
+class CheckRejectionInput:
+    transfer_id: str
+    to_authority: str
+    attempt: int  # the delivery whose rejection to look for
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -1102,6 +1114,12 @@ class TransferActivities:
         return self.claims.purge(opaque_key("work", transfer_id) + "/")
 
     @activity.defn
+    def check_rejection(self, inp: CheckRejectionInput) -> RejectionNotice | None:
+        """The receiver's rejection of delivery ``attempt`` left in our bucket, if any (read-only).
+        A document for another transfer, authority or attempt is recorded once and ignored."""
+        return _read_rejection(self.claims, self.register, inp)
+
+    @activity.defn
     def check_acknowledgement(self, inp: CheckAckInput) -> AckNotice | None:
         """The receiver's acknowledgement left in our bucket (``exchange_ack_key``), if any.
 
@@ -1157,6 +1175,43 @@ class TransferActivities:
         )
 
 
+def _read_rejection(
+    claims: ClaimStore, register: Register, inp: CheckRejectionInput
+) -> RejectionNotice | None:
+    key = exchange_rejection_key(inp.to_authority, inp.transfer_id, inp.attempt)
+    try:
+        doc = json.loads(claims.client.get_object(Bucket=claims.bucket, Key=key)["Body"].read())
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    except ValueError:
+        doc = {}
+    if (
+        doc.get("transfer_id") != inp.transfer_id
+        or doc.get("to_authority") != inp.to_authority
+        or doc.get("attempt") != inp.attempt
+        or not isinstance(doc.get("reasons"), list)
+    ):
+        register.audit(
+            f"{inp.transfer_id}:exchange_rejection_invalid:{inp.attempt}",
+            actor="rightsflow",
+            action="transfer.rejection_invalid",
+            request_id=inp.transfer_id,
+            detail={"rejection_key": key},
+        )
+        return None
+    reasons = [str(r)[:300] for r in doc["reasons"][:50]]
+    register.audit(
+        f"{inp.transfer_id}:exchange_rejection_read:{inp.attempt}",
+        actor="rightsflow",
+        action="transfer.rejection_read",
+        request_id=inp.transfer_id,
+        detail={"rejection_key": key, "attempt": inp.attempt, "reasons": reasons[:20]},
+    )
+    return RejectionNotice(inp.attempt, reasons)
+
+
 def _as_column(table: Table, column: str, day: date) -> Any:
     try:
         kind = table.c[column].type.python_type
@@ -1192,7 +1247,15 @@ class TransferIntakeActivities:
 
     @activity.defn
     def validate_delivery(self, inp: ValidateInput) -> ValidationResult:
-        """Fetch the delivered bag, validate it, and keep an accepted one under Object Lock."""
+        """Fetch the delivered bag, validate it, and keep an accepted one under Object Lock.
+
+        A rejection is also left, locked, beside the delivery in the sender's bucket."""
+        result = self._check_delivery(inp)
+        if not result.ok:
+            self._exchange_rejection(inp, result.reasons)
+        return result
+
+    def _check_delivery(self, inp: ValidateInput) -> ValidationResult:
         from rightsflow.s3 import s3_client
 
         src = s3_client(self.settings)
@@ -1385,6 +1448,42 @@ class TransferIntakeActivities:
             list(doc.get("not_placed") or []),
             dict(doc.get("imported") or {}),
         )
+
+    def _exchange_rejection(self, inp: ValidateInput, reasons: list[str]) -> str | None:
+        """A locked rejection beside the delivery in the sender's bucket, for a sender on another
+        deployment (which no signal reaches): it polls for it and resends. Reasons name files and
+        fields only. None (recorded) where the sender gave no write access to the inbox prefix."""
+        from rightsflow.s3 import s3_client
+
+        key = exchange_rejection_key(inp.to_authority, inp.transfer_id, inp.notice.attempt)
+        doc = {
+            "transfer_id": inp.transfer_id,
+            "to_authority": inp.to_authority,
+            "attempt": inp.notice.attempt,
+            "package_sha256": inp.notice.sha256,
+            "rejected_on": datetime.now(UTC).date().isoformat(),
+            "reasons": reasons,
+        }
+        client = s3_client(self.settings)
+        try:
+            if not _object_exists(client, inp.notice.bucket, key):
+                body = json.dumps(doc, indent=2, sort_keys=True).encode()
+                put_locked_object(
+                    client, inp.notice.bucket, key, body, "application/json", _lock_until(inp.lock_days)
+                )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code"))
+            if code not in ("AccessDenied", "403", "NoSuchBucket", "404"):
+                raise
+            self.register.audit(
+                f"intake:{inp.transfer_id}:exchange_rejection_not_written:{inp.notice.attempt}",
+                actor="rightsflow",
+                action="transfer_intake.exchange_rejection_not_written",
+                request_id=inp.transfer_id,
+                detail={"error": code, "attempt": inp.notice.attempt},
+            )
+            return None
+        return key
 
     def _exchange_copy(self, inp: AckInput, doc: dict[str, Any]) -> str | None:
         """A locked copy of the acknowledgement beside the deliveries in the sender's bucket, once.

@@ -85,6 +85,7 @@ def build_activities(settings: Settings) -> list:
         transfer.remove_package,
         transfer.purge_transfer_work,
         transfer.check_acknowledgement,
+        transfer.check_rejection,
     ]
     intake = TransferIntakeActivities(settings, catalog, register)
     activities += [intake.validate_delivery, intake.import_bag, intake.write_ack, intake.record_intake_event]

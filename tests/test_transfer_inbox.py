@@ -142,3 +142,46 @@ async def test_sender_completes_from_the_s3_acknowledgement(
     for p in people:
         assert_absent(raw, _identifying(p), base64_too=True)
     await handle.terminate("test done")
+
+
+async def test_a_rejection_travels_back_through_s3_and_the_sender_resends(
+    two: Authorities,
+    time_skipping_env: Any,
+) -> None:
+    """Camden, on another deployment, rejects a damaged delivery: its locked rejection.json beside
+    the delivery is found by Westminster's poll, which resends from the locked master copy."""
+    from activities.transfer import exchange_rejection_key
+    from rightsflow.s3 import opaque_key
+
+    env = time_skipping_env
+    sender_client = codec_client(env.client, two.sender)
+    receiver_client = codec_client(env.client, two.receiver)
+    s3 = s3_client(two.sender)
+    async with running_worker(sender_client, two.sender), running_worker(receiver_client, two.receiver):
+        tid, handle = await _inbox_only_transfer(sender_client, two, 6)
+        inbox = opaque_key("inbox", "camden", tid, "attempt-1", "package.zip")
+        body = s3.get_object(Bucket=two.sender.s3_bucket, Key=inbox)["Body"].read()
+        s3.put_object(Bucket=two.sender.s3_bucket, Key=inbox, Body=body[:-10] + b"0123456789")  # damaged
+        assert (await _scan(receiver_client, two)).started == [tid]
+        key = exchange_rejection_key("camden", tid, 1)
+        for _ in range(100):  # the intake validates and rejects
+            st = await receiver_client.get_workflow_handle(intake_workflow_id(tid)).query(
+                TransferIntake.status
+            )
+            if st.rejections:
+                break
+            await env.sleep(timedelta(seconds=1))
+        doc = json.loads(s3.get_object(Bucket=two.sender.s3_bucket, Key=key)["Body"].read())
+        assert doc["attempt"] == 1 and doc["transfer_id"] == tid and doc["reasons"]
+        assert s3.head_object(Bucket=two.sender.s3_bucket, Key=key).get("ObjectLockMode") == "COMPLIANCE"
+        await env.sleep(timedelta(hours=1, minutes=5))  # the sender's next poll
+        st = await _wait(handle, "awaiting_acknowledgement")
+        for _ in range(50):
+            st = await handle.query(PortabilityTransfer.status)
+            if st.deliveries == 2:
+                break
+            await env.sleep(timedelta(seconds=1))
+    assert st.deliveries == 2 and st.rejections == [doc["reasons"]]
+    trail = [e.action for e in Register(two.sender).audit_trail(tid)]
+    assert "transfer.rejection_read" in trail and "transfer.rejected_by_receiver" in trail
+    await handle.terminate("test done")

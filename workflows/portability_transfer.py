@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.transfer import (
         AckNotice,
         CheckAckInput,
+        CheckRejectionInput,
         Delivered,
         DeliverInput,
         FamilyCheck,
@@ -212,6 +213,18 @@ class PortabilityTransfer:
         )
         if found is not None and self._ack is None:
             self._ack = found
+        # a receiver on another deployment leaves its rejection of the latest delivery the same way
+        if self._ack is None and self._deliveries and workflow.patched("transfer-rejection-s3-poll"):
+            attempt = self._deliveries[-1].attempt
+            if all(r.attempt != attempt for r in self._rejections):
+                rejection = await workflow.execute_activity_method(
+                    TransferActivities.check_rejection,
+                    CheckRejectionInput(self._inp.transfer_id, self._inp.to_authority, attempt),
+                    start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=QUICK,
+                )
+                if rejection is not None and all(r.attempt != rejection.attempt for r in self._rejections):
+                    self._rejections.append(rejection)
 
     async def _wait_or_poll(self, woken: Any, until: datetime | None) -> bool:
         """Wait until woken or ``until`` (None: no limit), looking in S3 every poll interval.
@@ -233,7 +246,7 @@ class PortabilityTransfer:
                 return True
             except TimeoutError:
                 await self._look_for_ack()
-                if self._ack is not None:
+                if woken():  # an acknowledgement, or a rejection, was found in S3
                     return True
 
     async def _await_acknowledgement(self) -> None:
@@ -285,7 +298,7 @@ class PortabilityTransfer:
                     continue
             if self._poll is not None:  # look once more before reminding anyone
                 await self._look_for_ack()
-                if self._ack is not None:
+                if woken():
                     continue
             self._fired.append(name)
             if name == "escalation":
