@@ -201,3 +201,23 @@ def test_smtp_url_forms():
     assert (c.user, c.password) == ("u", "pw") and "pw" not in c.where()
     with pytest.raises(ValueError, match="smtp:// or smtps://"):
         smtp_config({"RIGHTSFLOW_SMTP_URL": "http://relay"})
+
+
+def test_print_batch_command_prints_the_batch_key_and_a_link(ls):
+    from rightsflow.cli import app
+
+    by_post = {
+        "kind": "solicitor",
+        "name": "Patel & Co Solicitors",
+        "address": ["1 High Street", "London SE13"],
+    }
+    reg, rid = _request(ls, by_post)
+    letters = Letters(ls, load_catalog(ls.catalog_dir), reg)
+    Mailer(letters, config=None).deliver(letters.issue(rid, "acknowledgement").letter_id)
+    runner = CliRunner()
+    result = runner.invoke(app, ["print-batch"])
+    assert result.exit_code == 0, result.output
+    assert "1 letter(s) in one PDF" in result.output and "print-batches/" in result.output
+    assert "Patel" not in result.output
+    assert "No postal letters to print" in runner.invoke(app, ["print-batch"]).output
+    assert runner.invoke(app, ["print-batch", "--date", "yesterday"]).exit_code == 2
