@@ -37,6 +37,9 @@ class FakeService:
     async def extend(self, request_id: str, *, reason: str, actor: str) -> None:
         self.calls.append(("extend", request_id, {"reason": reason, "actor": actor}))
 
+    async def refuse_transfer(self, request_id: str, *, reason: str, actor: str) -> None:
+        self.calls.append(("refuse_transfer", request_id, {"reason": reason, "actor": actor}))
+
 
 @pytest.fixture
 def console(settings: Settings, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
@@ -300,3 +303,92 @@ def test_working_days_and_badges() -> None:
     assert badge_for("open", date(2026, 12, 4), 6, False).text == "On track"
     assert badge_for("open", date(2026, 12, 4), -1, False).text == "Overdue"
     assert badge_for("open", date(2026, 12, 4), 3, True).text == "Paused"
+
+
+def test_reports_show_the_audit_chain_verified_a_chart_and_csv(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, _ = console
+    today = date.today()
+    a_request(register, today - timedelta(days=3), today + timedelta(days=25))
+    client = signed_in(app, "rita")
+    page = client.get("/reports").text
+    assert "Audit log verified" in page and "<svg" in page and "Requests received and closed" in page
+    csv_text = client.get("/reports.csv").text.splitlines()
+    assert csv_text[0].startswith("Month,Type,Received,Closed")
+    assert f"{(today - timedelta(days=3)):%Y-%m},Subject access,1,0" in csv_text[1]
+
+
+def test_transfer_refusal_needs_a_reason_and_goes_to_the_service(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, fake = console
+    ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=NHS))
+    rid = register.create_request("transfer", ref, received_on=date.today()).request_id
+    register.update_request(rid, stage="awaiting_approval")
+    client = signed_in(app, "dana")
+    page = client.get("/transfers").text
+    assert rid in page and "Refuse" in page
+    token = csrf_of(page)
+    r = client.post(f"/transfers/{rid}", data={"csrf_token": token, "decision": "refuse"})
+    assert r.status_code == 400 and "Enter why the transfer is refused" in r.text
+    r = client.post(
+        f"/transfers/{rid}",
+        data={"csrf_token": token, "decision": "refuse", "reason": "the family has not moved"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert fake.calls[-1] == ("refuse_transfer", rid, {"reason": "the family has not moved", "actor": "dana"})
+    auditor = signed_in(app, "audrey")
+    r = auditor.post(f"/transfers/{rid}", data={"csrf_token": csrf_of(auditor.get("/transfers").text)})
+    assert r.status_code == 403
+
+
+def test_a_records_manager_decides_a_review_item_and_an_auditor_cannot(console) -> None:  # type: ignore[no-untyped-def]
+    from rightsflow.retention import RetentionReview
+
+    app, register, _ = console
+    ref = "rh" + "0" * 22
+    with register.session() as s:
+        s.add(
+            RetentionReview(
+                service="lewisham_childrens_social_care",
+                household_ref=ref,
+                rule_id="child_in_need_case_file",
+                household_keys=json.dumps({"people": [], "groups": []}),
+                stages=1,
+                stage=1,
+                due_on=date.today(),
+                status="open",
+                opened_sweep="sweep-test",
+                opened_on=date.today(),
+            )
+        )
+    auditor = signed_in(app, "audrey")
+    page = auditor.get("/retention").text
+    assert ref[:12] in page and "Approve disposal" not in page
+    r = auditor.post(f"/retention/reviews/{ref}", data={"csrf_token": csrf_of(page), "decision": "approve"})
+    assert r.status_code == 403
+    rita = signed_in(app, "rita")
+    token = csrf_of(rita.get("/retention").text)
+    r = rita.post(
+        f"/retention/reviews/{ref}", data={"csrf_token": token, "decision": "extend", "extend_to": "soon"}
+    )
+    assert r.status_code == 400 and "govuk-error-summary" in r.text and "Enter the date" in r.text
+    r = rita.post(
+        f"/retention/reviews/{ref}",
+        data={"csrf_token": token, "decision": "approve", "service": "lewisham_childrens_social_care"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    with register.session() as s:
+        item = s.get(RetentionReview, ("lewisham_childrens_social_care", ref, "child_in_need_case_file"))
+        assert item.status == "approved" and json.loads(item.approvals)[0]["by"] == "rita"
+
+
+def test_withheld_text_is_shown_highlighted_in_its_field() -> None:
+    from rightsflow.console.actions import _highlight
+    from rightsflow.redaction import MASK
+
+    one = {"text": "Kelly Brown", "released": False}
+    released = {"text": "Sam", "released": True}
+    pieces = _highlight(f"Visit with {MASK} and Sam at home", [one, released])
+    assert ("Kelly Brown", "rf-withheld", one) in pieces
+    assert ("Sam", "rf-released", released) in pieces
+    assert "".join(p[0] for p in pieces) == "Visit with Kelly Brown and Sam at home"

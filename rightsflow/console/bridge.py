@@ -140,3 +140,27 @@ class SarBridge:
         return await self._update(
             request_id, SubjectAccessRequest.reject, RejectInput(exemption=exemption, decided_by=actor)
         )
+
+    # -- transfers and portability ---------------------------------------------------------------
+    async def _transfer(self, request_id: str, update: str, arg: Any) -> Any:
+        from activities.transfer import transfer_workflow_id
+        from rightsflow.codec import connect_client
+
+        if self._client is None:
+            self._client = await connect_client(self.settings)
+        handle = self._client.get_workflow_handle(transfer_workflow_id(request_id))
+        return await handle.execute_update(update, arg)
+
+    async def approve_transfer(self, request_id: str, *, actor: str) -> Any:
+        from workflows.portability_transfer import ApproveTransfer, PortabilityTransfer
+
+        return await self._transfer(
+            request_id, PortabilityTransfer.approve, ApproveTransfer(decided_by=actor)
+        )
+
+    async def refuse_transfer(self, request_id: str, *, reason: str, actor: str) -> Any:
+        from workflows.portability_transfer import PortabilityTransfer, RefuseTransfer
+
+        return await self._transfer(
+            request_id, PortabilityTransfer.refuse, RefuseTransfer(reason=reason, decided_by=actor)
+        )

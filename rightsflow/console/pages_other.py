@@ -79,7 +79,7 @@ async def dry_run(request: Request) -> Response:
     except Exception as exc:  # noqa: BLE001 - shown on the page, nothing was changed
         errors = FormErrors()
         errors.add("service", f"The dry run could not run: {type(exc).__name__}")
-        return await retention_page(request, errors=errors)
+        return await retention_page(request, errors=errors, status_code=400)
     return await retention_page(request, dry_run=_report(result), dry_run_as_of=result.as_of)
 
 
@@ -124,7 +124,7 @@ async def review_decide(request: Request) -> Response:
         except (ReviewError, LookupError, KeyError, ValueError) as exc:
             errors.add(f"decision-{ref}", f"This could not be done: {str(exc)[:200]}")
     if errors:
-        return await retention_page(request, errors=errors)
+        return await retention_page(request, errors=errors, status_code=400)
     return RedirectResponse("/retention?done=decided", status_code=303)
 
 
@@ -156,7 +156,7 @@ async def certificate(request: Request) -> Response:
 # -- transfers -------------------------------------------------------------------------------------
 
 
-async def transfers_page(request: Request) -> Response:
+async def transfers_page(request: Request, **extra: Any) -> Response:
     require(request, "dpo", "auditor")
     with request.app.state.register.session() as s:
         rows = list(
@@ -174,6 +174,7 @@ async def transfers_page(request: Request) -> Response:
         notice={"approve": "The transfer was approved.", "refuse": "The transfer was refused."}.get(
             request.query_params.get("done", "")
         ),
+        **extra,
     )
 
 
@@ -181,18 +182,23 @@ async def transfer_decide(request: Request) -> Response:
     form = await checked_form(request)
     user = require(request, "dpo")
     request_id, decision = request.path_params["request_id"], form_str(form, "decision")
-    svc = actions.service(request)
+    errors = FormErrors()
+    reason = form_str(form, "reason")
     if decision not in ("approve", "refuse"):
-        raise HTTPException(400, "Choose approve or refuse.")
-    try:
-        if decision == "approve":
-            await svc.approve_transfer(request_id, actor=user.username)
-        else:
-            await svc.refuse_transfer(
-                request_id, reason=form_str(form, "reason") or None, actor=user.username
-            )
-    except Exception as exc:  # noqa: BLE001
-        raise HTTPException(409, f"This could not be done: {actions._refusal(exc)}") from None
+        errors.add(f"reason-{request_id}", "Choose approve or refuse")
+    elif decision == "refuse" and len(reason) < 5:
+        errors.add(f"reason-{request_id}", "Enter why the transfer is refused")
+    if not errors:
+        svc = actions.service(request)
+        try:
+            if decision == "approve":
+                await svc.approve_transfer(request_id, actor=user.username)
+            else:
+                await svc.refuse_transfer(request_id, reason=reason, actor=user.username)
+        except Exception as exc:  # noqa: BLE001 - the workflow's refusal, shown on the page
+            errors.add(f"reason-{request_id}", f"This could not be done: {actions._refusal(exc)}")
+    if errors:
+        return await transfers_page(request, errors=errors, status_code=400)
     return RedirectResponse(f"/transfers?done={decision}", status_code=303)
 
 
