@@ -1006,10 +1006,9 @@ class TransferActivities:
         """Signal-with-start the receiver's TransferIntake (same Temporal namespace)."""
         from temporalio.common import WorkflowIDConflictPolicy
 
-        from workflows.transfer_intake import TransferIntake
-
+        # started by its type name: activities never import workflow classes
         await self._temporal().start_workflow(
-            TransferIntake.run,
+            "TransferIntake",
             IntakeInput(
                 transfer_id=inp.transfer_id,
                 from_authority=inp.from_authority,

@@ -130,8 +130,6 @@ class TransferInboxActivities:
         from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
         from temporalio.exceptions import WorkflowAlreadyStartedError
 
-        from workflows.transfer_intake import TransferIntake
-
         if not any(s.authority_code == inp.authority for s in self.catalog):
             raise ValueError(f"no service of authority {inp.authority} in this catalogue")
         bucket = inp.bucket or self.claims.bucket
@@ -166,7 +164,7 @@ class TransferInboxActivities:
             outcome = "started"
             try:
                 await self._temporal().start_workflow(
-                    TransferIntake.run,
+                    "TransferIntake",  # by its type name: activities never import workflow classes
                     IntakeInput(
                         transfer_id=tid,
                         from_authority=doc["from_authority"],
