@@ -37,6 +37,10 @@ class FakeService:
     async def extend(self, request_id: str, *, reason: str, actor: str) -> None:
         self.calls.append(("extend", request_id, {"reason": reason, "actor": actor}))
 
+    async def file_erasure(self, ids: SubjectIdentifiers, received: date, *, ground: str, actor: str) -> str:
+        self.calls.append(("file_erasure", ids.nhs_number, {"ground": ground, "actor": actor}))
+        return "rq_fake"
+
     async def refuse_transfer(self, request_id: str, *, reason: str, actor: str) -> None:
         self.calls.append(("refuse_transfer", request_id, {"reason": reason, "actor": actor}))
 
@@ -392,3 +396,39 @@ def test_withheld_text_is_shown_highlighted_in_its_field() -> None:
     assert ("Kelly Brown", "rf-withheld", one) in pieces
     assert ("Sam", "rf-released", released) in pieces
     assert "".join(p[0] for p in pieces) == "Visit with Kelly Brown and Sam at home"
+
+
+def test_new_request_form_checks_the_nhs_number_and_dates_and_files_by_kind(console) -> None:  # type: ignore[no-untyped-def]
+    app, _, fake = console
+    client = signed_in(app, "dana")
+    token = csrf_of(client.get("/requests/new").text)
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    r = client.post(
+        "/requests/new",
+        data={
+            "csrf_token": token,
+            "request_type": "erasure",
+            "received": tomorrow,
+            "nhs_number": "943 476 5918",
+        },
+    )
+    assert r.status_code == 400
+    start = r.text.index("govuk-error-summary__list")
+    summary = r.text[start : r.text.index("</ul>", start)]
+    assert 'href="#nhs_number"' in summary and "check digit" in summary
+    assert 'href="#received"' in summary and "today or in the past" in summary
+    assert "5918" not in summary  # the identifier is never echoed
+    assert fake.calls == []
+    r = client.post(
+        "/requests/new",
+        data={
+            "csrf_token": token,
+            "request_type": "erasure",
+            "received": date.today().isoformat(),
+            "nhs_number": "943 476 5919",
+            "ground": "no-longer-needed",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/requests/rq_fake?done=filed"
+    assert fake.calls == [("file_erasure", NHS, {"ground": "no-longer-needed", "actor": "dana"})]

@@ -24,6 +24,14 @@ log = logging.getLogger("rightsflow.console")
 
 FILEABLE = {
     "subject_access": "Subject access request (Article 15)",
+    "erasure": "Erasure request (Article 17)",
+}
+GROUNDS = {
+    "consent-withdrawn": "Consent withdrawn",
+    "no-longer-needed": "No longer needed for its purpose",
+    "objection": "The person objected",
+    "unlawful": "Processed unlawfully",
+    "other": "Another ground",
 }
 REQUESTERS = {"self": "The person themselves", "parent": "A parent", "representative": "A representative"}
 NOTICES = {
@@ -145,6 +153,8 @@ def available_actions(user: User, req: RightsRequest, live: dict[str, Any] | Non
     if req.status == "closed" or user.role not in ("dpo", "service_lead"):
         return set()
     if user.role == "service_lead":
+        return {"matches"}
+    if req.request_type != "subject_access":  # other kinds: decided from the command line for now
         return {"matches"}
     stage = (live or {}).get("stage") or req.stage
     acts = {"verify", "clarify", "extend", "reject", "matches"}
@@ -409,10 +419,16 @@ async def file_request(request: Request, kind: str, form: FormData) -> tuple[For
             errors.add(field, str(exc)[:1].upper() + str(exc)[1:])
     if errors:
         return errors, ""
+    ground = form_str(form, "ground") or "consent-withdrawn"
+    if kind == "erasure" and ground not in GROUNDS:
+        errors.add("ground", "Choose the ground for erasure")
+        return errors, ""
     try:
-        request_id = await service(request).file_sar(
-            ids, date.fromisoformat(received), requester=requester, actor=user.username
-        )
+        day = date.fromisoformat(received)
+        if kind == "erasure":
+            request_id = await service(request).file_erasure(ids, day, ground=ground, actor=user.username)
+        else:
+            request_id = await service(request).file_sar(ids, day, requester=requester, actor=user.username)
     except Exception as exc:  # noqa: BLE001
         errors.add("received", f"The request could not be filed, nothing was recorded: {_refusal(exc)}")
         return errors, ""

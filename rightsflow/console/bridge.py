@@ -86,6 +86,22 @@ class SarBridge:
         )
         return request_id
 
+    async def file_erasure(self, ids: Any, received: date, *, ground: str, actor: str) -> str:
+        """An erasure request (Art 17), filed by the command line's own filing function."""
+        from rightsflow.cli.rights import _file
+        from workflows.erasure import Erasure, ErasureInput
+
+        def make(rid: str, ref: str) -> Any:
+            return ErasureInput(
+                request_id=rid, subject_ref=ref, received_on=received.isoformat(), ground=ground
+            )
+
+        request_id = await asyncio.to_thread(_file, "erasure", ids, received, make, Erasure.run)
+        Register(self.settings).audit(
+            f"{request_id}:console.filed", actor=actor, action="console.request.filed", request_id=request_id
+        )
+        return request_id
+
     # -- decisions -------------------------------------------------------------------------------
     async def verify(self, request_id: str, *, actor: str, **dates: str | None) -> Any:
         from workflows.subject_access import SubjectAccessRequest, VerifyInput
