@@ -48,3 +48,14 @@ def test_filing_refuses_a_bad_controller_or_requester(settings, extra, expected)
     result = CliRunner().invoke(app, [*BASE, *extra])
     assert result.exit_code == 2, result.output
     assert expected in result.output
+
+
+def test_a_rights_request_cannot_reach_another_councils_service(settings):
+    result = CliRunner().invoke(
+        app,
+        ["erase", *BASE[1:], "--controller", "lewisham", "--service", "westminster_family_hub"],
+    )
+    assert result.exit_code == 2, result.output
+    assert (
+        "--service westminster_family_hub is not one of the services of controller lewisham" in result.output
+    )

@@ -23,6 +23,15 @@ from rightsflow.erasure import EXEMPTIONS, GROUNDS, RESTRICTION_REASONS
 from rightsflow.register import Register
 
 from .common import fail, settings_and_catalog
+from .parties import (
+    ControllerOpt,
+    Parties,
+    RequesterAddressOpt,
+    RequesterEmailOpt,
+    RequesterNameOpt,
+    RequesterOpt,
+    resolve_parties,
+)
 from .sar import _client, received_and_subject
 from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt
 
@@ -94,8 +103,32 @@ def _run(settings: Settings, wid: str, action: Callable[[Any], Awaitable[T]]) ->
         fail(f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__})", code=1)
 
 
+def _parties(
+    controller: str | None,
+    requester: str,
+    name: str | None,
+    email: str | None,
+    address: str | None,
+    service: list[str] | None,
+) -> tuple[Parties, list[str] | None]:
+    """The council and requester, and the services the request reaches (only that council's)."""
+    _, catalog = settings_and_catalog()
+    who = resolve_parties(catalog, controller, requester, name, email, address)
+    if who.services is None:
+        return who, service
+    outside = [s for s in service or [] if s not in who.services]
+    if outside:
+        fail(f"--service {outside[0]} is not one of the services of controller {who.controller}")
+    return who, service or who.services
+
+
 def _file(
-    request_type: str, ids: Any, received: date, make_input: Callable[[str, str], Any], run: Any
+    request_type: str,
+    ids: Any,
+    received: date,
+    make_input: Callable[[str, str], Any],
+    run: Any,
+    parties: Parties | None = None,
 ) -> str:
     settings, _ = settings_and_catalog()
 
@@ -104,7 +137,14 @@ def _file(
         register = Register(settings)
         register.create_schema()
         ref = register.register_subject(ids)
-        req = register.create_request(request_type, ref, received_on=received)
+        req = register.create_request(
+            request_type,
+            ref,
+            received_on=received,
+            requester=parties.requester if parties else "self",
+            controller=parties.controller if parties else None,
+            requester_details=parties.details if parties else None,
+        )
         wid = workflow_id(request_type, req.request_id)
         register.update_request(req.request_id, workflow_id=wid)
         await client.start_workflow(
@@ -133,6 +173,11 @@ def erase(
     postcode: PostcodeOpt = None,
     ground: Annotated[str, typer.Option("--ground", help="|".join(GROUNDS))] = "consent-withdrawn",
     service: ServiceOpt = None,
+    controller: ControllerOpt = None,
+    requester: RequesterOpt = "self",
+    requester_name: RequesterNameOpt = None,
+    requester_email: RequesterEmailOpt = None,
+    requester_address: RequesterAddressOpt = None,
 ) -> None:
     """File an erasure request (Art 17); prints its request id."""
     from workflows.erasure import Erasure, ErasureInput
@@ -140,6 +185,9 @@ def erase(
     if ground not in GROUNDS:
         fail(f"--ground must be one of {', '.join(GROUNDS)}")
     day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
+    who, service = _parties(
+        controller, requester, requester_name, requester_email, requester_address, service
+    )
     typer.echo(
         _file(
             "erasure",
@@ -153,6 +201,7 @@ def erase(
                 services=service or None,
             ),
             Erasure.run,
+            parties=who,
         )
     )
 
@@ -167,6 +216,11 @@ def restrict(
     reason: Annotated[str, typer.Option("--reason", help="|".join(RESTRICTION_REASONS))] = "accuracy",
     notice_days: Annotated[int, typer.Option("--notice-days", help="Wait between telling and lifting.")] = 14,
     service: ServiceOpt = None,
+    controller: ControllerOpt = None,
+    requester: RequesterOpt = "self",
+    requester_name: RequesterNameOpt = None,
+    requester_email: RequesterEmailOpt = None,
+    requester_address: RequesterAddressOpt = None,
 ) -> None:
     """Restrict processing of the subject's records in every service that holds them (Art 18)."""
     from workflows.restriction import Restriction, RestrictionInput
@@ -174,6 +228,9 @@ def restrict(
     if reason not in RESTRICTION_REASONS:
         fail(f"--reason must be one of {', '.join(RESTRICTION_REASONS)}")
     day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
+    who, service = _parties(
+        controller, requester, requester_name, requester_email, requester_address, service
+    )
     typer.echo(
         _file(
             "restriction",
@@ -188,6 +245,7 @@ def restrict(
                 notice_days=notice_days,
             ),
             Restriction.run,
+            parties=who,
         )
     )
 
@@ -200,6 +258,11 @@ def object_(
     dob: DobOpt = None,
     postcode: PostcodeOpt = None,
     service: ServiceOpt = None,
+    controller: ControllerOpt = None,
+    requester: RequesterOpt = "self",
+    requester_name: RequesterNameOpt = None,
+    requester_email: RequesterEmailOpt = None,
+    requester_address: RequesterAddressOpt = None,
     notice_days: Annotated[
         int, typer.Option("--notice-days", help="Wait between telling the person and lifting.")
     ] = 14,
@@ -216,6 +279,9 @@ def object_(
     if notice_days < 0:
         fail("--notice-days cannot be negative")
     day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
+    who, service = _parties(
+        controller, requester, requester_name, requester_email, requester_address, service
+    )
     typer.echo(
         _file(
             "objection",
@@ -229,6 +295,7 @@ def object_(
                 notice_days=notice_days,
             ),
             Objection.run,
+            parties=who,
         )
     )
 
@@ -245,6 +312,11 @@ def withdraw_consent(
         typer.Option("--service", help="Only these consent-based services (default: every one)."),
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the outcome and print it.")] = False,
+    controller: ControllerOpt = None,
+    requester: RequesterOpt = "self",
+    requester_name: RequesterNameOpt = None,
+    requester_email: RequesterEmailOpt = None,
+    requester_address: RequesterAddressOpt = None,
 ) -> None:
     """Record a withdrawal of consent (Art 7(3)) in the consent-based services; sharing stops.
 
@@ -260,7 +332,8 @@ def withdraw_consent(
             fail(f"no service {s} in the catalogue")
         if s not in consent_based:
             fail(f"{s} is not consent-based: there is no consent to withdraw (use rightsflow object)")
-    services = sorted(set(service or consent_based))
+    who, scope = _parties(controller, requester, requester_name, requester_email, requester_address, None)
+    services = sorted(s for s in set(service or consent_based) if scope is None or s in scope)
     if not services:
         fail("no consent-based service in the catalogue")
     day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
@@ -272,6 +345,7 @@ def withdraw_consent(
             request_id=rid, subject_ref=ref, received_on=day.isoformat(), services=services
         ),
         ConsentWithdrawal.run,
+        parties=who,
     )
     typer.echo(request_id)
     hint = erasure_hint(day.isoformat(), services, "consent-withdrawn")
@@ -311,12 +385,20 @@ def rectify(
     dob: DobOpt = None,
     postcode: PostcodeOpt = None,
     service: ServiceOpt = None,
+    controller: ControllerOpt = None,
+    requester: RequesterOpt = "self",
+    requester_name: RequesterNameOpt = None,
+    requester_email: RequesterEmailOpt = None,
+    requester_address: RequesterAddressOpt = None,
 ) -> None:
     """File a rectification (Art 16): restricted while checked, then corrected or a statement attached."""
     from rightsflow.erasure import rectifiable_fields
     from workflows.rectification import Rectification, RectificationInput
 
     day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
+    who, service = _parties(
+        controller, requester, requester_name, requester_email, requester_address, service
+    )
     _, catalog = settings_and_catalog()
     try:
         if not any(rectifiable_fields(svc, field) for svc in catalog):
@@ -337,6 +419,7 @@ def rectify(
                 services=service or None,
             ),
             Rectification.run,
+            parties=who,
         )
     )
 
