@@ -1,0 +1,170 @@
+"""Disposal inside one store transaction per batch: destroy, anonymise, and the rows an archive holds."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    delete,
+    inspect,
+    select,
+    update,
+)
+
+from ..catalog import RetentionRule
+from .households import Household, _key_chunks, _select_in
+from .plan import StorePlan
+from .schedule import RetentionPlanError
+
+# --------------------------------------------------------------------------------------------------
+# disposal (one store transaction per batch)
+
+
+def _scope_keys(
+    conn: Connection, plan: StorePlan, people: list[Any], groups: list[Any]
+) -> dict[str, list[Any]]:
+    """Primary keys of in-scope rows that other in-scope rows reference (parents before children)."""
+    keys: dict[str, list[Any]] = {plan.person_table: list(people)}
+    if plan.group_table:
+        keys[plan.group_table] = list(groups)
+    referenced = {p[1] for c in plan.scope for p in plan.parents[c]}
+    for c in plan.scope:
+        if c in keys or c not in referenced:
+            continue
+        pkcol = plan.map.c(c, plan.primary_keys[c][0])
+        found: set[Any] = set()
+        for col, parent, _ in plan.parents[c]:
+            fk = plan.map.c(c, col)
+            found.update(
+                r[0]
+                for r in _select_in(
+                    conn, lambda ch, f=fk, p=pkcol: select(p).where(f.in_(ch)), keys.get(parent, [])
+                )
+            )
+        keys[c] = sorted(found, key=str)
+    return keys
+
+
+def _row_filter(plan: StorePlan, c: str, keys: dict[str, list[Any]]) -> list[tuple[Any, list[Any]]]:
+    """(column, values) pairs: a row of ``c`` belongs to the households if any column matches."""
+    if c in (plan.person_table, plan.group_table) and c in keys:
+        pk = plan.person_key if c == plan.person_table else plan.group_key
+        return [(plan.map.c(c, pk or ""), keys[c])]
+    return [(plan.map.c(c, col), keys.get(parent, [])) for col, parent, _ in plan.parents[c]]
+
+
+def destroy_rows(
+    conn: Connection, plan: StorePlan, people: list[Any], groups: list[Any], keep: set[str] = frozenset()
+) -> int:  # type: ignore[assignment]
+    """Delete every in-scope row of these households, children first; skip collections in ``keep``."""
+    keys = _scope_keys(conn, plan, people, groups)
+    total = 0
+    for c in plan.delete_order:
+        if c in keep:
+            continue
+        t = plan.map.t(c)
+        for colobj, values in _row_filter(plan, c, keys):
+            for ch in _key_chunks(conn, values):
+                total += conn.execute(delete(t).where(colobj.in_(ch))).rowcount or 0
+    return total
+
+
+@dataclass(frozen=True)
+class AnonymisePlan:
+    keep_collections: frozenset[str]
+    clear: dict[str, dict[str, Any]]  # collection -> column -> value written
+
+
+def anonymise_plan(plan: StorePlan, rule: RetentionRule, engine: Engine) -> AnonymisePlan:
+    """Which rows stay (the kept fields' collections and what they reference) and what is cleared."""
+    kept_fields: dict[str, set[str]] = defaultdict(set)
+    for kf in rule.anonymise_keep:
+        c, _, f = kf.partition(".")
+        kept_fields[c].add(f)
+    keep = set(kept_fields)
+    changed = True
+    while changed:
+        changed = False
+        for c in list(keep):
+            for _, parent, _ in plan.parents.get(c, []):
+                if parent not in keep:
+                    keep.add(parent)
+                    changed = True
+    insp = inspect(engine)
+    clear: dict[str, dict[str, Any]] = {}
+    for c in keep:
+        structural = set(plan.primary_keys.get(c, [])) | {col for col, _, _ in plan.parents.get(c, [])}
+        columns = {col["name"]: col for col in insp.get_columns(c)}
+        out: dict[str, Any] = {}
+        for f in plan.map.service.columns[c]:
+            if f in structural or f in kept_fields.get(c, set()) or f == plan.restricted:
+                continue
+            info = columns.get(f)
+            if info is None:
+                continue
+            if info["nullable"]:
+                out[f] = None
+            elif (
+                isinstance(getattr(info["type"], "length", None), int)
+                or "CHAR" in str(info["type"]).upper()
+                or "TEXT" in str(info["type"]).upper()
+            ):
+                out[f] = ""
+            else:
+                raise RetentionPlanError(
+                    f"{plan.service}: cannot anonymise {c}.{f}: not nullable and not text; keep it or map it"
+                )
+        clear[c] = out
+    return AnonymisePlan(frozenset(keep), clear)
+
+
+def anonymise_rows(
+    conn: Connection, plan: StorePlan, anon: AnonymisePlan, people: list[Any], groups: list[Any]
+) -> int:
+    total = destroy_rows(conn, plan, people, groups, keep=set(anon.keep_collections))
+    keys = _scope_keys(conn, plan, people, groups)
+    for c in plan.scope:
+        if c not in anon.keep_collections or not anon.clear.get(c):
+            continue
+        t = plan.map.t(c)
+        values = {plan.map.c(c, f): v for f, v in anon.clear[c].items()}
+        for colobj, vals in _row_filter(plan, c, keys):
+            for ch in _key_chunks(conn, vals):
+                total += conn.execute(update(t).where(colobj.in_(ch)).values(values)).rowcount or 0
+    return total
+
+
+def household_rows(conn: Connection, plan: StorePlan, hh: Household) -> dict[str, list[dict[str, Any]]]:
+    """Every in-scope row of one household, by collection (for the archive package)."""
+    keys = _scope_keys(conn, plan, hh.people, hh.groups)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for c in plan.scope:
+        t = plan.map.t(c)
+        seen: set[tuple] = set()
+        rows: list[dict[str, Any]] = []
+        for colobj, vals in _row_filter(plan, c, keys):
+            for ch in _key_chunks(conn, vals):
+                for r in conn.execute(select(*t.c).where(colobj.in_(ch))).mappings():
+                    ident = tuple(r[k] for k in plan.primary_keys.get(c) or list(r.keys()))
+                    if ident not in seen:
+                        seen.add(ident)
+                        rows.append(dict(r))
+        out[c] = rows
+    return out
+
+
+def rows_json(rows: dict[str, list[dict[str, Any]]]) -> dict[str, bytes]:
+    return {
+        c: json.dumps(
+            rs,
+            default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v),
+            sort_keys=True,
+            indent=1,
+        ).encode()
+        for c, rs in rows.items()
+    }
