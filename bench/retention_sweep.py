@@ -242,6 +242,41 @@ def copy_store(
     return {s: PG_ADMIN.rsplit("/", 1)[0] + f"/{copy}" for s in urls}, (admin, copy)
 
 
+CSC_SERVICE = "lewisham_childrens_social_care"
+
+
+def analyze(urls: dict[str, str]) -> None:
+    """Statistics for the planner: a server with autovacuum off (as during bulk loads) has none."""
+    for url in set(urls.values()):
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+        engine.dispose()
+
+
+def explain_walk(url: str, keys: int = 50) -> None:
+    """The plans of one level of the social-care household walk for ``keys`` people: both ends of
+    each relationship asked for at once (``OR``, as before) and as two indexed queries (now)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        first = text(f"SELECT person_id FROM lcs_person ORDER BY person_id LIMIT {keys}")
+        people = list(conn.execute(first).scalars())
+        # The shape the sweep sends: the keys as one array parameter, unnested.
+        ids = "(SELECT unnest(CAST(:keys AS bigint[])))"
+        pairs = "SELECT person_id, related_person_id FROM lcs_relationship WHERE"
+        queries = {
+            "before (a IN ... OR b IN ...)": f"{pairs} person_id IN {ids} OR related_person_id IN {ids}",
+            "after (a IN ...)": f"{pairs} person_id IN {ids}",
+            "after (b IN ...)": f"{pairs} related_person_id IN {ids}",
+        }
+        for label, q in queries.items():
+            plan = [r[0] for r in conn.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF) {q}"), {"keys": people})]
+            skip = ("Planning", "Recheck", "Index Cond", "Filter:", "Hash Cond", "Heap Blocks")
+            shown = [p.strip() for p in plan if not p.strip().startswith(skip)]
+            print(f"# EXPLAIN {label}, {keys} people: " + " | ".join(shown), flush=True)
+    engine.dispose()
+
+
 def drop(handle: object) -> None:
     if handle is None:
         return
@@ -314,7 +349,14 @@ def main() -> None:
                 tmp = Path(td)
                 (tmp / "a").mkdir()
                 urls, handle = backend_urls(backend, tmp, "a", services)
+                t0 = time.monotonic()
                 seed_stores(urls, families=n, seed=7, as_of=AS_OF, progress=False)
+                if backend == "postgres":
+                    analyze(urls)
+                took = time.monotonic() - t0
+                print(f"# {backend} {n:,} families per store seeded in {took:.0f} s", flush=True)
+                if backend == "postgres" and CSC_SERVICE in urls:
+                    explain_walk(urls[CSC_SERVICE])
                 urls_b, handle_b = copy_store(backend, urls, tmp, handle)
                 try:
                     sweeps = asyncio.run(run_sweeps(tmp / "home", urls, args.batch_size))
