@@ -123,9 +123,19 @@ class SarBridge:
     ) -> Any:
         from workflows.subject_access import ClarifyInput, SubjectAccessRequest
 
-        return await self._update(
+        view = await self._update(
             request_id, SubjectAccessRequest.clarify, ClarifyInput(asked=asked, answered=answered)
         )
+        # The workflow's own entry has no user (its clarify update carries none): record who did it.
+        which = "asked" if asked else "answered"
+        Register(self.settings).audit(
+            f"{request_id}:console.clarification_{which}:{asked or answered}",
+            actor=actor,
+            action=f"console.clarification_{which}",
+            request_id=request_id,
+            detail={which: asked or answered},
+        )
+        return view
 
     async def extend(self, request_id: str, *, reason: str, actor: str) -> Any:
         from workflows.subject_access import ExtendInput, SubjectAccessRequest
