@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from . import intake, portability, rights, sar, transfer
+from . import console, intake, portability, rights, sar, transfer, users
 from .audit import audit_app
 from .catalog import catalog
+from .common import exit_process
 from .deadline import deadline
 from .letters import letters, print_batch
 from .review import review_app
@@ -72,12 +73,27 @@ app.command("portability-status")(portability.portability_status)
 app.command()(sweep)
 app.command()(schedule)
 app.add_typer(review_app, name="review")
+# the casework console and its accounts
+app.command()(console.console)
+app.add_typer(users.users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(store_app, name="store")  # rightsflow store init SERVICE
+# the casework console and its accounts
+app.command()(console.console)
+app.add_typer(users.users_app, name="users")
 
 
 def main() -> None:
     from rightsflow.permissions import private_umask
 
     private_umask()  # files a command creates under the home (register, stores, keys): 0600/0700
-    app()
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:  # click ends every command this way, success included
+        if isinstance(exc.code, str):
+            typer.echo(exc.code, err=True)
+            code = 1
+        else:
+            code = exc.code or 0
+    exit_process(code)

@@ -1,17 +1,26 @@
-"""Helpers shared by the commands: settings, catalogue, clear errors instead of tracebacks."""
+"""Helpers shared by the commands: settings, catalogue, one async runner, clear errors instead of
+tracebacks, and a clean end of the process for every command that talked to Temporal."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import os
 import sys
-from typing import NoReturn
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import NoReturn, TypeVar
 
 import typer
 
 from rightsflow.catalog import Catalog, CatalogError, load_catalog
 from rightsflow.config import Settings, load_settings
 
+T = TypeVar("T")
+
 
 def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr starting ``rightsflow: `` and the exit code (2: the input was refused)."""
     typer.echo(f"rightsflow: {message}", err=True)
     raise typer.Exit(code)
 
@@ -28,3 +37,83 @@ def settings_and_catalog() -> tuple[Settings, Catalog]:
 
 def is_terminal() -> bool:
     return sys.stdout.isatty()
+
+
+def operator() -> str:
+    """Who runs this command, for the audit log: ``cli:<operating-system user>``."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container with an arbitrary uid)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return f"cli:{user}"
+
+
+def run(awaitable: Awaitable[T]) -> T:
+    """Run one coroutine of the request service (or any Temporal call) to completion."""
+
+    async def go() -> T:
+        return await awaitable
+
+    return asyncio.run(go())
+
+
+# -- the end of the process ---------------------------------------------------------------------------
+#
+# temporalio's client runs on a Rust (Tokio) thread pool, the "core runtime", created on first use
+# and kept in a module global for the life of the process. If it is still alive when the
+# interpreter finalises, one of its threads can take the GIL of a dying interpreter to complete a
+# future or drop a Python object, and CPython aborts the process (exit 134, "PyGILState_Release:
+# thread state ... must be current when releasing") after the command has done its work, so a
+# script retrying on the exit code repeats it. The cure is to shut the runtime down while the
+# interpreter is whole: drop the default runtime and every client that holds it, which joins the
+# pool's threads (the SDK releases the GIL while it does), and only then let Python finalise.
+
+
+def _core_threads() -> int:
+    """How many of the Temporal core's threads are alive (Linux names them ``tokio-…``)."""
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return -1  # unknown on this platform
+    alive = 0
+    for task in tasks.iterdir():
+        try:
+            if (task / "comm").read_text().startswith("tokio-"):
+                alive += 1
+        except OSError:  # the thread ended while we looked
+            continue
+    return alive
+
+
+def shut_down_temporal_runtime() -> bool:
+    """Shut the Temporal core runtime down now; True when none of its threads is left."""
+    module = sys.modules.get("temporalio.runtime")
+    if module is None:
+        return True  # this command never touched Temporal
+    ref = getattr(module, "_runtime_ref", None)
+    runtime = getattr(ref, "_default_runtime", None)
+    if runtime is not None:
+        import weakref
+
+        gone = weakref.ref(runtime)
+        del runtime
+        # No public way to forget the default runtime; assigning the slot is what set_default does.
+        ref._default_runtime = None  # type: ignore[union-attr]
+        gc.collect()  # clients and handles left in finished coroutines' frames
+        if gone() is not None:
+            return False
+    return _core_threads() <= 0
+
+
+def exit_process(code: int) -> NoReturn:
+    """End the process with ``code`` once the Temporal runtime is down.
+
+    Should something still hold the runtime (a client kept in a global), the process leaves without
+    finalising, after flushing its output: the command's work is done and its exit code stands.
+    """
+    if shut_down_temporal_runtime():
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
