@@ -32,7 +32,7 @@ def _edit(path: Path, edit) -> None:  # type: ignore[no-untyped-def]
 
 def test_every_service_has_a_controller_with_the_details_a_letter_needs():
     cat = load_catalog(CATALOG)
-    assert sorted(cat.controllers) == ["lewisham", "manchester", "westminster"]
+    assert {"lewisham", "manchester", "westminster"} <= set(cat.controllers)
     assert all(not found for found in cat.controller_problems().values())
     lewisham = cat.controller("lewisham")
     assert lewisham.legal_name == "London Borough of Lewisham"
