@@ -11,11 +11,8 @@ the transfer date and Article 19 knows the recipient; later the package is remov
 another Temporal deployment cannot signal: ``check_acknowledgement`` reads the acknowledgement it
 leaves beside the deliveries (``exchange_ack_key``), accepted only for this transfer's package digest.
 
-Receiving side (``TransferIntakeActivities``): fetch the delivered bag, validate it (bagit's own
-validation plus the manifest and schema checks below), keep the accepted bag under Object Lock,
-import it into the receiver's own store (people matched by NHS number, deterministic keys, so a
-re-run inserts nothing twice) and write the written acknowledgement under Object Lock (and a locked
-copy in the sender's bucket, for a sender on another deployment). ``activities/transfer_inbox.py``
+Receiving side: ``activities/transfer_intake.py`` (``TransferIntakeActivities``); the bag itself
+is built and validated by ``rightsflow/bagging.py``. ``activities/transfer_inbox.py``
 starts intakes from the inbox where no signal-with-start arrives.
 
 Nothing personal crosses Temporal: inputs and results carry opaque ids, store keys, counts,
@@ -24,24 +21,27 @@ collection names and reasons that name files and fields only.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import tempfile
-import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 from sqlalchemy import Engine, MetaData, Table, and_, or_, select
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
 
-from activities.subject_access import ClaimStore, _json_default, _primary_key, gather_records
+from activities.subject_access import ClaimStore, _primary_key, gather_records
+from rightsflow.bagging import (  # noqa: F401 - re-exported: the bag is built and checked there
+    BAG_PROFILE,
+    MANIFEST_VERSION,
+    build_bag_zip,
+    manifest_for,
+    payload_files,
+    validate_bag_dir,
+)
+from rightsflow.bagging import safe_extract as _safe_extract  # noqa: F401
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
 from rightsflow.db import store_engine
@@ -49,12 +49,6 @@ from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, put_locked_object
 from rightsflow.storemap import StoreMap
-
-# /2: the bag carries the canonical family record (rightsflow/canonical); the receiver imports that,
-# through its own catalogue, whatever schema either side runs. The native rows travel for audit.
-MANIFEST_VERSION = "rightsflow-transfer/2"
-BAG_PROFILE = "rightsflow inter-authority transfer"
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same records give the same bytes
 
 
 def intake_task_queue(authority_code: str) -> str:
@@ -468,237 +462,6 @@ def _insert_role_row(
             return False
     conn.execute(table.insert().values(**row))
     return True
-
-
-def payload_files(manifest: dict[str, Any], records: dict[str, list[dict[str, Any]]]) -> dict[str, bytes]:
-    """The bag payload: the manifest, and each record type as JSON and CSV as the manifest names them."""
-    files: dict[str, bytes] = {"manifest.json": json.dumps(manifest, indent=2, sort_keys=True).encode()}
-    for c in manifest["collections"]:
-        rows = records[c["name"]]
-        fields = [f["name"] for f in c["fields"]]
-        files[c["json"]] = json.dumps(rows, indent=2, sort_keys=True, default=_json_default).encode()
-        files[c["csv"]] = _csv_bytes(fields, rows)
-    return files
-
-
-def _csv_bytes(fields: list[str], rows: list[dict[str, Any]]) -> bytes:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow(
-            {
-                k: ""
-                if r.get(k) is None
-                else _json_default(r[k])
-                if not isinstance(r[k], str | int | float | bool)
-                else r[k]
-                for k in fields
-            }
-        )
-    return buf.getvalue().encode()
-
-
-def manifest_for(cat: ServiceCatalog, counts: dict[str, int]) -> dict[str, Any]:
-    """Fields, data categories, keys, identities and links of every collection in the bag."""
-    collections = []
-    for c in cat.dataset.collections:
-        if c.name not in counts:
-            continue
-        fields = []
-        for f in c.fields:
-            meta = f.fides_meta
-            fields.append(
-                {
-                    "name": f.name,
-                    "data_categories": list(f.data_categories or []),
-                    "primary_key": bool(meta and meta.primary_key),
-                    "identity": meta.identity if meta and meta.identity else None,
-                    "references": [r.field for r in (meta.references or [])] if meta else [],
-                }
-            )
-        collections.append(
-            {
-                "name": c.name,
-                "description": c.description,
-                "rows": counts[c.name],
-                "json": f"records/{c.name}.json",
-                "csv": f"records/{c.name}.csv",
-                "fields": fields,
-            }
-        )
-    hh = cat.subject.household
-    return {
-        "manifest_version": MANIFEST_VERSION,
-        "source_service": cat.service,
-        "source_service_name": cat.name,
-        "source_authority": cat.authority,
-        "lawful_basis": cat.lawful_basis.model_dump(),
-        "purposes": cat.purposes,
-        "retention": [
-            {
-                "record_class": r.record_class,
-                "trigger": r.trigger,
-                "years": r.period.years,
-                "months": r.period.months,
-                "action": r.action,
-                "source": r.source,
-            }
-            for r in cat.retention
-        ],
-        "subject": {
-            "collection": cat.subject.collection,
-            "key": cat.subject.key,
-            "restricted_field": cat.subject.restricted_field,
-            "household": hh.model_dump(),
-        },
-        "collections": collections,
-    }
-
-
-def build_bag_zip(
-    root_name: str, files: dict[str, bytes], info: dict[str, str]
-) -> tuple[bytes, str, list[str]]:
-    """Make a BagIt bag (sha256) of ``files`` with the bagit library; return (zip bytes, oxum, names)."""
-    import bagit
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / root_name
-        for name, body in files.items():
-            path = root / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(body)
-        bag = bagit.make_bag(str(root), info, checksums=["sha256"])
-        oxum = str(bag.info.get("Payload-Oxum", ""))
-        buf = io.BytesIO()
-        names = []
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in sorted(root.rglob("*")):
-                if path.is_file():
-                    name = f"{root_name}/{path.relative_to(root).as_posix()}"
-                    names.append(name)
-                    zf.writestr(zipfile.ZipInfo(name, ZIP_TIME), path.read_bytes(), zipfile.ZIP_DEFLATED)
-    return buf.getvalue(), oxum, names
-
-
-def _safe_extract(body: bytes, dest: Path) -> Path:
-    """Extract a zipped bag; refuse absolute paths and '..'. Returns the bag's root folder."""
-    with zipfile.ZipFile(io.BytesIO(body)) as zf:
-        tops = set()
-        for info in zf.infolist():
-            p = Path(info.filename)
-            if p.is_absolute() or ".." in p.parts:
-                raise ValueError("the package holds an unsafe path")
-            tops.add(p.parts[0])
-        if len(tops) != 1:
-            raise ValueError("the package must hold exactly one bag folder")
-        zf.extractall(dest)
-    return dest / tops.pop()
-
-
-def _entry_mismatches(root: Path, bag: Any) -> list[str]:
-    """Files whose SHA-256 differs from the bag's manifests, or that are missing."""
-    out = []
-    for rel, hashes in sorted(bag.entries.items()):
-        expected = hashes.get("sha256")
-        path = root / rel
-        if not expected:
-            continue
-        if not path.is_file():
-            out.append(f"file missing: {rel}")
-        elif hashlib.sha256(path.read_bytes()).hexdigest() != expected:
-            out.append(f"checksum mismatch: {rel} (sha256)")
-    return out
-
-
-def validate_bag_dir(root: Path, tcat: ServiceCatalog | None) -> tuple[list[str], dict[str, Any] | None]:
-    """bagit validation (checksums, completeness, Payload-Oxum) and the manifest/schema checks.
-
-    Reasons name files, fields and counts only, never values.
-    """
-    import bagit
-
-    reasons: list[str] = []
-    bag = None
-    try:
-        bag = bagit.Bag(str(root))
-        bag.validate(processes=1)
-    except bagit.BagValidationError as exc:
-        for d in getattr(exc, "details", None) or []:
-            if isinstance(d, bagit.ChecksumMismatch):
-                reasons.append(f"checksum mismatch: {d.path} ({d.algorithm})")
-            elif isinstance(d, bagit.FileMissing):
-                reasons.append(f"file missing: {d.path}")
-            elif isinstance(d, bagit.UnexpectedFile):
-                reasons.append(f"unexpected file (not in the manifest): {d.path}")
-            else:
-                reasons.append(f"bag invalid: {type(d).__name__}")
-        if not reasons:  # bagit stops at the first failed check (Payload-Oxum): name the files too
-            reasons.append(f"bag invalid: {str(exc).split('.')[0][:120]}")
-            reasons += _entry_mismatches(root, bag) if bag is not None else []
-        return reasons, None
-    except bagit.BagError as exc:
-        return [f"not a valid bag: {str(exc)[:200]}"], None
-    if "sha256" not in bag.algorithms:
-        reasons.append("the bag has no SHA-256 manifest")
-    mpath = root / "data" / "manifest.json"
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return [*reasons, "data/manifest.json is missing or not JSON"], None
-    if manifest.get("manifest_version") != MANIFEST_VERSION:
-        reasons.append(f"manifest_version is not {MANIFEST_VERSION}")
-    # The native rows are the sender's, for audit: checked for completeness, never mapped here.
-    for c in manifest.get("collections", []):
-        fields = [f["name"] for f in c.get("fields", [])]
-        jpath, cpath = root / "data" / c.get("json", ""), root / "data" / c.get("csv", "")
-        try:
-            rows = json.loads(jpath.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            reasons.append(f"data/{c.get('json')} is missing or not JSON")
-            continue
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            reasons.append(f"data/{c.get('json')} is not a list of records")
-            continue
-        if len(rows) != c.get("rows"):
-            reasons.append(f"data/{c.get('json')}: {len(rows)} records, the manifest says {c.get('rows')}")
-        extra = sorted({k for r in rows for k in r} - set(fields))
-        if extra:
-            reasons.append(f"data/{c.get('json')}: fields not in the manifest: {', '.join(extra)}")
-        try:
-            with cpath.open(encoding="utf-8", newline="") as fh:
-                reader = csv.reader(fh)
-                header = next(reader, [])
-                n = sum(1 for _ in reader)
-            if header != fields or n != len(rows):
-                reasons.append(f"data/{c.get('csv')} does not match the JSON records")
-        except OSError:
-            reasons.append(f"data/{c.get('csv')} is missing")
-    subj = manifest.get("subject", {})
-    if not any(c.get("name") == subj.get("collection") for c in manifest.get("collections", [])):
-        reasons.append("the bag holds no person records")
-    reasons += _canonical_reasons(root, manifest)
-    return reasons, manifest
-
-
-def _canonical_reasons(root: Path, manifest: dict[str, Any]) -> list[str]:
-    """The canonical family record: present, valid against its JSON Schema, and the same family."""
-    from rightsflow.canonical import RECORD_FILE, SCHEMA_VERSION, validate_record
-
-    path = root / "data" / RECORD_FILE
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return [f"data/{RECORD_FILE} (the canonical family record) is missing or not JSON"]
-    if (manifest.get("canonical_record") or {}).get("schema_version") != SCHEMA_VERSION:
-        return [f"the canonical record is not schema version {SCHEMA_VERSION}"]
-    reasons = validate_record(record)
-    if not reasons and not record.get("people"):
-        reasons.append("the canonical record holds no people")
-    source = record.get("source") or {}
-    if not reasons and source.get("transfer_id") != manifest.get("transfer_id"):
-        reasons.append("the canonical record belongs to another transfer")
-    return reasons
 
 
 # -- sending -----------------------------------------------------------------------------------------
@@ -1221,317 +984,12 @@ def _as_column(table: Table, column: str, day: date) -> Any:
     return day
 
 
-# -- receiving ---------------------------------------------------------------------------------------
-
-
-class TransferIntakeActivities:
-    """The receiving authority's side: its own settings, catalogue, register, bucket and stores."""
-
-    def __init__(
-        self, settings: Settings, catalog: Catalog, register: Register, claims: ClaimStore | None = None
-    ) -> None:
-        self.settings = settings
-        self.catalog = catalog
-        self.register = register
-        self.claims = claims or ClaimStore(settings)
-
-    def _target(
-        self, to_authority: str, wanted: str | None, manifest: dict[str, Any] | None
-    ) -> ServiceCatalog | None:
-        if wanted:
-            return self.catalog.services.get(wanted)
-        # the canonical record fits every catalogued store: the authority's first service takes it
-        mine = [s for s in self.catalog if s.authority_code == to_authority]
-        return mine[0] if mine else None
-
-    @activity.defn
-    def validate_delivery(self, inp: ValidateInput) -> ValidationResult:
-        """Fetch the delivered bag, validate it, and keep an accepted one under Object Lock.
-
-        A rejection is also left, locked, beside the delivery in the sender's bucket."""
-        result = self._check_delivery(inp)
-        if not result.ok:
-            self._exchange_rejection(inp, result.reasons)
-        return result
-
-    def _check_delivery(self, inp: ValidateInput) -> ValidationResult:
-        from rightsflow.s3 import s3_client
-
-        src = s3_client(self.settings)
-        try:
-            body = src.get_object(Bucket=inp.notice.bucket, Key=inp.notice.key)["Body"].read()
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code"))
-            if code in ("404", "NoSuchKey", "NotFound", "AccessDenied", "403"):
-                return ValidationResult(False, [f"the package could not be fetched from the inbox ({code})"])
-            raise
-        sha = hashlib.sha256(body).hexdigest()
-        reasons: list[str] = []
-        if sha != inp.notice.sha256:
-            reasons.append("the package's SHA-256 differs from the digest the sender announced")
-        manifest = None
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                root = _safe_extract(body, Path(tmp))
-            except (zipfile.BadZipFile, ValueError) as exc:
-                return ValidationResult(
-                    False, [*reasons, f"the package is not a readable zip bag ({exc})"][:20]
-                )
-            # peek at the manifest to find the target store, then validate against it
-            try:
-                peek = json.loads((root / "data" / "manifest.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                peek = None
-            tcat = self._target(inp.to_authority, inp.target_service, peek)
-            if tcat is None:
-                reasons.append(
-                    f"no service of authority {inp.to_authority} in the receiving catalogue fits the bag"
-                )
-            bag_reasons, manifest = validate_bag_dir(root, tcat)
-            reasons += bag_reasons
-            if manifest and manifest.get("transfer_id") != inp.transfer_id:
-                reasons.append("the bag belongs to another transfer")
-        if reasons:
-            self.register.audit(
-                f"intake:{inp.transfer_id}:rejected:{inp.notice.attempt}",
-                actor="rightsflow",
-                action="transfer_intake.rejected",
-                request_id=inp.transfer_id,
-                detail={"attempt": inp.notice.attempt, "reasons": reasons[:50]},
-            )
-            return ValidationResult(False, reasons[:50], sha256=sha)
-        assert tcat is not None and manifest is not None
-        token = keyed_hash(load_hash_key(self.settings), inp.transfer_id, "transfer.received")[:32]
-        staged = opaque_key("received", token, "package.zip")
-        client, bucket = self.claims.client, self.claims.bucket
-        if not _object_exists(client, bucket, staged):
-            put_locked_object(client, bucket, staged, body, "application/zip", _lock_until(inp.lock_days))
-        counts = {c["name"]: c["rows"] for c in manifest["collections"]}
-        self.register.audit(
-            f"intake:{inp.transfer_id}:validated",
-            actor="rightsflow",
-            action="transfer_intake.validated",
-            request_id=inp.transfer_id,
-            service=tcat.service,
-            detail={
-                "attempt": inp.notice.attempt,
-                "sha256": sha,
-                "staged_key": staged,
-                "collections": counts,
-            },
-        )
-        return ValidationResult(True, [], tcat.service, staged, sha, counts)
-
-    @activity.defn
-    def import_bag(self, inp: ImportInput) -> ImportResult:
-        """Import the bag's canonical family record into the receiver's store, in one transaction.
-
-        Through the receiver's own catalogue (``rightsflow.canonical.import_record``): people
-        matched by NHS number or UPN are not inserted again; a name and date-of-birth match is
-        offered for confirmation; what has no field of its own is filed, labelled, as additional
-        information or a case note, and listed. Text keys are derived from the transfer and the
-        sender's row, so a re-run finds them and inserts nothing twice; a store with integer keys
-        is not imported twice (the register's record of the import stops a second run).
-        """
-        from rightsflow.canonical import RECORD_FILE, import_record
-
-        done_key = f"intake:{inp.transfer_id}:imported"
-        tcat = self.catalog[inp.target_service]
-        engine = store_engine(tcat, self.settings)
-        body = self.claims.client.get_object(Bucket=self.claims.bucket, Key=inp.staged_key)["Body"].read()
-        with tempfile.TemporaryDirectory() as tmp:
-            root = _safe_extract(body, Path(tmp))
-            record = json.loads((root / "data" / RECORD_FILE).read_text(encoding="utf-8"))
-        md = MetaData()
-        int_keys = any(
-            (pk := _primary_key(tcat, c.name)) and _is_int_key(Table(c.name, md, autoload_with=engine), pk)
-            for c in tcat.dataset.collections
-        )
-        if int_keys and _audited(self.register, done_key):
-            raise ApplicationError(
-                f"transfer {inp.transfer_id} was imported already (a store with integer keys is not re-run)",
-                type="AlreadyImported",
-                non_retryable=True,
-            )
-        day = date.fromisoformat(str((record.get("source") or {}).get("transfer_date") or date.today())[:10])
-        with engine.begin() as conn:
-            out = import_record(
-                tcat,
-                conn,
-                record,
-                transfer_id=inp.transfer_id,
-                transfer_date=day,
-                catalog_dir=self.settings.catalog_dir,
-            )
-        labelled: dict[str, int] = {}
-        for name, n in out.inserted.items():
-            label = tcat.collection_label(name)
-            labelled[label] = labelled.get(label, 0) + n
-        result = ImportResult(
-            out.people_new,
-            out.people_matched,
-            out.inserted,
-            out.already_present,
-            out.not_placed,
-            out.candidates,
-            labelled,
-        )
-        self.register.audit(
-            done_key,
-            actor="rightsflow",
-            action="transfer_intake.imported",
-            request_id=inp.transfer_id,
-            service=inp.target_service,
-            detail={
-                "people_new": out.people_new,
-                "people_matched": out.people_matched,
-                "candidates": len(out.candidates),
-                "inserted": out.inserted,
-                "already_present": out.already_present,
-                "not_placed": out.not_placed,
-            },
-        )
-        return result
-
-    @activity.defn
-    def write_ack(self, inp: AckInput) -> AckNotice:
-        """The written acceptance, under Object Lock in the receiver's archive. No personal data."""
-        token = keyed_hash(load_hash_key(self.settings), inp.transfer_id, "transfer.ack")[:32]
-        key = opaque_key("acks", token, "acknowledgement.json")
-        client, bucket = self.claims.client, self.claims.bucket
-        today = datetime.now(UTC).date().isoformat()
-        rows = sum(inp.imported.inserted.values())
-        if _object_exists(client, bucket, key):
-            doc = json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
-        else:
-            doc = {
-                "transfer_id": inp.transfer_id,
-                "from_authority": inp.from_authority,
-                "to_authority": inp.to_authority,
-                "accepted_on": today,
-                "attempt": inp.attempt,
-                "package_sha256": inp.sha256,
-                "people_new": inp.imported.people_new,
-                "people_matched": inp.imported.people_matched,
-                "rows_inserted": rows,
-                "imported": inp.imported.labelled,
-                "not_placed": inp.imported.not_placed,
-                "candidates_to_confirm": len(inp.imported.candidates),
-                "statement": f"{inp.to_authority} accepts responsibility for the records of transfer "
-                f"{inp.transfer_id} from {inp.from_authority}.",
-            }
-            put_locked_object(
-                client,
-                bucket,
-                key,
-                json.dumps(doc, indent=2, sort_keys=True).encode(),
-                "application/json",
-                _lock_until(inp.lock_days),
-            )
-        exchange = self._exchange_copy(inp, doc) if inp.exchange_bucket else None
-        self.register.audit(
-            f"intake:{inp.transfer_id}:acknowledged",
-            actor="rightsflow",
-            action="transfer_intake.acknowledged",
-            request_id=inp.transfer_id,
-            detail={"ack_key": key, "attempt": inp.attempt, "exchange_ack_key": exchange},
-        )
-        return AckNotice(
-            inp.attempt,
-            key,
-            inp.sha256,
-            doc["accepted_on"],
-            doc["people_new"],
-            doc["people_matched"],
-            doc["rows_inserted"],
-            list(doc.get("not_placed") or []),
-            dict(doc.get("imported") or {}),
-        )
-
-    def _exchange_rejection(self, inp: ValidateInput, reasons: list[str]) -> str | None:
-        """A locked rejection beside the delivery in the sender's bucket, for a sender on another
-        deployment (which no signal reaches): it polls for it and resends. Reasons name files and
-        fields only. None (recorded) where the sender gave no write access to the inbox prefix."""
-        from rightsflow.s3 import s3_client
-
-        key = exchange_rejection_key(inp.to_authority, inp.transfer_id, inp.notice.attempt)
-        doc = {
-            "transfer_id": inp.transfer_id,
-            "to_authority": inp.to_authority,
-            "attempt": inp.notice.attempt,
-            "package_sha256": inp.notice.sha256,
-            "rejected_on": datetime.now(UTC).date().isoformat(),
-            "reasons": reasons,
-        }
-        client = s3_client(self.settings)
-        try:
-            if not _object_exists(client, inp.notice.bucket, key):
-                body = json.dumps(doc, indent=2, sort_keys=True).encode()
-                put_locked_object(
-                    client, inp.notice.bucket, key, body, "application/json", _lock_until(inp.lock_days)
-                )
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code"))
-            if code not in ("AccessDenied", "403", "NoSuchBucket", "404"):
-                raise
-            self.register.audit(
-                f"intake:{inp.transfer_id}:exchange_rejection_not_written:{inp.notice.attempt}",
-                actor="rightsflow",
-                action="transfer_intake.exchange_rejection_not_written",
-                request_id=inp.transfer_id,
-                detail={"error": code, "attempt": inp.notice.attempt},
-            )
-            return None
-        return key
-
-    def _exchange_copy(self, inp: AckInput, doc: dict[str, Any]) -> str | None:
-        """A locked copy of the acknowledgement beside the deliveries in the sender's bucket, once.
-
-        None (recorded) where the sender has not granted write access to the inbox prefix: the
-        signal, or the DPO's letter, is then the only acknowledgement.
-        """
-        from rightsflow.s3 import s3_client
-
-        assert inp.exchange_bucket
-        key = exchange_ack_key(inp.to_authority, inp.transfer_id)
-        client = s3_client(self.settings)
-        body = json.dumps(doc, indent=2, sort_keys=True).encode()
-        try:
-            # written once; anything else found there (stale or forged) gets our version on top
-            if not _object_exists(client, inp.exchange_bucket, key) or (
-                client.get_object(Bucket=inp.exchange_bucket, Key=key)["Body"].read() != body
-            ):
-                put_locked_object(
-                    client, inp.exchange_bucket, key, body, "application/json", _lock_until(inp.lock_days)
-                )
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code"))
-            if code not in ("AccessDenied", "403", "NoSuchBucket", "404"):
-                raise
-            self.register.audit(
-                f"intake:{inp.transfer_id}:exchange_ack_not_written",
-                actor="rightsflow",
-                action="transfer_intake.exchange_ack_not_written",
-                request_id=inp.transfer_id,
-                detail={"error": code},
-            )
-            return None
-        return key
-
-    @activity.defn
-    def record_intake_event(self, inp: TransferEvent) -> None:
-        self.register.audit(
-            f"intake:{inp.transfer_id}:{inp.key}",
-            actor=inp.actor,
-            action=inp.action,
-            request_id=inp.transfer_id,
-            legal_basis=inp.legal_basis,
-            detail=inp.detail,
-        )
-
-
 def _audited(register: Register, key: str) -> bool:
     from rightsflow.register import AuditEntry
 
     with register.session() as s:
         return s.scalar(select(AuditEntry.entry_id).where(AuditEntry.idempotency_key == key)) is not None
+
+
+# the receiving side lives in its own module; imported last (it uses the contracts and helpers above)
+from activities.transfer_intake import TransferIntakeActivities  # noqa: E402, F401

@@ -1,0 +1,354 @@
+"""The receiving authority's side of a transfer (``TransferIntakeActivities``).
+
+Fetch the delivered bag, validate it (``rightsflow.bagging``), keep an accepted one under Object
+Lock, import its canonical family record into the receiver's own store through its own catalogue
+(``rightsflow.canonical``), and write the written acknowledgement under Object Lock, with a locked
+copy (or a locked rejection) beside the delivery in the sender's bucket for a sender on another
+Temporal deployment. Nothing personal crosses Temporal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import zipfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+from sqlalchemy import MetaData, Table
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.subject_access import ClaimStore, _primary_key
+from activities.transfer import (
+    AckInput,
+    AckNotice,
+    ImportInput,
+    ImportResult,
+    TransferEvent,
+    ValidateInput,
+    ValidationResult,
+    _audited,
+    _is_int_key,
+    _lock_until,
+    _object_exists,
+    exchange_ack_key,
+    exchange_rejection_key,
+)
+from rightsflow.bagging import safe_extract as _safe_extract
+from rightsflow.bagging import validate_bag_dir
+from rightsflow.catalog import Catalog, ServiceCatalog
+from rightsflow.config import Settings
+from rightsflow.db import store_engine
+from rightsflow.keys import keyed_hash, load_hash_key
+from rightsflow.register import Register
+from rightsflow.s3 import opaque_key, put_locked_object
+
+
+class TransferIntakeActivities:
+    """The receiving authority's side: its own settings, catalogue, register, bucket and stores."""
+
+    def __init__(
+        self, settings: Settings, catalog: Catalog, register: Register, claims: ClaimStore | None = None
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.register = register
+        self.claims = claims or ClaimStore(settings)
+
+    def _target(
+        self, to_authority: str, wanted: str | None, manifest: dict[str, Any] | None
+    ) -> ServiceCatalog | None:
+        if wanted:
+            return self.catalog.services.get(wanted)
+        # the canonical record fits every catalogued store: the authority's first service takes it
+        mine = [s for s in self.catalog if s.authority_code == to_authority]
+        return mine[0] if mine else None
+
+    @activity.defn
+    def validate_delivery(self, inp: ValidateInput) -> ValidationResult:
+        """Fetch the delivered bag, validate it, and keep an accepted one under Object Lock.
+
+        A rejection is also left, locked, beside the delivery in the sender's bucket."""
+        result = self._check_delivery(inp)
+        if not result.ok:
+            self._exchange_rejection(inp, result.reasons)
+        return result
+
+    def _check_delivery(self, inp: ValidateInput) -> ValidationResult:
+        from rightsflow.s3 import s3_client
+
+        src = s3_client(self.settings)
+        try:
+            body = src.get_object(Bucket=inp.notice.bucket, Key=inp.notice.key)["Body"].read()
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code"))
+            if code in ("404", "NoSuchKey", "NotFound", "AccessDenied", "403"):
+                return ValidationResult(False, [f"the package could not be fetched from the inbox ({code})"])
+            raise
+        sha = hashlib.sha256(body).hexdigest()
+        reasons: list[str] = []
+        if sha != inp.notice.sha256:
+            reasons.append("the package's SHA-256 differs from the digest the sender announced")
+        manifest = None
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                root = _safe_extract(body, Path(tmp))
+            except (zipfile.BadZipFile, ValueError) as exc:
+                return ValidationResult(
+                    False, [*reasons, f"the package is not a readable zip bag ({exc})"][:20]
+                )
+            # peek at the manifest to find the target store, then validate against it
+            try:
+                peek = json.loads((root / "data" / "manifest.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                peek = None
+            tcat = self._target(inp.to_authority, inp.target_service, peek)
+            if tcat is None:
+                reasons.append(
+                    f"no service of authority {inp.to_authority} in the receiving catalogue fits the bag"
+                )
+            bag_reasons, manifest = validate_bag_dir(root, tcat)
+            reasons += bag_reasons
+            if manifest and manifest.get("transfer_id") != inp.transfer_id:
+                reasons.append("the bag belongs to another transfer")
+        if reasons:
+            self.register.audit(
+                f"intake:{inp.transfer_id}:rejected:{inp.notice.attempt}",
+                actor="rightsflow",
+                action="transfer_intake.rejected",
+                request_id=inp.transfer_id,
+                detail={"attempt": inp.notice.attempt, "reasons": reasons[:50]},
+            )
+            return ValidationResult(False, reasons[:50], sha256=sha)
+        assert tcat is not None and manifest is not None
+        token = keyed_hash(load_hash_key(self.settings), inp.transfer_id, "transfer.received")[:32]
+        staged = opaque_key("received", token, "package.zip")
+        client, bucket = self.claims.client, self.claims.bucket
+        if not _object_exists(client, bucket, staged):
+            put_locked_object(client, bucket, staged, body, "application/zip", _lock_until(inp.lock_days))
+        counts = {c["name"]: c["rows"] for c in manifest["collections"]}
+        self.register.audit(
+            f"intake:{inp.transfer_id}:validated",
+            actor="rightsflow",
+            action="transfer_intake.validated",
+            request_id=inp.transfer_id,
+            service=tcat.service,
+            detail={
+                "attempt": inp.notice.attempt,
+                "sha256": sha,
+                "staged_key": staged,
+                "collections": counts,
+            },
+        )
+        return ValidationResult(True, [], tcat.service, staged, sha, counts)
+
+    @activity.defn
+    def import_bag(self, inp: ImportInput) -> ImportResult:
+        """Import the bag's canonical family record into the receiver's store, in one transaction.
+
+        Through the receiver's own catalogue (``rightsflow.canonical.import_record``): people
+        matched by NHS number or UPN are not inserted again; a name and date-of-birth match is
+        offered for confirmation; what has no field of its own is filed, labelled, as additional
+        information or a case note, and listed. Text keys are derived from the transfer and the
+        sender's row, so a re-run finds them and inserts nothing twice; a store with integer keys
+        is not imported twice (the register's record of the import stops a second run).
+        """
+        from rightsflow.canonical import RECORD_FILE, import_record
+
+        done_key = f"intake:{inp.transfer_id}:imported"
+        tcat = self.catalog[inp.target_service]
+        engine = store_engine(tcat, self.settings)
+        body = self.claims.client.get_object(Bucket=self.claims.bucket, Key=inp.staged_key)["Body"].read()
+        with tempfile.TemporaryDirectory() as tmp:
+            root = _safe_extract(body, Path(tmp))
+            record = json.loads((root / "data" / RECORD_FILE).read_text(encoding="utf-8"))
+        md = MetaData()
+        int_keys = any(
+            (pk := _primary_key(tcat, c.name)) and _is_int_key(Table(c.name, md, autoload_with=engine), pk)
+            for c in tcat.dataset.collections
+        )
+        if int_keys and _audited(self.register, done_key):
+            raise ApplicationError(
+                f"transfer {inp.transfer_id} was imported already (a store with integer keys is not re-run)",
+                type="AlreadyImported",
+                non_retryable=True,
+            )
+        day = date.fromisoformat(str((record.get("source") or {}).get("transfer_date") or date.today())[:10])
+        with engine.begin() as conn:
+            out = import_record(
+                tcat,
+                conn,
+                record,
+                transfer_id=inp.transfer_id,
+                transfer_date=day,
+                catalog_dir=self.settings.catalog_dir,
+            )
+        labelled: dict[str, int] = {}
+        for name, n in out.inserted.items():
+            label = tcat.collection_label(name)
+            labelled[label] = labelled.get(label, 0) + n
+        result = ImportResult(
+            out.people_new,
+            out.people_matched,
+            out.inserted,
+            out.already_present,
+            out.not_placed,
+            out.candidates,
+            labelled,
+        )
+        self.register.audit(
+            done_key,
+            actor="rightsflow",
+            action="transfer_intake.imported",
+            request_id=inp.transfer_id,
+            service=inp.target_service,
+            detail={
+                "people_new": out.people_new,
+                "people_matched": out.people_matched,
+                "candidates": len(out.candidates),
+                "inserted": out.inserted,
+                "already_present": out.already_present,
+                "not_placed": out.not_placed,
+            },
+        )
+        return result
+
+    @activity.defn
+    def write_ack(self, inp: AckInput) -> AckNotice:
+        """The written acceptance, under Object Lock in the receiver's archive. No personal data."""
+        token = keyed_hash(load_hash_key(self.settings), inp.transfer_id, "transfer.ack")[:32]
+        key = opaque_key("acks", token, "acknowledgement.json")
+        client, bucket = self.claims.client, self.claims.bucket
+        today = datetime.now(UTC).date().isoformat()
+        rows = sum(inp.imported.inserted.values())
+        if _object_exists(client, bucket, key):
+            doc = json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        else:
+            doc = {
+                "transfer_id": inp.transfer_id,
+                "from_authority": inp.from_authority,
+                "to_authority": inp.to_authority,
+                "accepted_on": today,
+                "attempt": inp.attempt,
+                "package_sha256": inp.sha256,
+                "people_new": inp.imported.people_new,
+                "people_matched": inp.imported.people_matched,
+                "rows_inserted": rows,
+                "imported": inp.imported.labelled,
+                "not_placed": inp.imported.not_placed,
+                "candidates_to_confirm": len(inp.imported.candidates),
+                "statement": f"{inp.to_authority} accepts responsibility for the records of transfer "
+                f"{inp.transfer_id} from {inp.from_authority}.",
+            }
+            put_locked_object(
+                client,
+                bucket,
+                key,
+                json.dumps(doc, indent=2, sort_keys=True).encode(),
+                "application/json",
+                _lock_until(inp.lock_days),
+            )
+        exchange = self._exchange_copy(inp, doc) if inp.exchange_bucket else None
+        self.register.audit(
+            f"intake:{inp.transfer_id}:acknowledged",
+            actor="rightsflow",
+            action="transfer_intake.acknowledged",
+            request_id=inp.transfer_id,
+            detail={"ack_key": key, "attempt": inp.attempt, "exchange_ack_key": exchange},
+        )
+        return AckNotice(
+            inp.attempt,
+            key,
+            inp.sha256,
+            doc["accepted_on"],
+            doc["people_new"],
+            doc["people_matched"],
+            doc["rows_inserted"],
+            list(doc.get("not_placed") or []),
+            dict(doc.get("imported") or {}),
+        )
+
+    def _exchange_rejection(self, inp: ValidateInput, reasons: list[str]) -> str | None:
+        """A locked rejection beside the delivery in the sender's bucket, for a sender on another
+        deployment (which no signal reaches): it polls for it and resends. Reasons name files and
+        fields only. None (recorded) where the sender gave no write access to the inbox prefix."""
+        from rightsflow.s3 import s3_client
+
+        key = exchange_rejection_key(inp.to_authority, inp.transfer_id, inp.notice.attempt)
+        doc = {
+            "transfer_id": inp.transfer_id,
+            "to_authority": inp.to_authority,
+            "attempt": inp.notice.attempt,
+            "package_sha256": inp.notice.sha256,
+            "rejected_on": datetime.now(UTC).date().isoformat(),
+            "reasons": reasons,
+        }
+        client = s3_client(self.settings)
+        try:
+            if not _object_exists(client, inp.notice.bucket, key):
+                body = json.dumps(doc, indent=2, sort_keys=True).encode()
+                put_locked_object(
+                    client, inp.notice.bucket, key, body, "application/json", _lock_until(inp.lock_days)
+                )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code"))
+            if code not in ("AccessDenied", "403", "NoSuchBucket", "404"):
+                raise
+            self.register.audit(
+                f"intake:{inp.transfer_id}:exchange_rejection_not_written:{inp.notice.attempt}",
+                actor="rightsflow",
+                action="transfer_intake.exchange_rejection_not_written",
+                request_id=inp.transfer_id,
+                detail={"error": code, "attempt": inp.notice.attempt},
+            )
+            return None
+        return key
+
+    def _exchange_copy(self, inp: AckInput, doc: dict[str, Any]) -> str | None:
+        """A locked copy of the acknowledgement beside the deliveries in the sender's bucket, once.
+
+        None (recorded) where the sender has not granted write access to the inbox prefix: the
+        signal, or the DPO's letter, is then the only acknowledgement.
+        """
+        from rightsflow.s3 import s3_client
+
+        assert inp.exchange_bucket
+        key = exchange_ack_key(inp.to_authority, inp.transfer_id)
+        client = s3_client(self.settings)
+        body = json.dumps(doc, indent=2, sort_keys=True).encode()
+        try:
+            # written once; anything else found there (stale or forged) gets our version on top
+            if not _object_exists(client, inp.exchange_bucket, key) or (
+                client.get_object(Bucket=inp.exchange_bucket, Key=key)["Body"].read() != body
+            ):
+                put_locked_object(
+                    client, inp.exchange_bucket, key, body, "application/json", _lock_until(inp.lock_days)
+                )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code"))
+            if code not in ("AccessDenied", "403", "NoSuchBucket", "404"):
+                raise
+            self.register.audit(
+                f"intake:{inp.transfer_id}:exchange_ack_not_written",
+                actor="rightsflow",
+                action="transfer_intake.exchange_ack_not_written",
+                request_id=inp.transfer_id,
+                detail={"error": code},
+            )
+            return None
+        return key
+
+    @activity.defn
+    def record_intake_event(self, inp: TransferEvent) -> None:
+        self.register.audit(
+            f"intake:{inp.transfer_id}:{inp.key}",
+            actor=inp.actor,
+            action=inp.action,
+            request_id=inp.transfer_id,
+            legal_basis=inp.legal_basis,
+            detail=inp.detail,
+        )
