@@ -35,7 +35,8 @@ from rightsflow.stores import children_social_care as csc
 from tests.support import AS_OF, CSC, codec_client, running_worker, store_urls
 from workflows.retention_sweep import RetentionSweep, RetentionSweepInput
 
-SHORT_LOCK_SECONDS = 6
+# Long enough to outlast the fixture's sweep on a busy machine (it must still be locked then).
+SHORT_LOCK_SECONDS = 20
 # Two looked-after children's records, archived at their 25th birthdays, kept until their 75th.
 SOON = date(1995, 3, 1)  # archive until 2070-03-01: this one's lock is shortened to seconds
 LATER = date(1996, 6, 1)  # archive until 2071-06-01: keeps its real lock
