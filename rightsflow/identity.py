@@ -12,9 +12,30 @@ from datetime import date
 from .nhs import InvalidIdentifier, normalise_nhs_number, normalise_upn
 
 _POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The first day the statutory clock can count from: the England and Wales bank-holiday calendar
+# it uses covers 2000 to 2100.
+EARLIEST_DATE = date(2000, 1, 1)
+MAX_NAME = 200
+
+
+def parse_day(value: str | date, what: str = "the date") -> date:
+    """A calendar day written YYYY-MM-DD, and only so: ISO week dates (2026-W47-5), basic format
+    (20261121) and days that do not exist (2015-02-30) are refused."""
+    if isinstance(value, date):
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    if not _DAY.fullmatch(text):
+        raise InvalidIdentifier(f"{what} must be a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidIdentifier(f"{what} is not a real day (YYYY-MM-DD)") from None
 
 
 def normalise_postcode(value: str) -> str:
+    if len(value) > 20:
+        raise InvalidIdentifier("not a valid UK postcode")
     compact = re.sub(r"\s+", "", value).upper()
     if not _POSTCODE.match(compact):
         raise InvalidIdentifier("not a valid UK postcode")
@@ -49,18 +70,19 @@ class SubjectIdentifiers:
     ) -> SubjectIdentifiers:
         given = family = None
         if name is not None:
+            if len(name) > MAX_NAME:
+                raise InvalidIdentifier(f"a name can be at most {MAX_NAME} characters")
             parts = name.split()
             if len(parts) < 2:
                 raise InvalidIdentifier("a name needs a given name and a family name")
             given, family = " ".join(parts[:-1]), parts[-1]  # as typed, for letters
         birth: date | None = None
         if dob is not None:
-            try:
-                birth = dob if isinstance(dob, date) else date.fromisoformat(dob)
-            except ValueError:
-                raise InvalidIdentifier("date of birth must be YYYY-MM-DD") from None
+            birth = parse_day(dob, "the date of birth")
             if today and birth > today:
                 raise InvalidIdentifier("date of birth is in the future")
+            if birth.year < 1900:
+                raise InvalidIdentifier("date of birth is before 1900")
         if (name is None) != (birth is None):
             raise InvalidIdentifier("a name and a date of birth must be given together")
         if postcode is not None and name is None:

@@ -84,6 +84,8 @@ def normalise_nhs_number(value: str) -> str:
     digits = _compact(value)
     if not _TEN_DIGITS.fullmatch(digits) or not digits.isascii():
         raise InvalidIdentifier("not a valid NHS number: it must be ten digits")
+    if len(set(digits)) == 1:  # 0000000000 and 9999999999 pass Modulus 11 but are placeholders
+        raise InvalidIdentifier("not a valid NHS number: one digit repeated is a placeholder")
     check = nhs_check_digit(digits[:9])
     if check is None:
         raise InvalidIdentifier(
