@@ -164,6 +164,11 @@ def next_households(
             if plan.via == "membership":
                 pairs += _select_in(conn, lambda ch: select(lp, lo).where(lp.in_(ch)), frontier_p)
                 pairs += _select_in(conn, lambda ch: select(lp, lo).where(lo.in_(ch)), frontier_g)
+            elif conn.dialect.name == "sqlite":
+                # SQLite answers the OR with both indexes (a multi-index OR) in one statement.
+                pairs += _select_in(
+                    conn, lambda ch: select(lp, lo).where(or_(lp.in_(ch), lo.in_(ch))), frontier_p
+                )
             else:
                 # Both ends of each relationship, as two indexed lookups: PostgreSQL answers
                 # ``a IN (...) OR b IN (...)`` with a scan of the whole relationship table.
