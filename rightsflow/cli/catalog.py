@@ -94,6 +94,7 @@ def catalog(
                 "authority_code": svc.authority_code,
                 "controller": svc.controller,
                 "consent_based": svc.lawful_basis.consent_based,
+                "basis": basis_label(svc.lawful_basis.article_6),
                 "collections": sorted(svc.columns),
                 "retention_rules": [r.rule_id for r in svc.retention],
                 **({"problems": problems[svc.service], "warnings": warnings[svc.service]} if check else {}),
@@ -109,7 +110,7 @@ def catalog(
     for col in ("service", "authority", "basis", "collections", "retention rules"):
         table.add_column(col)
     for svc in cat:
-        basis = "consent" if svc.lawful_basis.consent_based else "public task / legal obligation"
+        basis = basis_label(svc.lawful_basis.article_6)
         table.add_row(svc.service, svc.authority, basis, str(len(svc.columns)), str(len(svc.retention)))
     console.print(table)
     if not check:
@@ -133,3 +134,23 @@ def catalog(
             typer.echo(f"! {service}: {w}")
     if bad:
         raise typer.Exit(1)
+
+
+# Article 6(1) points, in the words a DPO uses for them.
+_ARTICLE_6 = {
+    "a": "consent",
+    "b": "contract",
+    "c": "legal obligation",
+    "d": "vital interests",
+    "e": "public task",
+    "f": "legitimate interests",
+}
+
+
+def basis_label(article_6: str) -> str:
+    """The lawful bases the catalogue's Article 6 text cites, e.g. "public task / legal obligation";
+    only what it cites (Manchester's is public task alone)."""
+    import re
+
+    points = dict.fromkeys(re.findall(r"6\(1\)\(([a-f])\)", article_6))
+    return " / ".join(_ARTICLE_6[p] for p in points) or article_6.split(":")[0].strip()
