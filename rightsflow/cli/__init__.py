@@ -87,9 +87,14 @@ def main() -> None:
     from rightsflow.permissions import private_umask
 
     private_umask()  # files a command creates under the home (register, stores, keys): 0600/0700
+    from rightsflow.keys import KeyMaterialError
+
     try:
         app()
         code = 0
+    except KeyMaterialError as exc:  # production keys not provided: say which and how
+        typer.echo(f"rightsflow: {exc}", err=True)
+        code = 1
     except SystemExit as exc:  # click ends every command this way, success included
         if isinstance(exc.code, str):
             typer.echo(exc.code, err=True)

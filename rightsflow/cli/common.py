@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
@@ -57,6 +57,33 @@ def run(awaitable: Awaitable[T]) -> T:
         return await awaitable
 
     return asyncio.run(go())
+
+
+def call(awaitable: Awaitable[T]) -> T:
+    """Run a request-service call; its refusals and failures become one line and an exit code."""
+    from rightsflow.keys import KeyMaterialError
+    from rightsflow.request_service import RequestError
+
+    try:
+        return run(awaitable)
+    except RequestError as exc:
+        fail(exc.message, exc.exit_code)
+    except KeyMaterialError as exc:
+        fail(str(exc), 1)
+
+
+async def temporal_client(settings: Settings) -> Any:
+    """The encrypting Temporal client for these settings."""
+    from rightsflow.codec import connect_client
+
+    return await connect_client(settings)
+
+
+def request_service(settings: Settings | None = None, catalog: Catalog | None = None) -> Any:
+    """The request service on these settings (loaded from the environment when not given)."""
+    from rightsflow.request_service import RequestService
+
+    return RequestService(settings or load_settings(), catalog)
 
 
 # -- the end of the process ---------------------------------------------------------------------------

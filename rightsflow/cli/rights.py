@@ -22,7 +22,8 @@ from rightsflow.config import Settings, load_settings
 from rightsflow.erasure import EXEMPTIONS, GROUNDS, RESTRICTION_REASONS
 from rightsflow.register import Register
 
-from .common import fail, settings_and_catalog
+from .common import call, fail, operator, request_service, settings_and_catalog
+from .common import temporal_client as _client
 from .parties import (
     ControllerOpt,
     Parties,
@@ -32,7 +33,7 @@ from .parties import (
     RequesterOpt,
     resolve_parties,
 )
-from .sar import _client, received_and_subject
+from .sar import received_and_subject
 from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt
 
 T = TypeVar("T")
@@ -122,43 +123,13 @@ def _parties(
     return who, service or who.services
 
 
-def _file(
-    request_type: str,
-    ids: Any,
-    received: date,
-    make_input: Callable[[str, str], Any],
-    run: Any,
-    parties: Parties | None = None,
-) -> str:
-    settings, _ = settings_and_catalog()
+def _common(ids: Any, day: date) -> dict[str, Any]:
+    return {"actor": operator(), "subject": ids, "received_on": day}
 
-    async def go() -> str:
-        client = await _client(settings)  # connect first: nothing is recorded if Temporal is away
-        register = Register(settings)
-        register.create_schema()
-        ref = register.register_subject(ids)
-        req = register.create_request(
-            request_type,
-            ref,
-            received_on=received,
-            requester=parties.requester if parties else "self",
-            controller=parties.controller if parties else None,
-            requester_details=parties.details if parties else None,
-        )
-        wid = workflow_id(request_type, req.request_id)
-        register.update_request(req.request_id, workflow_id=wid)
-        await client.start_workflow(
-            run, make_input(req.request_id, ref), id=wid, task_queue=settings.task_queue
-        )
-        return req.request_id
 
-    try:
-        return asyncio.run(go())
-    except (OSError, RuntimeError) as exc:
-        fail(
-            f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__}); nothing recorded",
-            code=1,
-        )
+def _filed(filing: Awaitable[Any]) -> str:
+    """File through the request service; the new request's id."""
+    return str(call(filing).request_id)
 
 
 # -- filing ------------------------------------------------------------------------------------------
@@ -180,30 +151,8 @@ def erase(
     requester_address: RequesterAddressOpt = None,
 ) -> None:
     """File an erasure request (Art 17); prints its request id."""
-    from workflows.erasure import Erasure, ErasureInput
-
-    if ground not in GROUNDS:
-        fail(f"--ground must be one of {', '.join(GROUNDS)}")
     day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
-    who, service = _parties(
-        controller, requester, requester_name, requester_email, requester_address, service
-    )
-    typer.echo(
-        _file(
-            "erasure",
-            ids,
-            day,
-            lambda rid, ref: ErasureInput(
-                request_id=rid,
-                subject_ref=ref,
-                received_on=day.isoformat(),
-                ground=ground,
-                services=service or None,
-            ),
-            Erasure.run,
-            parties=who,
-        )
-    )
+    typer.echo(_filed(request_service().file_erasure(ground=ground, services=service, **_common(ids, day))))
 
 
 def restrict(
@@ -223,31 +172,11 @@ def restrict(
     requester_address: RequesterAddressOpt = None,
 ) -> None:
     """Restrict processing of the subject's records in every service that holds them (Art 18)."""
-    from workflows.restriction import Restriction, RestrictionInput
-
-    if reason not in RESTRICTION_REASONS:
-        fail(f"--reason must be one of {', '.join(RESTRICTION_REASONS)}")
     day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
-    who, service = _parties(
-        controller, requester, requester_name, requester_email, requester_address, service
+    filing = request_service().file_restriction(
+        reason=reason, notice_days=notice_days, services=service, **_common(ids, day)
     )
-    typer.echo(
-        _file(
-            "restriction",
-            ids,
-            day,
-            lambda rid, ref: RestrictionInput(
-                request_id=rid,
-                subject_ref=ref,
-                received_on=day.isoformat(),
-                reason=reason,
-                services=service or None,
-                notice_days=notice_days,
-            ),
-            Restriction.run,
-            parties=who,
-        )
-    )
+    typer.echo(_filed(filing))
 
 
 def object_(
@@ -274,30 +203,9 @@ def object_(
     --reason TEXT`` (stays stopped; erasure offered) or ``--override`` (compelling legitimate
     grounds: the person is told, then the restriction is lifted after the wait).
     """
-    from workflows.objection import Objection, ObjectionInput
-
-    if notice_days < 0:
-        fail("--notice-days cannot be negative")
     day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
-    who, service = _parties(
-        controller, requester, requester_name, requester_email, requester_address, service
-    )
-    typer.echo(
-        _file(
-            "objection",
-            ids,
-            day,
-            lambda rid, ref: ObjectionInput(
-                request_id=rid,
-                subject_ref=ref,
-                received_on=day.isoformat(),
-                services=service or None,
-                notice_days=notice_days,
-            ),
-            Objection.run,
-            parties=who,
-        )
-    )
+    filing = request_service().file_objection(services=service, notice_days=notice_days, **_common(ids, day))
+    typer.echo(_filed(filing))
 
 
 def withdraw_consent(
@@ -323,30 +231,15 @@ def withdraw_consent(
     A withdrawal date already recorded is kept. Erasure is offered; the command prints how to file it.
     """
     from rightsflow.objection import erasure_hint
-    from workflows.objection import ConsentWithdrawal, ConsentWithdrawalInput
+    from workflows.objection import ConsentWithdrawal
 
     settings, catalog = settings_and_catalog()
-    consent_based = [svc.service for svc in catalog if svc.lawful_basis.consent_based]
-    for s in service or []:
-        if s not in catalog.ids:
-            fail(f"no service {s} in the catalogue")
-        if s not in consent_based:
-            fail(f"{s} is not consent-based: there is no consent to withdraw (use rightsflow object)")
-    who, scope = _parties(controller, requester, requester_name, requester_email, requester_address, None)
-    services = sorted(s for s in set(service or consent_based) if scope is None or s in scope)
-    if not services:
-        fail("no consent-based service in the catalogue")
     day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
-    request_id = _file(
-        "consent_withdrawal",
-        ids,
-        day,
-        lambda rid, ref: ConsentWithdrawalInput(
-            request_id=rid, subject_ref=ref, received_on=day.isoformat(), services=services
-        ),
-        ConsentWithdrawal.run,
-        parties=who,
+    request_id = _filed(
+        request_service(settings, catalog).file_consent_withdrawal(services=service, **_common(ids, day))
     )
+    consent_based = [svc.service for svc in catalog if svc.lawful_basis.consent_based]
+    services = sorted(set(service or consent_based))
     typer.echo(request_id)
     hint = erasure_hint(day.isoformat(), services, "consent-withdrawn")
     if wait:
@@ -392,36 +285,11 @@ def rectify(
     requester_address: RequesterAddressOpt = None,
 ) -> None:
     """File a rectification (Art 16): restricted while checked, then corrected or a statement attached."""
-    from rightsflow.erasure import rectifiable_fields
-    from workflows.rectification import Rectification, RectificationInput
-
     day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
-    who, service = _parties(
-        controller, requester, requester_name, requester_email, requester_address, service
+    filing = request_service().file_rectification(
+        field=field, value=value, services=service, **_common(ids, day)
     )
-    _, catalog = settings_and_catalog()
-    try:
-        if not any(rectifiable_fields(svc, field) for svc in catalog):
-            fail(f"no service maps {field}")
-    except ValueError as exc:
-        fail(str(exc))
-    typer.echo(
-        _file(
-            "rectification",
-            ids,
-            day,
-            lambda rid, ref: RectificationInput(
-                request_id=rid,
-                subject_ref=ref,
-                received_on=day.isoformat(),
-                field=field,
-                value=value,
-                services=service or None,
-            ),
-            Rectification.run,
-            parties=who,
-        )
-    )
+    typer.echo(_filed(filing))
 
 
 # -- decisions ---------------------------------------------------------------------------------------

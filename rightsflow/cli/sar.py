@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any, TypeVar
@@ -24,7 +23,7 @@ from rich.table import Table
 from rightsflow.config import Settings, load_settings
 from rightsflow.register import Register
 
-from .common import fail, settings_and_catalog
+from .common import call, fail, operator, request_service, settings_and_catalog, temporal_client
 from .parties import (
     ControllerOpt,
     RequesterAddressOpt,
@@ -40,25 +39,21 @@ T = TypeVar("T")
 RequestId = Annotated[str, typer.Argument(metavar="ID", help="The request id printed by `rightsflow sar`.")]
 DateOpt = str | None  # YYYY-MM-DD
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-ByOpt = Annotated[str, typer.Option("--by", help="Who decides (recorded in the register).")]
+ByOpt = Annotated[
+    str | None,
+    typer.Option("--by", help="Who decides, if not you (default: cli:<your user name>); in the audit log."),
+]
 
 REQUESTERS = ("self", "parent", "representative")
 
 
+def _actor(by: str | None) -> str:
+    """Who decides: the operating-system user, or whom --by names (kept for scripts that pass it)."""
+    return f"cli:{by.strip()}" if by and by.strip() and by.strip() != "dpo" else operator()
+
+
 def workflow_id(request_id: str) -> str:
     return f"sar-{request_id}"
-
-
-def _parse_date(value: str, option: str, *, not_after: date | None = None) -> date:
-    try:
-        d = date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} must be a date as YYYY-MM-DD")
-    if len(value) != 10:
-        fail(f"{option} must be a date as YYYY-MM-DD")
-    if not_after and d > not_after:
-        fail(f"{option} {d} is in the future")
-    return d
 
 
 def received_and_subject(
@@ -70,51 +65,14 @@ def received_and_subject(
     postcode: str | None,
 ) -> tuple[date, Any]:
     """A request's --received day (not in the future) and its subject's identifiers, both checked."""
-    day = _parse_date(received, "--received", not_after=date.today())
-    return day, parse_identifiers(nhs_number, upn, name, dob, postcode)
-
-
-def _sar_options() -> dict[str, int]:
-    def env_int(name: str, default: int) -> int:
-        raw = os.environ.get(name)
-        try:
-            return int(raw) if raw else default
-        except ValueError:
-            fail(f"{name} must be a whole number")
-
-    return {
-        "pack_retention_days": env_int("RIGHTSFLOW_SAR_PACK_RETENTION_DAYS", 730),
-        "link_expiry_seconds": min(env_int("RIGHTSFLOW_SAR_LINK_EXPIRY_HOURS", 168) * 3600, 7 * 24 * 3600),
-    }
-
-
-async def _client(settings: Settings) -> Any:
-    from rightsflow.codec import connect_client
-
-    return await connect_client(settings)
-
-
-def _run(settings: Settings, request_id: str, action: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``action(handle)`` against the request's workflow; turn refusals into clear messages."""
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.service import RPCError
-
-    async def go() -> T:
-        client = await _client(settings)
-        return await action(client.get_workflow_handle(workflow_id(request_id)))
+    from rightsflow.request_checks import check_received
+    from rightsflow.request_service import RequestError
 
     try:
-        return asyncio.run(go())
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        message = getattr(cause, "message", None) or str(cause or exc)
-        fail(f"refused: {message}")
-    except RPCError as exc:
-        if "not found" in str(exc).lower():
-            fail(f"no workflow for request {request_id} (is the id right?)")
-        fail(f"Temporal at {settings.temporal_address} did not answer ({type(exc).__name__})", code=1)
-    except (OSError, RuntimeError) as exc:
-        fail(f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__})", code=1)
+        day = check_received(received, "--received")
+    except RequestError as exc:
+        fail(exc.message, exc.exit_code)
+    return day, parse_identifiers(nhs_number, upn, name, dob, postcode)
 
 
 def _echo_clock(view: Any) -> None:
@@ -139,43 +97,22 @@ def file_request(
     received: date,
     requester: str = "self",
     services: list[str] | None = None,
-    *,
-    controller: str | None = None,
-    requester_details: dict[str, object] | None = None,
+    actor: str | None = None,
 ) -> str:
-    """Record the request in the register and start its workflow; returns the request id."""
-    from workflows.subject_access import SarInput, SubjectAccessRequest
+    """Record the request in the register and start its workflow (the request service); its id."""
+    from rightsflow.request_service import RequestService
 
     async def go() -> str:
-        client = await _client(settings)  # connect first: nothing is recorded if Temporal is away
-        register = Register(settings)
-        register.create_schema()
-        ref = register.register_subject(ids)
-        req = register.create_request(
-            "subject_access",
-            ref,
+        filed = await RequestService(settings).file_sar(
+            actor=actor or operator(),
+            subject=ids,
             received_on=received,
             requester=requester,
-            controller=controller,
-            requester_details=requester_details,
+            services=services,
         )
-        register.update_request(req.request_id, workflow_id=workflow_id(req.request_id))
-        await client.start_workflow(
-            SubjectAccessRequest.run,
-            SarInput(
-                request_id=req.request_id,
-                subject_ref=ref,
-                received_on=received.isoformat(),
-                requester=requester,
-                services=services,
-                **_sar_options(),
-            ),
-            id=workflow_id(req.request_id),
-            task_queue=settings.task_queue,
-        )
-        return req.request_id
+        return filed.request_id
 
-    return asyncio.run(go())
+    return call(go())
 
 
 def sar(
@@ -249,29 +186,22 @@ def verify(
     reject_match: Annotated[
         list[str] | None, typer.Option("--reject-match", metavar="SERVICE/KEY", help="Reject a candidate.")
     ] = None,
-    by: ByOpt = "dpo",
+    by: ByOpt = None,
 ) -> None:
     """Record identity / authority / fee evidence (the clock starts on the latest) or match decisions."""
-    from workflows.subject_access import SubjectAccessRequest, VerifyInput
-
-    for value, option in (
-        (identity_received, "--identity-received"),
-        (authority_received, "--authority-received"),
-        (fee_received, "--fee-received"),
-    ):
-        if value is not None:
-            _parse_date(value, option, not_after=date.today())
-    inp = VerifyInput(
-        identity_received=identity_received,
-        authority_received=authority_received,
-        fee_received=fee_received,
-        parental_responsibility=parental_responsibility,
-        child_competent=child_competent,
-        confirm_matches=list(confirm_match or []),
-        reject_matches=list(reject_match or []),
-        decided_by=by,
+    view = call(
+        request_service().verify(
+            request_id,
+            actor=_actor(by),
+            identity_received=identity_received,
+            authority_received=authority_received,
+            fee_received=fee_received,
+            parental_responsibility=parental_responsibility,
+            child_competent=child_competent,
+            confirm_matches=list(confirm_match or []),
+            reject_matches=list(reject_match or []),
+        )
     )
-    view = _run(load_settings(), request_id, lambda h: h.execute_update(SubjectAccessRequest.verify, inp))
     _echo_clock(view)
 
 
@@ -281,17 +211,10 @@ def verify(
 def extend(
     request_id: RequestId,
     reason: Annotated[str, typer.Option("--reason", help="Why (told to the requester in a letter).")],
-    by: ByOpt = "dpo",
+    by: ByOpt = None,
 ) -> None:
     """Extend the deadline to three months from the start (only within the first month)."""
-    from workflows.subject_access import ExtendInput, SubjectAccessRequest
-
-    view = _run(
-        load_settings(),
-        request_id,
-        lambda h: h.execute_update(SubjectAccessRequest.extend, ExtendInput(reason=reason, decided_by=by)),
-    )
-    _echo_clock(view)
+    _echo_clock(call(request_service().extend(request_id, actor=_actor(by), reason=reason)))
 
 
 def clarify(
@@ -305,43 +228,15 @@ def clarify(
     ] = None,
 ) -> None:
     """Stop the clock while waiting for clarification, and restart it when the answer arrives."""
-    from workflows.subject_access import ClarifyInput, SubjectAccessRequest
-
-    if (asked is None) == (answered is None):
-        fail("give either --asked or --answered")
-    for value, option in ((asked, "--asked"), (answered, "--answered")):
-        if value is not None:
-            _parse_date(value, option, not_after=date.today())
-    view = _run(
-        load_settings(),
-        request_id,
-        lambda h: h.execute_update(
-            SubjectAccessRequest.clarify, ClarifyInput(asked=asked, answered=answered)
-        ),
-    )
-    _echo_clock(view)
+    _echo_clock(call(request_service().clarify(request_id, actor=operator(), asked=asked, answered=answered)))
 
 
 # -- review and decision ---------------------------------------------------------------------------
 
 
-def _redacted_doc(settings: Settings, request_id: str) -> tuple[Any, dict[str, Any]]:
-    from activities.subject_access import ClaimStore
-    from rightsflow.s3 import opaque_key
-    from workflows.subject_access import SubjectAccessRequest
-
-    st = _run(settings, request_id, lambda h: h.query(SubjectAccessRequest.status))
-    if st.stage != "awaiting_review":
-        fail(f"request {request_id} has no redactions to review (stage: {st.stage})")
-    key = opaque_key("work", request_id, "redacted", f"v{st.review_version}.bin")
-    return st, ClaimStore(settings).get(key)
-
-
 def redactions(request_id: RequestId, as_json: JsonOpt = False) -> None:
     """List what is withheld, where and on what legal basis (shows the withheld text to the DPO)."""
-    settings = load_settings()
-    _, doc = _redacted_doc(settings, request_id)
-    rows = doc["redactions"]
+    rows = call(request_service().redactions(request_id, actor=operator()))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -361,15 +256,11 @@ def redactions(request_id: RequestId, as_json: JsonOpt = False) -> None:
     Console().print(table)
 
 
-def _review(request_id: str, release_ids: list[str], add: list[Any], by: str) -> None:
-    from workflows.subject_access import ReviewInput, SubjectAccessRequest
-
-    result = _run(
-        load_settings(),
-        request_id,
-        lambda h: h.execute_update(
-            SubjectAccessRequest.review, ReviewInput(release=release_ids, add=add, decided_by=by)
-        ),
+def _review(request_id: str, release_ids: list[str], texts: list[str], basis: str, by: str | None) -> None:
+    result = call(
+        request_service().review(
+            request_id, actor=_actor(by), release=release_ids, withhold=texts, basis=basis
+        )
     )
     typer.echo(f"withheld {result.redactions}, released {result.released}")
 
@@ -379,10 +270,10 @@ def release(
     redaction: Annotated[
         list[str], typer.Option("--redaction", metavar="RID", help="A redaction id; repeatable.")
     ],
-    by: ByOpt = "dpo",
+    by: ByOpt = None,
 ) -> None:
     """Release redactions (the DPO decided disclosure is reasonable or the third party consented)."""
-    _review(request_id, list(redaction), [], by)
+    _review(request_id, list(redaction), [], "third-party", by)
 
 
 def withhold(
@@ -393,44 +284,26 @@ def withhold(
     basis: Annotated[
         str, typer.Option("--basis", help="third-party (Sch 2 para 16) or serious-harm (Sch 3).")
     ] = "third-party",
-    by: ByOpt = "dpo",
+    by: ByOpt = None,
 ) -> None:
-    """Add redactions the automatic pass missed, with their legal basis."""
-    from activities.subject_access import AddedRedaction
-    from rightsflow.redaction import BASES
-
-    if basis not in BASES:
-        fail(f"--basis must be one of {', '.join(BASES)}")
-    _review(request_id, [], [AddedRedaction(text=t, basis=basis) for t in text], by)
+    """Add redactions the automatic pass missed, with their legal basis (text that occurs in no
+    gathered record is refused: check its spelling)."""
+    _review(request_id, [], list(text), basis, by)
 
 
-def approve(request_id: RequestId, by: ByOpt = "dpo") -> None:
+def approve(request_id: RequestId, by: ByOpt = None) -> None:
     """Approve the response: the pack is built, stored under Object Lock and a link is issued."""
-    from workflows.subject_access import ApproveInput, SubjectAccessRequest
-
-    _run(
-        load_settings(),
-        request_id,
-        lambda h: h.execute_update(SubjectAccessRequest.approve, ApproveInput(decided_by=by)),
-    )
+    call(request_service().approve(request_id, actor=_actor(by)))
     typer.echo(f"approved {request_id}: the pack is being prepared (see `rightsflow status {request_id}`)")
 
 
 def reject(
     request_id: RequestId,
     exemption: Annotated[str, typer.Option("--exemption", help="The exemption relied on.")],
-    by: ByOpt = "dpo",
+    by: ByOpt = None,
 ) -> None:
     """Refuse the request, stating the exemption; a refusal letter names the ICO and the courts."""
-    from workflows.subject_access import RejectInput, SubjectAccessRequest
-
-    _run(
-        load_settings(),
-        request_id,
-        lambda h: h.execute_update(
-            SubjectAccessRequest.reject, RejectInput(exemption=exemption, decided_by=by)
-        ),
-    )
+    call(request_service().reject(request_id, actor=_actor(by), exemption=exemption))
     typer.echo(f"refused {request_id}")
 
 
@@ -466,7 +339,7 @@ def status_of(settings: Settings, request_id: str) -> dict[str, Any]:
     async def query() -> Any:
         from datetime import timedelta
 
-        client = await _client(settings)
+        client = await temporal_client(settings)
         handle = client.get_workflow_handle(workflow_id(request_id))
         return await handle.query(SubjectAccessRequest.status, rpc_timeout=timedelta(seconds=10))
 
@@ -636,7 +509,7 @@ def run_sar_demo(
     echo(f"filed subject access request {request_id} (a child known to {len(child.services)} services)")
 
     async def go() -> Any:
-        client = await _client(settings)
+        client = await temporal_client(settings)
         handle = client.get_workflow_handle_for(SubjectAccessRequest.run, workflow_id(request_id))
         await handle.execute_update(
             SubjectAccessRequest.verify,
