@@ -18,7 +18,7 @@ import json
 import tempfile
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -31,6 +31,7 @@ from temporalio import activity
 
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
+from rightsflow.contracts.retention import SweepCounts
 from rightsflow.db import store_engine
 from rightsflow.keys import load_hash_key
 from rightsflow.register import Register
@@ -79,53 +80,6 @@ TIME_BUDGET_SECONDS = 20.0  # per activity attempt: then return so the workflow 
 PROGRESS_KEPT_DAYS = 7  # retention_progress rows older than this are deleted
 
 
-@dataclass
-class SweepCounts:
-    households: int = 0
-    disposed: int = 0
-    anonymised: int = 0
-    archived: int = 0
-    retained_hold: int = 0
-    retained_linked: int = 0
-    retained_open_request: int = 0
-    retained_restricted: int = 0
-    retained_not_due: int = 0
-    retained_no_rule: int = 0
-    awaiting_review: int = 0
-    already_anonymised: int = 0
-    people_disposed: int = 0
-    rows_changed: int = 0
-    by_rule: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def add(self, other: SweepCounts) -> None:
-        for k, v in asdict(other).items():
-            if k == "by_rule":
-                for rule, tallies in v.items():
-                    mine = self.by_rule.setdefault(rule, {})
-                    for what, n in tallies.items():
-                        mine[what] = mine.get(what, 0) + n
-            else:
-                setattr(self, k, getattr(self, k) + v)
-
-    def tally(self, d: Decision) -> None:
-        self.households += 1
-        rule = d.rule_id or "(no rule)"
-        what = (
-            {"destroy": "disposed", "anonymise": "anonymised", "archive_then_destroy": "archived"}[
-                d.action or ""
-            ]
-            if d.dispose
-            else ("awaiting_review" if d.reason == "awaiting_review" else f"retained_{d.reason}")
-        )
-        setattr(self, what, getattr(self, what) + 1)
-        if d.dispose:
-            self.people_disposed += len(d.household.people)
-        per = self.by_rule.setdefault(rule, {})
-        per[what] = per.get(what, 0) + 1
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> SweepCounts:
-        return cls(**data) if data else cls()
 
 
 @dataclass

@@ -12,7 +12,6 @@ ids, dates, counts and opaque store keys only.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
@@ -27,9 +26,15 @@ with workflow.unsafe.imports_passed_through():
         ReviewRemindersInput,
         ReviewRemindersResult,
         SweepBatchesInput,
-        SweepCounts,
     )
     from rightsflow.clock import LONDON
+    from rightsflow.contracts.retention import (
+        RetentionSweepInput,
+        RetentionSweepResult,
+        ServiceSweepInput,
+        ServiceSweepResult,
+        SweepCounts,
+    )
 
 CONTINUE_EVERY = 40  # sweep_batches calls per run: ~250 events, far below Temporal's limits
 STORE_RETRY = RetryPolicy(
@@ -49,50 +54,12 @@ REMINDER_RETRY = RetryPolicy(
 )
 
 
-@dataclass
-class RetentionSweepInput:
-    as_of: str | None = None  # ISO date; None: the workflow's date (the schedule's run)
-    services: list[str] | None = None  # None: every service in the catalogue
-    dry_run: bool = False
-    approved_by: str = "retention schedule"
-    batch_size: int = 5000  # people per store transaction: a second or so of locks on a live store
-    batch_pause_seconds: float = 0.0
-    heartbeat_timeout_seconds: float = 120.0
 
 
-@dataclass
-class ServiceSweepInput:
-    sweep_id: str
-    service: str
-    as_of: str
-    dry_run: bool
-    approved_by: str
-    batch_size: int = 5000  # people per store transaction: a second or so of locks on a live store
-    batch_pause_seconds: float = 0.0
-    heartbeat_timeout_seconds: float = 120.0
-    cursor: str | int | None = None
-    counts: SweepCounts | None = None
-    people: int | None = None
-    runs: int = 0
 
 
-@dataclass
-class ServiceSweepResult:
-    service: str
-    dry_run: bool
-    counts: SweepCounts
-    certificate_key: str | None = None
-    archives_purged: int = 0
-    runs: int = 1
 
 
-@dataclass
-class RetentionSweepResult:
-    sweep_id: str
-    as_of: str
-    dry_run: bool
-    services: list[ServiceSweepResult] = field(default_factory=list)
-    review_reminders: int | None = None  # reminders sent (None: a dry run, or none attempted)
 
 
 def sweep_id_for(as_of: str, dry_run: bool, run_id: str | None = None) -> str:
@@ -150,7 +117,9 @@ class ServiceSweep:
                     **{**inp.__dict__, "cursor": cursor, "counts": counts, "runs": inp.runs + 1}
                 )
             )
-        result = ServiceSweepResult(inp.service, inp.dry_run, counts, runs=inp.runs + 1)
+        result = ServiceSweepResult(
+            service=inp.service, dry_run=inp.dry_run, counts=counts, runs=inp.runs + 1
+        )
         if not inp.dry_run:
             fin: FinishServiceResult = await workflow.execute_activity_method(
                 RetentionActivities.finish_service,
@@ -196,7 +165,9 @@ class RetentionSweep:
             )
 
         results = await asyncio.gather(*(one(s) for s in services))
-        result = RetentionSweepResult(sweep_id, as_of, inp.dry_run, list(results))
+        result = RetentionSweepResult(
+            sweep_id=sweep_id, as_of=as_of, dry_run=inp.dry_run, services=list(results)
+        )
         # Versioned: sweeps started before reminders existed replay without the activity.
         if not inp.dry_run and workflow.patched("retention-review-reminders"):
             try:
