@@ -18,7 +18,7 @@ from .catalog import Catalog
 from .identity import EARLIEST_DATE, normalise_postcode, parse_day
 from .nhs import InvalidIdentifier, normalise_nhs_number, normalise_upn
 
-REQUESTERS = ("self", "parent", "representative")
+REQUESTERS = ("self", "parent", "representative", "solicitor")  # as letters.REQUESTER_KINDS
 MAX_VALUE = 200  # a name, a corrected value, a text to withhold
 
 

@@ -118,7 +118,11 @@ async def test_a_dpo_takes_a_request_from_filing_to_a_pack_with_the_commands(cli
         assert released.exit_code == 0 and "released 1" in released.output, released.output
         unknown = await _cli("release", request_id, "--redaction", "rnotthere")
         assert unknown.exit_code == 2 and "no such redaction" in unknown.output
-        added = await _cli("withhold", request_id, "--text", "breakfast club", "--basis", "serious-harm")
+        missing = await _cli("withhold", request_id, "--text", "breakfast club", "--basis", "serious-harm")
+        assert missing.exit_code == 2 and "occurs in none of the records" in missing.output
+        assert "breakfast" not in missing.output
+        present = shown[-1]["text"]
+        added = await _cli("withhold", request_id, "--text", present, "--basis", "serious-harm")
         assert added.exit_code == 0, added.output
 
         ok = await _cli("approve", request_id)

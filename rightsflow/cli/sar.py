@@ -97,6 +97,9 @@ def file_request(
     received: date,
     requester: str = "self",
     services: list[str] | None = None,
+    *,
+    controller: str | None = None,
+    requester_details: dict[str, object] | None = None,
     actor: str | None = None,
 ) -> str:
     """Record the request in the register and start its workflow (the request service); its id."""
@@ -109,6 +112,8 @@ def file_request(
             received_on=received,
             requester=requester,
             services=services,
+            controller=controller,
+            requester_details=requester_details,
         )
         return filed.request_id
 
@@ -134,21 +139,15 @@ def sar(
     received_on, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
     settings, catalog = settings_and_catalog()
     who = resolve_parties(catalog, controller, requester, requester_name, requester_email, requester_address)
-    try:
-        request_id = file_request(
-            settings,
-            ids,
-            received_on,
-            who.requester,
-            who.services,
-            controller=who.controller,
-            requester_details=who.details,
-        )
-    except (OSError, RuntimeError) as exc:
-        fail(
-            f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__}); nothing recorded",
-            code=1,
-        )
+    request_id = file_request(
+        settings,
+        ids,
+        received_on,
+        who.requester,
+        who.services,
+        controller=who.controller,
+        requester_details=who.details,
+    )
     typer.echo(request_id)
 
 

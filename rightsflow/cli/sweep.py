@@ -10,7 +10,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -112,10 +112,10 @@ async def _run_sweep(
         task_queue=settings.task_queue,
     )
     if not show:
-        return await handle.result()
+        return await _result(settings, handle, wf_id)
     from rich.progress import Progress
 
-    task = asyncio.ensure_future(handle.result())
+    task = asyncio.ensure_future(_result(settings, handle, wf_id))
     with Progress(transient=True) as progress:
         bars: dict[str, Any] = {}
         while not task.done():
@@ -129,6 +129,29 @@ async def _run_sweep(
                 progress.update(bars[svc], completed=min(p["households"], p["people"]))
             await asyncio.wait([task], timeout=0.5)
     return task.result()
+
+
+async def _result(settings: Any, handle: Any, wf_id: str, patience: float = 900) -> Any:
+    """The sweep's result, reconnecting when Temporal restarts mid-wait: the sweep carries on in
+    the server, so losing the connection is no reason to report it failed."""
+    import time
+
+    from temporalio.service import RPCError
+
+    from rightsflow.codec import connect_client
+
+    give_up = time.monotonic() + patience
+    while True:
+        try:
+            return await handle.result()
+        except (RPCError, OSError) as exc:
+            if "not found" in str(exc).lower() or time.monotonic() > give_up:
+                raise
+        await asyncio.sleep(2)
+        try:
+            handle = (await connect_client(settings)).get_workflow_handle(wf_id)
+        except (RPCError, OSError, RuntimeError):
+            continue  # still restarting
 
 
 def sweep(
@@ -148,10 +171,14 @@ def sweep(
     """Run a retention sweep now (--wait) or rehearse it (--dry-run); prints per-service counts."""
     if dry_run == wait:
         fail("give exactly one of --dry-run or --wait")
+    from rightsflow.identity import parse_day
+    from rightsflow.keys import KeyMaterialError
+    from rightsflow.nhs import InvalidIdentifier
+
     try:
-        when = date.fromisoformat(as_of)
-    except ValueError:
-        fail(f"--as-of must be a date YYYY-MM-DD, got {as_of!r}")
+        when = parse_day(as_of, "--as-of")
+    except InvalidIdentifier as exc:
+        fail(str(exc))
     settings, catalog = settings_and_catalog()
     for s in service or []:
         if s not in catalog.ids:
@@ -163,6 +190,8 @@ def sweep(
                 settings, when.isoformat(), services, dry_run, is_terminal() and not as_json, approved_by
             )
         )
+    except KeyMaterialError as exc:  # production keys not provided: say which and how
+        fail(str(exc), code=1)
     except Exception as exc:  # the message names only the address
         fail(
             f"the sweep did not complete: {type(exc).__name__}: is the worker running at "
