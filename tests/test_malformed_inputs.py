@@ -695,7 +695,7 @@ async def test_malformed_input_is_refused_in_one_line_and_nothing_is_written(rig
     finally:
         # A case wrongly accepted sets a worker going: let it finish before the next case counts.
         if sqlite_row_counts(*rig.counted) != before:
-            await asyncio.to_thread(settle, rig.counted)
+            await asyncio.to_thread(settle, rig.counted, 1.0, 8)
 
 
 def test_there_are_more_than_a_hundred_cases_across_every_filing_and_deciding_command() -> None:
