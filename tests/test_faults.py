@@ -8,7 +8,7 @@ TCP relay that is closed). Each request must complete exactly once: one pack sen
 erased once, each household disposed of once and as many as the dry run predicted. Recovery is the
 time from the fault being over (a new worker polling, the server or store back) to completion.
 
-``--fault-seed N`` (or RIGHTSFLOW_FAULT_SEED) chooses the kill points; bench/faults.py runs the
+RIGHTSFLOW_FAULT_SEED=N chooses the kill points (default 14); bench/faults.py runs the
 longer version and prints the table.
 """
 
