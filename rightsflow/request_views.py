@@ -74,7 +74,8 @@ def archive_problem(service: RequestService) -> str:
 
 async def request_status(service: RequestService, req: Any) -> dict[str, Any]:
     """The live workflow state where Temporal has it, else what the register holds."""
-    from .request_service import RIGHTS, _workflow_class, workflow_id
+    from .request_decisions import RIGHTS
+    from .request_service import _workflow_class, workflow_id
 
     out = _register_view(req)
     kind = req.request_type

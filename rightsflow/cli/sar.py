@@ -429,24 +429,7 @@ def status(request_id: RequestId, as_json: JsonOpt = False) -> None:
 
 def requests(as_json: JsonOpt = False) -> None:
     """Open rights requests, soonest statutory deadline first."""
-    settings = load_settings()
-    register = Register(settings)
-    register.create_schema()
-    today = date.today()
-    rows = [
-        {
-            "request_id": r.request_id,
-            "type": r.request_type,
-            "stage": r.stage,
-            "requester": r.requester,
-            "received_on": r.received_on.isoformat() if r.received_on else None,
-            "clock_start": r.clock_start.isoformat() if r.clock_start else None,
-            "deadline": r.deadline.isoformat() if r.deadline else None,
-            "days_left": (r.deadline - today).days if r.deadline else None,
-        }
-        for r in register.open_requests()
-        if r.request_type != "subject_search"
-    ]
+    rows = call(request_service().list_requests(actor=operator()))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import date
 from typing import Annotated
@@ -13,9 +12,8 @@ from rich.table import Table
 
 from rightsflow.identity import SubjectIdentifiers
 from rightsflow.nhs import InvalidIdentifier
-from rightsflow.register import Register
 
-from .common import fail, settings_and_catalog
+from .common import call, fail, operator, request_service, settings_and_catalog
 
 NhsOpt = Annotated[str | None, typer.Option("--nhs-number", help="NHS number (10 digits, spaces allowed).")]
 UpnOpt = Annotated[str | None, typer.Option("--upn", help="Unique Pupil Number.")]
@@ -37,21 +35,6 @@ def parse_identifiers(
         fail(str(exc))
 
 
-async def _run_search(settings, register: Register, request_id: str, subject_ref: str):  # type: ignore[no-untyped-def]
-    from rightsflow.codec import connect_client
-    from workflows.subject_search import SubjectSearch, SubjectSearchInput
-
-    client = await connect_client(settings)
-    workflow_id = f"subject-search-{request_id}"
-    register.update_request(request_id, workflow_id=workflow_id, stage="searching")
-    return await client.execute_workflow(
-        SubjectSearch.run,
-        SubjectSearchInput(request_id=request_id, subject_ref=subject_ref),
-        id=workflow_id,
-        task_queue=settings.task_queue,
-    )
-
-
 def search(
     nhs_number: NhsOpt = None,
     upn: UpnOpt = None,
@@ -62,37 +45,18 @@ def search(
 ) -> None:
     """Find a person in all services' stores; prints opaque per-service references."""
     ids = parse_identifiers(nhs_number, upn, name, dob, postcode)
-    settings, _ = settings_and_catalog()
-    register = Register(settings)
-    register.create_schema()
-    subject_ref = register.register_subject(ids)
-    req = register.create_request("subject_search", subject_ref, received_on=date.today())
-    try:
-        result = asyncio.run(_run_search(settings, register, req.request_id, subject_ref))
-    except Exception as exc:  # a connection failure names only the address
-        register.update_request(req.request_id, stage="failed")
-        fail(
-            f"search {req.request_id} did not complete: {type(exc).__name__}: is the worker running at "
-            f"{settings.temporal_address}?",
-            code=1,
-        )
-    register.update_request(req.request_id, stage="searched", status="closed")
-    out = {
-        "request_id": req.request_id,
-        "subject_ref": subject_ref,
-        "services": [
-            {"service": s.service, "matches": [m.__dict__ for m in s.matches]} for s in result.services
-        ],
-    }
+    settings, catalog = settings_and_catalog()
+    found = call(request_service(settings, catalog).search(actor=operator(), subject=ids))
+    out = {"request_id": found.request_id, "subject_ref": found.subject_ref, "services": found.services}
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return
-    table = Table(title=f"Subject search {req.request_id}")
+    table = Table(title=f"Subject search {found.request_id}")
     for col in ("service", "record", "match", "on"):
         table.add_column(col)
-    for s in result.services:
-        if not s.matches:
-            table.add_row(s.service, "-", "not found", "")
-        for m in s.matches:
-            table.add_row(s.service, m.record_key, m.strength, ", ".join(m.matched_on))
+    for s in found.services:
+        if not s["matches"]:
+            table.add_row(s["service"], "-", "not found", "")
+        for m in s["matches"]:
+            table.add_row(s["service"], m["record_key"], m["strength"], ", ".join(m["matched_on"]))
     Console().print(table)
