@@ -17,13 +17,15 @@ from rightsflow.console.queue import badge_for, working_days_between
 from rightsflow.console.security import ConfigError, load_console_config, parse_role_map
 from rightsflow.identity import SubjectIdentifiers
 from rightsflow.register import AuditEntry, Register
+from rightsflow.request_service import Filed
 
 PASSWORD = "a long enough passphrase"
 NHS = "9434765919"
 
 
 class FakeService:
-    """Stands in for the request service: records what the console asked of it."""
+    """Stands in for the request service (RequestService's interface): records what the console
+    asked of it."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, dict]] = []
@@ -37,9 +39,11 @@ class FakeService:
     async def extend(self, request_id: str, *, reason: str, actor: str) -> None:
         self.calls.append(("extend", request_id, {"reason": reason, "actor": actor}))
 
-    async def file_erasure(self, ids: SubjectIdentifiers, received: date, *, ground: str, actor: str) -> str:
-        self.calls.append(("file_erasure", ids.nhs_number, {"ground": ground, "actor": actor}))
-        return "rq_fake"
+    async def file_erasure(
+        self, *, actor: str, subject: SubjectIdentifiers, received_on: date, ground: str, requester: str
+    ) -> Filed:
+        self.calls.append(("file_erasure", subject.nhs_number, {"ground": ground, "actor": actor}))
+        return Filed(request_id="rq_fake", workflow_id="erasure-rq_fake", subject_ref="rs_fake")
 
     async def refuse_transfer(self, request_id: str, *, reason: str, actor: str) -> None:
         self.calls.append(("refuse_transfer", request_id, {"reason": reason, "actor": actor}))
@@ -179,7 +183,7 @@ def test_a_dpo_action_goes_to_the_service_under_their_name(console) -> None:  # 
     )
     assert r.status_code == 303
     assert fake.calls == [
-        ("extend", rid, {"reason": "numerous records across five services", "actor": "dana"})
+        ("extend", rid, {"reason": "numerous records across five services", "actor": "console:dana"})
     ]
 
 
@@ -338,7 +342,8 @@ def test_transfer_refusal_needs_a_reason_and_goes_to_the_service(console) -> Non
         follow_redirects=False,
     )
     assert r.status_code == 303
-    assert fake.calls[-1] == ("refuse_transfer", rid, {"reason": "the family has not moved", "actor": "dana"})
+    refused = {"reason": "the family has not moved", "actor": "console:dana"}
+    assert fake.calls[-1] == ("refuse_transfer", rid, refused)
     auditor = signed_in(app, "audrey")
     r = auditor.post(f"/transfers/{rid}", data={"csrf_token": csrf_of(auditor.get("/transfers").text)})
     assert r.status_code == 403
@@ -431,4 +436,45 @@ def test_new_request_form_checks_the_nhs_number_and_dates_and_files_by_kind(cons
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/requests/rq_fake?done=filed"
-    assert fake.calls == [("file_erasure", NHS, {"ground": "no-longer-needed", "actor": "dana"})]
+    assert fake.calls == [("file_erasure", NHS, {"ground": "no-longer-needed", "actor": "console:dana"})]
+
+
+class StartedWorkflows:
+    """A Temporal client that records the workflows started, so the real request service runs."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[object, str]] = []
+
+    async def start_workflow(self, workflow: object, arg: object, *, id: str, task_queue: str) -> None:
+        self.started.append((arg, id))
+
+
+def test_an_erasure_filed_in_the_console_goes_through_the_request_service(settings: Settings) -> None:
+    from rightsflow.console.bridge import ConsoleService
+
+    register = Register(settings)
+    register.create_schema()
+    add_user(register, "dana", "dpo", PASSWORD)
+    temporal = StartedWorkflows()
+    app = create_app(settings, register=register, service=ConsoleService(settings, client=temporal))
+    client = signed_in(app, "dana")
+    r = client.post(
+        "/requests/new",
+        data={
+            "csrf_token": csrf_of(client.get("/requests/new").text),
+            "request_type": "erasure",
+            "received": date.today().isoformat(),
+            "nhs_number": "943 476 5919",
+            "ground": "no-longer-needed",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    rid = r.headers["location"].removeprefix("/requests/").split("?")[0]
+    req = register.get_request(rid)
+    assert req.request_type == "erasure" and req.workflow_id == f"erasure-{rid}"
+    [(arg, wid)] = temporal.started
+    assert wid == f"erasure-{rid}" and arg.ground == "no-longer-needed" and arg.subject_ref == req.subject_ref
+    # the register records who filed it, through the console, once
+    filed = [e for e in register.audit_trail(rid) if e.action.endswith("filed")]
+    assert [(e.action, e.actor) for e in filed] == [("erasure.filed", "console:dana")]

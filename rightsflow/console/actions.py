@@ -17,6 +17,7 @@ from rightsflow.redaction import BASES, MASK
 from rightsflow.register import AuditRecord, RightsRequest
 
 from .accounts import User
+from .bridge import console_actor
 from .security import form_str, require
 from .web import FormErrors
 
@@ -55,11 +56,10 @@ def service(request: Request) -> Any:
     """The request service shared with the CLI, built once per app."""
     svc = request.app.state.service
     if svc is None:
-        try:
-            from rightsflow.request_service import RequestService
-        except ImportError:  # the same workflow calls, through the CLI's functions
-            from .bridge import SarBridge as RequestService
-        svc = request.app.state.service = RequestService(request.app.state.settings)
+        from .bridge import ConsoleService
+
+        app = request.app.state
+        svc = app.service = ConsoleService(app.settings, app.catalog)
     return svc
 
 
@@ -207,6 +207,7 @@ async def run_action(
     if name == "matches":
         return await _matches(request, req, form)
     user = require(request, "dpo")  # the role first: nothing else runs for a user without it
+    actor = console_actor(user.username)
     svc = service(request)
     try:
         if name == "verify":
@@ -222,7 +223,7 @@ async def run_action(
                 errors.add("identity_received", "Enter at least one date evidence arrived")
             if errors:
                 return errors, ""
-            await svc.verify(rid, actor=user.username, **dates)
+            await svc.verify(rid, actor=actor, **dates)
         elif name == "clarify":
             which = form_str(form, "which")
             day = _parse_day(errors, form, "clarify_date", "of the clarification", required=True)
@@ -230,21 +231,21 @@ async def run_action(
                 errors.add("which", "Choose whether clarification was asked or answered")
             if errors:
                 return errors, ""
-            await svc.clarify(rid, actor=user.username, **{which: day})
+            await svc.clarify(rid, actor=actor, **{which: day})
         elif name == "extend":
             reason = form_str(form, "reason")
             if len(reason) < 10:
                 errors.add("reason", "Enter the reason for the extension (it is told to the requester)")
                 return errors, ""
-            await svc.extend(rid, reason=reason, actor=user.username)
+            await svc.extend(rid, reason=reason, actor=actor)
         elif name == "approve":
-            await svc.approve(rid, actor=user.username)
+            await svc.approve(rid, actor=actor)
         elif name == "reject":
             exemption = form_str(form, "exemption")
             if len(exemption) < 5:
                 errors.add("exemption", "Enter the exemption relied on")
                 return errors, ""
-            await svc.reject(rid, exemption=exemption, actor=user.username)
+            await svc.reject(rid, exemption=exemption, actor=actor)
         else:
             raise HTTPException(404, "There is no such action.")
     except HTTPException:
@@ -281,10 +282,13 @@ async def _matches(request: Request, req: RightsRequest, form: FormData) -> tupl
     if not confirm and not reject:
         errors.add("matches", "Choose confirm or reject for at least one possible match")
         return errors, ""
+    actor = console_actor(user.username)
     try:
-        await service(request).decide_matches(
-            req.request_id, confirm=confirm, reject=reject, actor=user.username
-        )
+        svc = service(request)
+        if req.request_type == "subject_access":  # a SAR's matches are decided with its evidence
+            await svc.verify(req.request_id, actor=actor, confirm_matches=confirm, reject_matches=reject)
+        else:
+            await svc.confirm_matches(req.request_id, actor=actor, confirm=confirm, reject=reject)
     except Exception as exc:  # noqa: BLE001
         errors.add("matches", f"This could not be done: {_refusal(exc)}")
         return errors, ""
@@ -375,9 +379,10 @@ async def review_redactions(request: Request, req: RightsRequest, form: FormData
     try:
         await service(request).review(
             req.request_id,
+            actor=console_actor(user.username),
             release=release,
-            add=[(text, basis)] if text else [],
-            actor=user.username,
+            withhold=[text] if text else [],
+            basis=basis,
         )
     except Exception as exc:  # noqa: BLE001
         errors.add("release", f"This could not be done: {_refusal(exc)}")
@@ -423,13 +428,18 @@ async def file_request(request: Request, kind: str, form: FormData) -> tuple[For
     if kind == "erasure" and ground not in GROUNDS:
         errors.add("ground", "Choose the ground for erasure")
         return errors, ""
+    actor = console_actor(user.username)
     try:
         day = date.fromisoformat(received)
         if kind == "erasure":
-            request_id = await service(request).file_erasure(ids, day, ground=ground, actor=user.username)
+            filed = await service(request).file_erasure(
+                actor=actor, subject=ids, received_on=day, ground=ground, requester=requester
+            )
         else:
-            request_id = await service(request).file_sar(ids, day, requester=requester, actor=user.username)
+            filed = await service(request).file_sar(
+                actor=actor, subject=ids, received_on=day, requester=requester
+            )
     except Exception as exc:  # noqa: BLE001
         errors.add("received", f"The request could not be filed, nothing was recorded: {_refusal(exc)}")
         return errors, ""
-    return errors, request_id
+    return errors, filed.request_id

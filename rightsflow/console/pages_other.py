@@ -18,6 +18,7 @@ from starlette.routing import Route
 from rightsflow.register import AuditEntry, Decision, RightsRequest
 
 from . import actions
+from .bridge import console_actor
 from .charts import bar_chart
 from .queue import TYPE_LABELS, stage_label
 from .security import checked_form, form_str, require
@@ -192,9 +193,9 @@ async def transfer_decide(request: Request) -> Response:
         svc = actions.service(request)
         try:
             if decision == "approve":
-                await svc.approve_transfer(request_id, actor=user.username)
+                await svc.approve_transfer(request_id, actor=console_actor(user.username))
             else:
-                await svc.refuse_transfer(request_id, reason=reason, actor=user.username)
+                await svc.refuse_transfer(request_id, reason=reason, actor=console_actor(user.username))
         except Exception as exc:  # noqa: BLE001 - the workflow's refusal, shown on the page
             errors.add(f"reason-{request_id}", f"This could not be done: {actions._refusal(exc)}")
     if errors:
