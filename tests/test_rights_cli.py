@@ -99,3 +99,64 @@ def test_filing_refuses_what_would_fail_in_the_workflow_and_writes_nothing(setti
         assert r.output.startswith("rightsflow: ") and len(r.output.strip().splitlines()) == 1, r.output
         assert "9487103237" not in r.output and "2015-02-30" not in r.output
     assert not (settings.home / "register.db").exists()
+
+
+class StartedWorkflows:
+    """A Temporal client that records the workflows started, so the real request service runs."""
+
+    def __init__(self) -> None:
+        self.started: list[object] = []
+
+    async def start_workflow(self, workflow: object, arg: object, *, id: str, task_queue: str) -> None:
+        self.started.append(arg)
+
+
+def test_a_request_filed_to_a_council_records_that_council_and_the_requester(settings, monkeypatch):
+    """``--controller lewisham`` scopes the request to Lewisham's services, and the register
+    records the controller and the requester's details (sealed), as letters need them."""
+    from rightsflow.cli import rights
+    from rightsflow.register import Register
+    from rightsflow.request_service import RequestService
+
+    temporal = StartedWorkflows()
+    monkeypatch.setattr(rights, "request_service", lambda s, c: RequestService(s, c, client=temporal))
+    runner = CliRunner()
+    parent = [
+        "--controller",
+        "lewisham",
+        "--requester",
+        "parent",
+        "--requester-name",
+        "Grace Okafor",
+        "--requester-email",
+        "grace@example.org",
+    ]
+    day = ["--received", "2026-01-05", "--nhs-number", "9434765919"]
+    r = runner.invoke(_app(), ["restrict", *day, *parent])
+    assert r.exit_code == 0, r.output
+    rid = r.output.strip()
+    register = Register(settings)
+    req = register.get_request(rid)
+    assert (req.request_type, req.controller, req.requester) == ("restriction", "lewisham", "parent")
+    details = register.requester_details(rid)
+    assert details and details["name"] == "Grace Okafor" and details["email"] == "grace@example.org"
+    [started] = temporal.started
+    assert sorted(started.services) == [
+        "lewisham_childrens_social_care",
+        "lewisham_early_help",
+        "lewisham_family_thrive",
+    ]
+    assert "Grace" not in r.output and "9434765919" not in r.output
+    # a service of another council is refused in one line, and nothing more is filed
+    r = runner.invoke(_app(), ["erase", *day, *parent, "--service", "westminster_family_hub"])
+    assert r.exit_code == 2 and "not one of the services of controller lewisham" in r.output
+    assert len(temporal.started) == 1
+    # a withdrawal of consent to Lewisham reaches only Lewisham's consent-based services
+    from rightsflow.cli.rights import withdraw_consent
+
+    app = _app()
+    app.command("withdraw-consent")(withdraw_consent)
+    r = runner.invoke(app, ["withdraw-consent", *day, *parent])
+    assert r.exit_code == 0, r.output
+    assert register.get_request(r.output.splitlines()[0]).controller == "lewisham"
+    assert sorted(temporal.started[-1].services) == ["lewisham_early_help", "lewisham_family_thrive"]

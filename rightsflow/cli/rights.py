@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from rightsflow.catalog import Catalog
 from rightsflow.config import Settings, load_settings
 from rightsflow.erasure import EXEMPTIONS, GROUNDS, RESTRICTION_REASONS
 from rightsflow.register import Register
@@ -105,6 +106,7 @@ def _run(settings: Settings, wid: str, action: Callable[[Any], Awaitable[T]]) ->
 
 
 def _parties(
+    catalog: Catalog,
     controller: str | None,
     requester: str,
     name: str | None,
@@ -113,18 +115,42 @@ def _parties(
     service: list[str] | None,
 ) -> tuple[Parties, list[str] | None]:
     """The council and requester, and the services the request reaches (only that council's)."""
-    _, catalog = settings_and_catalog()
     who = resolve_parties(catalog, controller, requester, name, email, address)
     if who.services is None:
         return who, service
-    outside = [s for s in service or [] if s not in who.services]
+    # A service not in the catalogue at all is left for the request service to name.
+    known = {svc.service for svc in catalog}
+    outside = [s for s in service or [] if s in known and s not in who.services]
     if outside:
         fail(f"--service {outside[0]} is not one of the services of controller {who.controller}")
     return who, service or who.services
 
 
-def _common(ids: Any, day: date) -> dict[str, Any]:
-    return {"actor": operator(), "subject": ids, "received_on": day}
+def _common(ids: Any, day: date, who: Parties) -> dict[str, Any]:
+    """What every filing passes to the request service: who acts, the subject, the day, and the
+    council and requester the request is made to and by (sealed in the register for letters)."""
+    return {
+        "actor": operator(),
+        "subject": ids,
+        "received_on": day,
+        "requester": who.requester,
+        "controller": who.controller,
+        "requester_details": who.details,
+    }
+
+
+def _filing(
+    received: str,
+    subject: tuple[str | None, str | None, str | None, str | None, str | None],
+    parties: tuple[str | None, str, str | None, str | None, str | None],
+    service: list[str] | None,
+) -> tuple[Any, list[str] | None, dict[str, Any]]:
+    """Check a filing command's input (one line and nothing written on a fault): the request
+    service for these settings, the services the request reaches, and the common arguments."""
+    day, ids = received_and_subject(received, *subject)
+    settings, catalog = settings_and_catalog()
+    who, services = _parties(catalog, *parties, service)
+    return request_service(settings, catalog), services, _common(ids, day, who)
 
 
 def _filed(filing: Awaitable[Any]) -> str:
@@ -151,8 +177,13 @@ def erase(
     requester_address: RequesterAddressOpt = None,
 ) -> None:
     """File an erasure request (Art 17); prints its request id."""
-    day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
-    typer.echo(_filed(request_service().file_erasure(ground=ground, services=service, **_common(ids, day))))
+    svc, services, common = _filing(
+        received,
+        (nhs_number, upn, name, dob, postcode),
+        (controller, requester, requester_name, requester_email, requester_address),
+        service,
+    )
+    typer.echo(_filed(svc.file_erasure(ground=ground, services=services, **common)))
 
 
 def restrict(
@@ -172,10 +203,13 @@ def restrict(
     requester_address: RequesterAddressOpt = None,
 ) -> None:
     """Restrict processing of the subject's records in every service that holds them (Art 18)."""
-    day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
-    filing = request_service().file_restriction(
-        reason=reason, notice_days=notice_days, services=service, **_common(ids, day)
+    svc, services, common = _filing(
+        received,
+        (nhs_number, upn, name, dob, postcode),
+        (controller, requester, requester_name, requester_email, requester_address),
+        service,
     )
+    filing = svc.file_restriction(reason=reason, notice_days=notice_days, services=services, **common)
     typer.echo(_filed(filing))
 
 
@@ -203,8 +237,13 @@ def object_(
     --reason TEXT`` (stays stopped; erasure offered) or ``--override`` (compelling legitimate
     grounds: the person is told, then the restriction is lifted after the wait).
     """
-    day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
-    filing = request_service().file_objection(services=service, notice_days=notice_days, **_common(ids, day))
+    svc, services, common = _filing(
+        received,
+        (nhs_number, upn, name, dob, postcode),
+        (controller, requester, requester_name, requester_email, requester_address),
+        service,
+    )
+    filing = svc.file_objection(services=services, notice_days=notice_days, **common)
     typer.echo(_filed(filing))
 
 
@@ -233,12 +272,23 @@ def withdraw_consent(
     from rightsflow.objection import erasure_hint
     from workflows.objection import ConsentWithdrawal
 
-    settings, catalog = settings_and_catalog()
     day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
-    request_id = _filed(
-        request_service(settings, catalog).file_consent_withdrawal(services=service, **_common(ids, day))
-    )
+    settings, catalog = settings_and_catalog()
     consent_based = [svc.service for svc in catalog if svc.lawful_basis.consent_based]
+    who, _ = _parties(
+        catalog, controller, requester, requester_name, requester_email, requester_address, service
+    )
+    # Only consent-based services have a consent to withdraw: of the council's, those.
+    if service is None and who.services is not None:
+        consent_based = [s for s in consent_based if s in who.services]
+        if not consent_based:
+            fail(f"controller {who.controller} has no consent-based service: there is no consent to withdraw")
+    chosen = service or (consent_based if who.services is not None else None)
+    request_id = _filed(
+        request_service(settings, catalog).file_consent_withdrawal(
+            services=chosen, **_common(ids, day, who)
+        )
+    )
     services = sorted(set(service or consent_based))
     typer.echo(request_id)
     hint = erasure_hint(day.isoformat(), services, "consent-withdrawn")
@@ -285,9 +335,14 @@ def rectify(
     requester_address: RequesterAddressOpt = None,
 ) -> None:
     """File a rectification (Art 16): restricted while checked, then corrected or a statement attached."""
-    day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
-    filing = request_service().file_rectification(
-        field=field, value=value, services=service, **_common(ids, day)
+    svc, services, common = _filing(
+        received,
+        (nhs_number, upn, name, dob, postcode),
+        (controller, requester, requester_name, requester_email, requester_address),
+        service,
+    )
+    filing = svc.file_rectification(
+        field=field, value=value, services=services, **common
     )
     typer.echo(_filed(filing))
 
