@@ -292,7 +292,7 @@ def test_a_dpo_takes_a_sar_from_filing_to_a_downloaded_pack(browser: Any, system
 
     trail = Register(system.settings()).audit_trail(request_id)
     assert any(e.action == "console.pack.downloaded" and e.actor == "dana" for e in trail)
-    assert any(e.actor == "dana" and e.action.endswith("approved") for e in trail)
+    assert any(e.actor == "console:dana" and e.action.endswith("approved") for e in trail)
 
 
 def test_a_records_manager_approves_a_review_item(browser: Any, system: Console) -> None:
