@@ -458,7 +458,11 @@ def _read_yaml(path: Path) -> object:
             f"{path}: not UTF-8 text (byte {exc.start}): save the file as UTF-8"
         ) from None
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+        # PyYAML's own text runs over several lines and quotes the file back; say where and what.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "the file could not be parsed"
+        raise CatalogError(f"{path}: not valid YAML{where}: {problem}") from None
 
 
 def load_service(path: Path) -> ServiceCatalog:

@@ -397,5 +397,5 @@ def test_cli_rejects_bad_input_with_exit_code_2(cli: typer.Typer, args: list[str
     assert result.exit_code == 2
     assert result.stdout == ""
     assert bad_value in result.stderr
-    assert result.stderr.startswith("Error: ")
+    assert result.stderr.startswith("rightsflow: ")
     assert "Traceback" not in result.output

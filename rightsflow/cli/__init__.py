@@ -7,7 +7,7 @@ import typer
 from . import console, intake, portability, rights, sar, transfer, users
 from .audit import audit_app
 from .catalog import catalog
-from .common import exit_process
+from .common import OneLineErrors, exit_process
 from .deadline import deadline
 from .letters import letters, print_batch
 from .review import review_app
@@ -23,6 +23,7 @@ app = typer.Typer(
     help="Retention and subject-rights workflows for council children's and family services.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=OneLineErrors,
 )
 
 # the system

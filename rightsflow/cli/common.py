@@ -7,11 +7,13 @@ import asyncio
 import gc
 import os
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from rightsflow.catalog import Catalog, CatalogError, load_catalog
 from rightsflow.config import Settings, load_settings
@@ -25,14 +27,46 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+class OneLineErrors(TyperGroup):
+    """The command group: a usage error (a bad option value, an unknown option or command) is one
+    line on stderr starting ``rightsflow: ``, exit 2, instead of Typer's framed usage box, so a
+    script or log reader sees a refusal the same way as every other."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        with _one_line_usage_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        with _one_line_usage_errors():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except typer.TyperException as exc:  # the base of Typer's (vendored click's) usage errors
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            raise  # no arguments at all: the help text is the answer
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        typer.echo(f"rightsflow: {one_line(message)}{hint}", err=True)
+        raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+
+
 def settings_and_catalog() -> tuple[Settings, Catalog]:
     settings = load_settings()
     try:
         return settings, load_catalog(settings.catalog_dir)
     except CatalogError as exc:
-        typer.echo("rightsflow: the catalogue is invalid:", err=True)
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(3) from None
+        # One line, naming the file: scripts and log viewers read an error per line.
+        fail(f"the catalogue is invalid: {one_line(str(exc))}", 3)
+
+
+def one_line(message: str) -> str:
+    """A message folded onto one line (click and validation messages may run over several)."""
+    return " ".join(message.split())
 
 
 def is_terminal() -> bool:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from rightsflow.cli.common import fail
 from rightsflow.clock import ClockState, Pause, clock_start, compute_deadline
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -98,8 +99,7 @@ def deadline(
         pauses = [_parse_pause(p) for p in pause or ()]
         result = compute_deadline(start, pauses, extended=extend)
     except ValueError as exc:  # our _InputError, or a pause rejected by the clock
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
 
     if as_json:
         out: dict[str, str | None] = {

@@ -10,7 +10,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -171,7 +171,7 @@ def sweep(
     """Run a retention sweep now (--wait) or rehearse it (--dry-run); prints per-service counts."""
     if dry_run == wait:
         fail("give exactly one of --dry-run or --wait")
-    from rightsflow.identity import parse_day
+    from rightsflow.identity import EARLIEST_DATE, parse_day
     from rightsflow.keys import KeyMaterialError
     from rightsflow.nhs import InvalidIdentifier
 
@@ -179,6 +179,11 @@ def sweep(
         when = parse_day(as_of, "--as-of")
     except InvalidIdentifier as exc:
         fail(str(exc))
+    # A sweep dated ahead would dispose of records before their time; before 2000 is a typo.
+    if when > date.today():
+        fail("--as-of is in the future: a sweep assesses retention as of today or an earlier day")
+    if when < EARLIEST_DATE:
+        fail(f"--as-of is before {EARLIEST_DATE.isoformat()}: check the date")
     settings, catalog = settings_and_catalog()
     for s in service or []:
         if s not in catalog.ids:

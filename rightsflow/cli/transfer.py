@@ -150,6 +150,14 @@ async def start_transfer(
     cat = catalog[service]
     if to_authority == cat.authority_code:
         raise ValueError("the receiving authority is the sending one")
+    # A receiving authority is one the catalogue knows (catalog/controllers/<code>.yaml): a typo
+    # would otherwise start a transfer that waits for an intake no council will ever run.
+    if catalog.controllers and to_authority not in catalog.controllers:
+        known = ", ".join(sorted(set(catalog.controllers) - {cat.authority_code}))
+        raise ValueError(
+            f"no receiving authority {to_authority} in the catalogue (known: {known}): add "
+            f"controllers/{to_authority}.yaml to the catalogue first"
+        )
     transfer_id, subject_ref = file_transfer(
         settings,
         catalog,
