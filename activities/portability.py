@@ -25,7 +25,6 @@ import hashlib
 import io
 import re
 import zipfile
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,13 +42,21 @@ from activities.transfer import (
 )
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
+from rightsflow.contracts.portability import (  # noqa: F401 - re-exported: the activities' inputs and results
+    ART20_BASIS,
+    CheckInput,
+    GatheredOwn,
+    GatherOwnInput,
+    PortabilityCheck,
+    SendInput,
+    SentPackage,
+)
 from rightsflow.db import store_engine
 from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, presigned_get, put_locked_object
 from rightsflow.storemap import StoreMap
 
-ART20_BASIS = "UK GDPR Art 20(1): data provided by the data subject, processed by consent or contract"
 _CONTRACT = re.compile(r"6\s*\(\s*1\s*\)\s*\(\s*b\s*\)")
 
 
@@ -71,58 +78,6 @@ def art20_refusal(cat: ServiceCatalog) -> str:
     )
 
 
-@dataclass
-class CheckInput:
-    request_id: str
-    subject_ref: str
-    service: str
-
-
-@dataclass
-class PortabilityCheck:
-    eligible: bool
-    reason: str | None  # why not (names the service and the article only)
-    record_keys: list[str] = field(default_factory=list)
-    restricted: int = 0
-
-
-@dataclass
-class GatherOwnInput:
-    request_id: str
-    service: str
-    record_keys: list[str]
-
-
-@dataclass
-class GatheredOwn:
-    claim_key: str
-    records: int
-    collections: dict[str, int]
-    withheld: int  # third-party terms withheld from free text
-    masked_references: int  # references to other people replaced by the mask
-
-
-@dataclass
-class SendInput:
-    request_id: str
-    service: str
-    claim_key: str
-    sent_on: str
-    lock_days: float = 7.0
-    link_expiry_seconds: int = 7 * 24 * 3600
-
-
-@dataclass
-class SentPackage:
-    package_key: str
-    sha256: str
-    bytes: int
-    files: int
-    link: str
-    link_expires_at: str
-    sent_at: str
-
-
 class PortabilityActivities:
     def __init__(
         self, settings: Settings, catalog: Catalog, register: Register, claims: ClaimStore | None = None
@@ -138,7 +93,7 @@ class PortabilityActivities:
 
         cat = self.catalog[inp.service]
         if not art20_applies(cat):
-            check = PortabilityCheck(False, art20_refusal(cat))
+            check = PortabilityCheck(eligible=False, reason=art20_refusal(cat))
         else:
             smap = StoreMap(cat)
             engine = store_engine(cat, self.settings)
@@ -146,8 +101,8 @@ class PortabilityActivities:
             exact = [m.record_key for m in find_in_store(smap, engine, ids) if m.strength == EXACT]
             if not exact:
                 check = PortabilityCheck(
-                    False,
-                    f"no record in {inp.service} matches the requester by NHS number or UPN",
+                    eligible=False,
+                    reason=f"no record in {inp.service} matches the requester by NHS number or UPN",
                 )
             else:
                 subj = cat.subject
@@ -160,7 +115,9 @@ class PortabilityActivities:
                         )
                     ).scalar_one()
                 self.register.record_matches(inp.request_id, inp.service, [(k, EXACT) for k in exact])
-                check = PortabilityCheck(True, None, sorted(exact), int(restricted))
+                check = PortabilityCheck(
+                    eligible=True, reason=None, record_keys=sorted(exact), restricted=int(restricted)
+                )
         self.register.audit(
             f"{inp.request_id}:checked",
             actor="rightsflow",
@@ -213,7 +170,13 @@ class PortabilityActivities:
             legal_basis="DPA 2018 Sch 2 para 16 (third parties withheld); UK GDPR Art 20(4)",
             detail={"collections": counts, "withheld": by_kind, "masked_references": masked},
         )
-        return GatheredOwn(key, sum(counts.values()), counts, len(redactions), masked)
+        return GatheredOwn(
+            claim_key=key,
+            records=sum(counts.values()),
+            collections=counts,
+            withheld=len(redactions),
+            masked_references=masked,
+        )
 
     @activity.defn
     def send_portability_package(self, inp: SendInput) -> SentPackage:
@@ -252,7 +215,15 @@ class PortabilityActivities:
                 "delivered_as": "presigned download link",
             },
         )
-        return SentPackage(key, sha, size, files, link, expires.isoformat(), now.isoformat())
+        return SentPackage(
+            package_key=key,
+            sha256=sha,
+            bytes=size,
+            files=files,
+            link=link,
+            link_expires_at=expires.isoformat(),
+            sent_at=now.isoformat(),
+        )
 
     def _bag(
         self, cat: ServiceCatalog, inp: SendInput, records: dict[str, list[dict[str, Any]]]

@@ -18,7 +18,7 @@ import json
 import tempfile
 import time
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -31,7 +31,16 @@ from temporalio import activity
 
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
-from rightsflow.contracts.retention import SweepCounts
+from rightsflow.contracts.retention import (  # noqa: F401 - re-exported: the activities' inputs and results
+    TIME_BUDGET_SECONDS,
+    FinishServiceInput,
+    FinishServiceResult,
+    ReviewRemindersInput,
+    ReviewRemindersResult,
+    SweepBatchesInput,
+    SweepBatchesResult,
+    SweepCounts,
+)
 from rightsflow.db import store_engine
 from rightsflow.keys import load_hash_key
 from rightsflow.register import Register
@@ -76,59 +85,9 @@ CERTIFICATE_LOCK_YEARS = 25  # disposal certificates outlive any claim about the
 CERTIFICATE_MAX_INLINE_REFS = 500
 MANIFEST_FETCH = 2000  # register rows fetched at a time into the manifest
 MANIFEST_SPOOL_BYTES = 4 * 1024 * 1024  # a larger manifest is spooled to disk, not memory
-TIME_BUDGET_SECONDS = 20.0  # per activity attempt: then return so the workflow records progress
 PROGRESS_KEPT_DAYS = 7  # retention_progress rows older than this are deleted
 
 
-
-
-@dataclass
-class SweepBatchesInput:
-    sweep_id: str
-    service: str
-    as_of: str  # ISO date
-    dry_run: bool
-    cursor: str | int | None = None
-    batch_size: int = 5000  # people per store transaction: a second or so of locks on a live store
-    batch_pause_seconds: float = 0.0  # throttle for a live store
-    max_seconds: float = TIME_BUDGET_SECONDS
-
-
-@dataclass
-class SweepBatchesResult:
-    cursor: str | int | None
-    done: bool
-    counts: SweepCounts
-    batches: int
-
-
-@dataclass
-class FinishServiceInput:
-    sweep_id: str
-    service: str
-    as_of: str
-    approved_by: str
-    counts: SweepCounts
-
-
-@dataclass
-class FinishServiceResult:
-    service: str
-    certificate_key: str | None
-    certificate_sha256: str | None
-    disposed_households: int
-    archives_purged: int
-
-
-@dataclass
-class ReviewRemindersInput:
-    as_of: str  # ISO date: the sweep's day
-    services: list[str] | None = None  # None: every service
-
-
-@dataclass
-class ReviewRemindersResult:
-    sent: int
 
 
 def _archive_lock_until(d: date) -> datetime:
@@ -249,7 +208,7 @@ class RetentionActivities:
         if resumed is not None:
             cursor, counts, finished = resumed
             if finished:
-                return SweepBatchesResult(cursor, True, counts, 0)
+                return SweepBatchesResult(cursor=cursor, done=True, counts=counts, batches=0)
         result = run_batches(
             self, inp, cursor, counts, heartbeat=activity.heartbeat, progress_key=progress_key
         )
@@ -267,7 +226,7 @@ class RetentionActivities:
         """Remind the records manager of review items awaiting a decision (safe to repeat)."""
         sent = send_reminders(self.catalog, self.register, date.fromisoformat(inp.as_of), inp.services)
         activity.logger.info("retention review reminders %s: %d sent", inp.as_of, len(sent))
-        return ReviewRemindersResult(len(sent))
+        return ReviewRemindersResult(sent=len(sent))
 
 
 def resume_progress(
@@ -451,7 +410,7 @@ def run_batches(
             heartbeat({"cursor": cursor, "counts": asdict(counts)})
         if inp.batch_pause_seconds and not finished:
             time.sleep(inp.batch_pause_seconds)
-    return SweepBatchesResult(cursor, finished, counts, batches)
+    return SweepBatchesResult(cursor=cursor, done=finished, counts=counts, batches=batches)
 
 
 def _anonymised_by(acts: RetentionActivities, service: str, rule_id: str) -> AnonymisePlan:
@@ -569,7 +528,13 @@ def finish_service(acts: RetentionActivities, inp: FinishServiceInput) -> Finish
             "counts": {k: v for k, v in asdict(inp.counts).items() if k != "by_rule"},
         },
     )
-    return FinishServiceResult(inp.service, cert_key, cert_sha, disposed, purged)
+    return FinishServiceResult(
+        service=inp.service,
+        certificate_key=cert_key,
+        certificate_sha256=cert_sha,
+        disposed_households=disposed,
+        archives_purged=purged,
+    )
 
 
 def _purge_archive(acts: RetentionActivities, key: str) -> bool:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -44,6 +44,31 @@ from rightsflow.bagging import (  # noqa: F401 - re-exported: the bag is built a
 from rightsflow.bagging import safe_extract as _safe_extract  # noqa: F401
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
+from rightsflow.contracts.transfer import (  # noqa: F401 - re-exported: the activities' inputs and results
+    AckInput,
+    AckNotice,
+    CheckAckInput,
+    CheckRejectionInput,
+    Delivered,
+    DeliverInput,
+    DeliveryNotice,
+    FamilyCheck,
+    GatheredFamily,
+    GatherFamilyInput,
+    ImportInput,
+    ImportResult,
+    IntakeInput,
+    MarkInput,
+    MarkResult,
+    PackageInput,
+    PackageResult,
+    RejectionNotice,
+    RemoveInput,
+    ResolveInput,
+    TransferEvent,
+    ValidateInput,
+    ValidationResult,
+)
 from rightsflow.db import store_engine
 from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.register import Register
@@ -73,232 +98,6 @@ def exchange_ack_key(to_authority: str, transfer_id: str) -> str:
 def exchange_rejection_key(to_authority: str, transfer_id: str, attempt: int) -> str:
     """Where the receiver leaves its rejection of one delivery in the sender's bucket, beside it."""
     return opaque_key("inbox", to_authority, transfer_id, f"attempt-{attempt}", "rejection.json")
-
-
-# -- inputs and results (opaque references only) ---------------------------------------------------
-
-
-@dataclass
-class TransferEvent:
-    """An audit entry (once per key) and, where the register holds the request, its stage/status."""
-
-    transfer_id: str
-    key: str
-    action: str
-    detail: dict[str, Any] = field(default_factory=dict)
-    actor: str = "rightsflow"
-    legal_basis: str | None = None
-    stage: str | None = None
-    status: str | None = None
-    deadline: str | None = None
-    decision: str | None = None
-
-
-@dataclass
-class ResolveInput:
-    transfer_id: str
-    subject_ref: str
-    service: str
-    family_ref: str | None = None  # the store's household/case key; else found from subject_ref
-
-
-@dataclass
-class FamilyCheck:
-    service: str
-    group_keys: list[str]
-    member_keys: list[str]
-    restricted: int  # members whose processing is restricted (Art 18)
-    holds: list[str]  # active hold kinds (legal_hold, child_protection_plan, ...)
-    consents_active: int
-    consents_withdrawn: int
-    consent_based: bool
-
-
-@dataclass
-class GatherFamilyInput:
-    transfer_id: str
-    service: str
-    member_keys: list[str]
-
-
-@dataclass
-class GatheredFamily:
-    claim_key: str
-    records: int
-    collections: dict[str, int]
-
-
-@dataclass
-class PackageInput:
-    transfer_id: str
-    service: str
-    claim_key: str
-    to_authority: str
-    reason: str
-    transfer_date: str
-    acknowledge_by: str
-    check: FamilyCheck
-    lock_days: float = 35.0
-
-
-@dataclass
-class PackageResult:
-    package_key: str
-    sha256: str
-    bytes: int
-    payload_oxum: str
-    files: list[str]
-    retain_until: str
-
-
-@dataclass
-class DeliverInput:
-    transfer_id: str
-    attempt: int
-    package_key: str
-    sha256: str
-    from_authority: str
-    to_authority: str
-    to_task_queue: str
-    lock_days: float = 35.0
-
-
-@dataclass
-class DeliveryNotice:
-    """What the receiver is told: where the bag is and its digest. No personal data."""
-
-    attempt: int
-    bucket: str
-    key: str
-    sha256: str
-
-
-@dataclass
-class Delivered:
-    attempt: int
-    inbox_key: str
-
-
-@dataclass
-class MarkInput:
-    transfer_id: str
-    service: str
-    group_keys: list[str]
-    member_keys: list[str]
-    to_authority: str
-    transfer_date: str
-
-
-@dataclass
-class MarkResult:
-    contacts_added: int
-    shares_logged: int
-
-
-@dataclass
-class RemoveInput:
-    transfer_id: str
-    keys: list[str]
-
-
-@dataclass
-class IntakeInput:
-    transfer_id: str
-    from_authority: str
-    to_authority: str  # the receiving authority's code (catalog authority_code)
-    sender_workflow_id: str
-    target_service: str | None = None  # None: the receiver's service whose schema fits the bag
-    resend_wait_days: int = 30
-    lock_days: float = 365.0
-    # False when the sender runs on another Temporal deployment (started by the inbox scan): the
-    # acknowledgement then goes back only through S3 (``exchange_ack_key``).
-    notify_sender: bool = True
-
-
-@dataclass
-class ValidateInput:
-    transfer_id: str
-    to_authority: str
-    notice: DeliveryNotice
-    target_service: str | None = None
-    lock_days: float = 365.0
-
-
-@dataclass
-class ValidationResult:
-    ok: bool
-    reasons: list[str]
-    target_service: str | None = None
-    staged_key: str | None = None
-    sha256: str | None = None
-    collections: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class ImportInput:
-    transfer_id: str
-    target_service: str
-    staged_key: str
-
-
-@dataclass
-class ImportResult:
-    people_new: int
-    people_matched: int
-    inserted: dict[str, int]
-    already_present: dict[str, int]
-    # labels of what had no field of its own at the receiver, how many, and where it was filed
-    not_placed: list[dict[str, Any]] = field(default_factory=list)
-    # people matching an existing person by name and date of birth only: store keys, to confirm
-    candidates: list[dict[str, str]] = field(default_factory=list)
-    labelled: dict[str, int] = field(default_factory=dict)  # rows inserted, by the receiver's labels
-
-
-@dataclass
-class AckInput:
-    transfer_id: str
-    attempt: int
-    from_authority: str
-    to_authority: str
-    sha256: str
-    imported: ImportResult
-    lock_days: float = 365.0
-    exchange_bucket: str | None = None  # the sender's bucket: a locked copy at exchange_ack_key
-
-
-@dataclass
-class CheckAckInput:
-    transfer_id: str
-    to_authority: str
-    sha256: str  # the package's digest: an acknowledgement of anything else is not ours
-
-
-@dataclass
-class AckNotice:
-    """The receiver's written acceptance, as signalled to the sender (the document is in S3)."""
-
-    attempt: int
-    ack_key: str
-    sha256: str
-    accepted_on: str
-    people_new: int
-    people_matched: int
-    rows_inserted: int
-    not_placed: list[dict[str, Any]] = field(default_factory=list)
-    imported: dict[str, int] = field(default_factory=dict)  # rows by the receiver's record labels
-
-
-@dataclass
-class RejectionNotice:
-    attempt: int
-    reasons: list[str]
-
-
-@dataclass
-class CheckRejectionInput:
-    transfer_id: str
-    to_authority: str
-    attempt: int  # the delivery whose rejection to look for
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -617,7 +416,7 @@ class TransferActivities:
             service=inp.service,
             detail={"collections": counts},
         )
-        return GatheredFamily(key, sum(counts.values()), counts)
+        return GatheredFamily(claim_key=key, records=sum(counts.values()), collections=counts)
 
     @activity.defn
     def build_package(self, inp: PackageInput) -> PackageResult:
@@ -699,7 +498,9 @@ class TransferActivities:
                 "retain_until": retain,
             },
         )
-        return PackageResult(key, sha, size, oxum, names, retain)
+        return PackageResult(
+            package_key=key, sha256=sha, bytes=size, payload_oxum=oxum, files=names, retain_until=retain
+        )
 
     @activity.defn
     async def deliver(self, inp: DeliverInput) -> Delivered:
@@ -725,7 +526,7 @@ class TransferActivities:
             put_locked_object(client, bucket, inbox, body, "application/zip", _lock_until(inp.lock_days))
 
         await asyncio.to_thread(copy)
-        notice = DeliveryNotice(inp.attempt, bucket, inbox, inp.sha256)
+        notice = DeliveryNotice(attempt=inp.attempt, bucket=bucket, key=inbox, sha256=inp.sha256)
         doc = {
             **asdict(notice),
             "transfer_id": inp.transfer_id,
@@ -763,7 +564,7 @@ class TransferActivities:
                 "intake_task_queue": inp.to_task_queue or None,
             },
         )
-        return Delivered(inp.attempt, inbox)
+        return Delivered(attempt=inp.attempt, inbox_key=inbox)
 
     async def _signal_intake(self, inp: DeliverInput, notice: DeliveryNotice) -> None:
         """Signal-with-start the receiver's TransferIntake (same Temporal namespace)."""
@@ -847,7 +648,7 @@ class TransferActivities:
             service=inp.service,
             detail={"contacts_added": contacts, "shares_logged": shares, "transfer_date": inp.transfer_date},
         )
-        return MarkResult(contacts, shares)
+        return MarkResult(contacts_added=contacts, shares_logged=shares)
 
     @activity.defn
     def remove_package(self, inp: RemoveInput) -> int:
@@ -925,15 +726,15 @@ class TransferActivities:
             detail={"ack_key": key, "accepted_on": doc["accepted_on"]},
         )
         return AckNotice(
-            int(doc.get("attempt", 0)),
-            key,
-            inp.sha256,
-            doc["accepted_on"],
-            int(doc.get("people_new", 0)),
-            int(doc.get("people_matched", 0)),
-            int(doc.get("rows_inserted", 0)),
-            list(doc.get("not_placed") or []),
-            dict(doc.get("imported") or {}),
+            attempt=int(doc.get("attempt", 0)),
+            ack_key=key,
+            sha256=inp.sha256,
+            accepted_on=doc["accepted_on"],
+            people_new=int(doc.get("people_new", 0)),
+            people_matched=int(doc.get("people_matched", 0)),
+            rows_inserted=int(doc.get("rows_inserted", 0)),
+            not_placed=list(doc.get("not_placed") or []),
+            imported=dict(doc.get("imported") or {}),
         )
 
 
@@ -971,7 +772,7 @@ def _read_rejection(
         request_id=inp.transfer_id,
         detail={"rejection_key": key, "attempt": inp.attempt, "reasons": reasons[:20]},
     )
-    return RejectionNotice(inp.attempt, reasons)
+    return RejectionNotice(attempt=inp.attempt, reasons=reasons)
 
 
 def _as_column(table: Table, column: str, day: date) -> Any:

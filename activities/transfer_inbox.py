@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -39,29 +38,12 @@ from activities.transfer import (
 )
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
+from rightsflow.contracts.transfer import InboxScanInput, InboxScanResult  # noqa: F401 - re-exported
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, s3_client
 
 _OPAQUE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NOTICE = re.compile(r"^inbox/(?P<code>[^/]+)/(?P<tid>[^/]+)/attempt-(?P<attempt>[0-9]{1,4})/notice\.json$")
-
-
-@dataclass
-class InboxScanInput:
-    authority: str  # the receiving authority's code (this deployment's catalogue)
-    bucket: str | None = None  # the sender's bucket holding inbox/<code>/; None: our own
-    intake_task_queue: str | None = None  # where the intakes run; None: this worker's queue
-    notify_sender: bool = False  # True only where the sender shares this Temporal namespace
-    limit: int = 200  # notices taken per run; the next run takes the rest
-
-
-@dataclass
-class InboxScanResult:
-    notices: int = 0  # notice.json objects listed
-    started: list[str] = field(default_factory=list)  # transfer ids whose intake was started/signalled
-    already_taken: int = 0  # recorded as taken by an earlier scan
-    closed: int = 0  # the intake had already finished: not started again
-    invalid: int = 0  # a notice that does not agree with its key (recorded, skipped)
 
 
 class TransferInboxActivities:
@@ -160,7 +142,9 @@ class TransferInboxActivities:
                 )
                 continue
             tid = doc["transfer_id"]
-            notice = DeliveryNotice(doc["attempt"], bucket, doc["key"], doc["sha256"])
+            notice = DeliveryNotice(
+                attempt=doc["attempt"], bucket=bucket, key=doc["key"], sha256=doc["sha256"]
+            )
             outcome = "started"
             try:
                 await self._temporal().start_workflow(

@@ -87,7 +87,9 @@ class TransferIntakeActivities:
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code"))
             if code in ("404", "NoSuchKey", "NotFound", "AccessDenied", "403"):
-                return ValidationResult(False, [f"the package could not be fetched from the inbox ({code})"])
+                return ValidationResult(
+                    ok=False, reasons=[f"the package could not be fetched from the inbox ({code})"]
+                )
             raise
         sha = hashlib.sha256(body).hexdigest()
         reasons: list[str] = []
@@ -99,7 +101,7 @@ class TransferIntakeActivities:
                 root = _safe_extract(body, Path(tmp))
             except (zipfile.BadZipFile, ValueError) as exc:
                 return ValidationResult(
-                    False, [*reasons, f"the package is not a readable zip bag ({exc})"][:20]
+                    ok=False, reasons=[*reasons, f"the package is not a readable zip bag ({exc})"][:20]
                 )
             # peek at the manifest to find the target store, then validate against it
             try:
@@ -123,7 +125,7 @@ class TransferIntakeActivities:
                 request_id=inp.transfer_id,
                 detail={"attempt": inp.notice.attempt, "reasons": reasons[:50]},
             )
-            return ValidationResult(False, reasons[:50], sha256=sha)
+            return ValidationResult(ok=False, reasons=reasons[:50], sha256=sha)
         assert tcat is not None and manifest is not None
         token = keyed_hash(load_hash_key(self.settings), inp.transfer_id, "transfer.received")[:32]
         staged = opaque_key("received", token, "package.zip")
@@ -144,7 +146,14 @@ class TransferIntakeActivities:
                 "collections": counts,
             },
         )
-        return ValidationResult(True, [], tcat.service, staged, sha, counts)
+        return ValidationResult(
+            ok=True,
+            reasons=[],
+            target_service=tcat.service,
+            staged_key=staged,
+            sha256=sha,
+            collections=counts,
+        )
 
     @activity.defn
     def import_bag(self, inp: ImportInput) -> ImportResult:
@@ -192,13 +201,13 @@ class TransferIntakeActivities:
             label = tcat.collection_label(name)
             labelled[label] = labelled.get(label, 0) + n
         result = ImportResult(
-            out.people_new,
-            out.people_matched,
-            out.inserted,
-            out.already_present,
-            out.not_placed,
-            out.candidates,
-            labelled,
+            people_new=out.people_new,
+            people_matched=out.people_matched,
+            inserted=out.inserted,
+            already_present=out.already_present,
+            not_placed=out.not_placed,
+            candidates=out.candidates,
+            labelled=labelled,
         )
         self.register.audit(
             done_key,
@@ -261,15 +270,15 @@ class TransferIntakeActivities:
             detail={"ack_key": key, "attempt": inp.attempt, "exchange_ack_key": exchange},
         )
         return AckNotice(
-            inp.attempt,
-            key,
-            inp.sha256,
-            doc["accepted_on"],
-            doc["people_new"],
-            doc["people_matched"],
-            doc["rows_inserted"],
-            list(doc.get("not_placed") or []),
-            dict(doc.get("imported") or {}),
+            attempt=inp.attempt,
+            ack_key=key,
+            sha256=inp.sha256,
+            accepted_on=doc["accepted_on"],
+            people_new=doc["people_new"],
+            people_matched=doc["people_matched"],
+            rows_inserted=doc["rows_inserted"],
+            not_placed=list(doc.get("not_placed") or []),
+            imported=dict(doc.get("imported") or {}),
         )
 
     def _exchange_rejection(self, inp: ValidateInput, reasons: list[str]) -> str | None:

@@ -658,7 +658,14 @@ def _predicted_disposals(s: Any) -> int:
     acts = RetentionActivities(s, load_catalog(s.catalog_dir), Register(s))
     total = 0
     for service in SWEPT:
-        inp = SweepBatchesInput("dry-run-check", service, AS_OF, True, batch_size=50, max_seconds=600)
+        inp = SweepBatchesInput(
+            sweep_id="dry-run-check",
+            service=service,
+            as_of=AS_OF,
+            dry_run=True,
+            batch_size=50,
+            max_seconds=600,
+        )
         res = run_batches(acts, inp, None, SweepCounts())
         total += res.counts.disposed + res.counts.anonymised
     return total

@@ -41,7 +41,14 @@ FAMILIES = 150
 
 def _predict(s: Settings, service: str, *, dry_run: bool, sweep_id: str) -> SweepCounts:
     acts = RetentionActivities(s, load_catalog(s.catalog_dir), Register(s))
-    inp = SweepBatchesInput(sweep_id, service, AS_OF.isoformat(), dry_run, batch_size=50, max_seconds=600)
+    inp = SweepBatchesInput(
+        sweep_id=sweep_id,
+        service=service,
+        as_of=AS_OF.isoformat(),
+        dry_run=dry_run,
+        batch_size=50,
+        max_seconds=600,
+    )
     res = run_batches(acts, inp, None, SweepCounts())
     assert res.done
     return res.counts
@@ -239,7 +246,14 @@ def test_a_batch_interrupted_around_its_store_commit_is_counted_once(
     seed_stores({service: store_urls(rs)[service]}, families=40, seed=5, as_of=AS_OF, progress=False)
     predicted = _predict(rs, service, dry_run=True, sweep_id="dry-run-check")
     acts = RetentionActivities(rs, load_catalog(rs.catalog_dir), Register(rs))
-    inp = SweepBatchesInput("sweep-window", service, AS_OF.isoformat(), False, batch_size=5, max_seconds=600)
+    inp = SweepBatchesInput(
+        sweep_id="sweep-window",
+        service=service,
+        as_of=AS_OF.isoformat(),
+        dry_run=False,
+        batch_size=5,
+        max_seconds=600,
+    )
     target = "record_done" if dies == "after_store_commit" else "destroy_rows"
     real = getattr(retention, target)
 

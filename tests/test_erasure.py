@@ -322,7 +322,10 @@ def test_a_restricted_subject_is_skipped_by_the_retention_sweep(es):
     acts = RetentionActivities(s, cat, register)
     far = date(2090, 1, 1).isoformat()  # everything is due by then
     counts = run_batches(
-        acts, SweepBatchesInput("sweep-r", FT, far, False, max_seconds=120), None, SweepCounts()
+        acts,
+        SweepBatchesInput(sweep_id="sweep-r", service=FT, as_of=far, dry_run=False, max_seconds=120),
+        None,
+        SweepCounts(),
     ).counts
     assert counts.retained_restricted >= 1
     ft = SCHEMAS[FT].tables
@@ -345,7 +348,12 @@ def test_a_restricted_subject_is_skipped_by_the_retention_sweep(es):
             on=AS_OF.isoformat(),
         )
     )
-    run_batches(acts, SweepBatchesInput("sweep-r2", FT, far, False, max_seconds=120), None, SweepCounts())
+    run_batches(
+        acts,
+        SweepBatchesInput(sweep_id="sweep-r2", service=FT, as_of=far, dry_run=False, max_seconds=120),
+        None,
+        SweepCounts(),
+    )
     with engine_for_url(store_urls(s)[FT]).connect() as c:
         assert (
             c.execute(

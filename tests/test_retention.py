@@ -52,7 +52,11 @@ def stores(settings, database_url, monkeypatch):
 
 def _sweep(acts, service, dry_run, as_of=AS_OF, batch_size=3):  # type: ignore[no-untyped-def]
     inp = SweepBatchesInput(
-        "sweep-test" if not dry_run else "dry", service, as_of.isoformat(), dry_run, batch_size=batch_size
+        sweep_id="sweep-test" if not dry_run else "dry",
+        service=service,
+        as_of=as_of.isoformat(),
+        dry_run=dry_run,
+        batch_size=batch_size,
     )
     cursor, counts = None, SweepCounts()
     while True:

@@ -109,7 +109,12 @@ def _households(url: str) -> None:
 
 def _finish(acts: RetentionActivities, as_of: date) -> retention_activities.FinishServiceResult:
     sweep_id = f"sweep-{as_of.isoformat()}"
-    return finish_service(acts, FinishServiceInput(sweep_id, CSC, as_of.isoformat(), "test", SweepCounts()))
+    return finish_service(
+        acts,
+        FinishServiceInput(
+            sweep_id=sweep_id, service=CSC, as_of=as_of.isoformat(), approved_by="test", counts=SweepCounts()
+        ),
+    )
 
 
 def _versions(s: Settings, key: str) -> list[dict]:
@@ -164,7 +169,10 @@ def archived(rs: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Archived
     _households(store_urls(rs)[CSC])
     acts = RetentionActivities(rs, load_catalog(rs.catalog_dir), Register(rs))
     res = run_batches(
-        acts, SweepBatchesInput(f"sweep-{AS_OF}", CSC, AS_OF.isoformat(), False), None, SweepCounts()
+        acts,
+        SweepBatchesInput(sweep_id=f"sweep-{AS_OF}", service=CSC, as_of=AS_OF.isoformat(), dry_run=False),
+        None,
+        SweepCounts(),
     )
     assert res.counts.archived == 2
     first = _finish(acts, AS_OF)

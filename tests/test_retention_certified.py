@@ -206,7 +206,13 @@ def test_the_certificate_pdf_prints_every_rule_source_in_full(rs):
             c.execute(t.insert(), rows)
         fin = finish_service(
             acts,
-            FinishServiceInput(sweep_id, svc.service, AS_OF.isoformat(), "Records Manager", SweepCounts()),
+            FinishServiceInput(
+                sweep_id=sweep_id,
+                service=svc.service,
+                as_of=AS_OF.isoformat(),
+                approved_by="Records Manager",
+                counts=SweepCounts(),
+            ),
         )
         assert fin.certificate_key
         pdf_key = fin.certificate_key.replace(".html", ".pdf")

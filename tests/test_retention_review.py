@@ -63,7 +63,11 @@ def _variant(settings, tmp_path: Path, extra: str, rule_stages: int = 2) -> Cata
 
 def _sweep(acts, dry_run: bool, as_of: date = AS_OF) -> SweepCounts:  # type: ignore[no-untyped-def]
     inp = SweepBatchesInput(
-        f"{'dry' if dry_run else 'sweep'}-{as_of}", CSC, as_of.isoformat(), dry_run, batch_size=2
+        sweep_id=f"{'dry' if dry_run else 'sweep'}-{as_of}",
+        service=CSC,
+        as_of=as_of.isoformat(),
+        dry_run=dry_run,
+        batch_size=2,
     )
     cursor, counts = None, SweepCounts()
     while True:

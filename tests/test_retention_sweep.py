@@ -166,7 +166,12 @@ def test_archive_then_destroy_writes_a_locked_bagit_package(rs):
             )
         )
     acts = RetentionActivities(rs, load_catalog(rs.catalog_dir), Register(rs))
-    inp = SweepBatchesInput("sweep-2026-11-01", "lewisham_childrens_social_care", AS_OF.isoformat(), False)
+    inp = SweepBatchesInput(
+        sweep_id="sweep-2026-11-01",
+        service="lewisham_childrens_social_care",
+        as_of=AS_OF.isoformat(),
+        dry_run=False,
+    )
     res = run_batches(acts, inp, None, SweepCounts())
     assert res.counts.archived == 1
     with engine.connect() as c:
@@ -223,7 +228,13 @@ async def test_a_killed_worker_resumes_without_double_disposal_or_loss(rs, dev_s
     acts = RetentionActivities(rs, load_catalog(rs.catalog_dir), Register(rs))
     expected = run_batches(
         acts,
-        SweepBatchesInput("dry", "westminster_family_hub", AS_OF.isoformat(), True, max_seconds=600),
+        SweepBatchesInput(
+            sweep_id="dry",
+            service="westminster_family_hub",
+            as_of=AS_OF.isoformat(),
+            dry_run=True,
+            max_seconds=600,
+        ),
         None,
         SweepCounts(),
     ).counts
@@ -276,7 +287,13 @@ async def test_a_killed_worker_resumes_without_double_disposal_or_loss(rs, dev_s
     # Nothing due is left in the store: a fresh dry run finds nothing to dispose.
     left = run_batches(
         acts,
-        SweepBatchesInput("dry2", "westminster_family_hub", AS_OF.isoformat(), True, max_seconds=600),
+        SweepBatchesInput(
+            sweep_id="dry2",
+            service="westminster_family_hub",
+            as_of=AS_OF.isoformat(),
+            dry_run=True,
+            max_seconds=600,
+        ),
         None,
         SweepCounts(),
     ).counts

@@ -50,7 +50,9 @@ def _family(engine, pid: int, episode: str) -> None:  # type: ignore[no-untyped-
 
 
 def _sweep(acts: RetentionActivities, as_of: date = AS_OF) -> SweepCounts:
-    inp = SweepBatchesInput(f"sweep-{as_of}", CSC, as_of.isoformat(), False, batch_size=50)
+    inp = SweepBatchesInput(
+        sweep_id=f"sweep-{as_of}", service=CSC, as_of=as_of.isoformat(), dry_run=False, batch_size=50
+    )
     cursor, counts = None, SweepCounts()
     while True:
         res = run_batches(acts, inp, cursor, counts)

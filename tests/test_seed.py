@@ -304,7 +304,12 @@ def test_a_social_care_sweep_finds_households_due_under_every_kind_of_rule(setti
     url = catalog[CSC].store.resolved_url(settings.home)
     seed_stores({CSC: url}, families=FAMILIES * 2, seed=7, as_of=AS_OF, progress=False)
     acts = RetentionActivities(settings, catalog, Register(settings), s3=object())
-    result = run_batches(acts, SweepBatchesInput("dry", CSC, AS_OF.isoformat(), True), None, SweepCounts())
+    result = run_batches(
+        acts,
+        SweepBatchesInput(sweep_id="dry", service=CSC, as_of=AS_OF.isoformat(), dry_run=True),
+        None,
+        SweepCounts(),
+    )
     assert result.done
     counts, by_rule = result.counts, result.counts.by_rule
     # per 100 families: 3 contacts destroyed, 1 looked-after record archived, 2 children in need

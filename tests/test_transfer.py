@@ -173,7 +173,7 @@ async def test_two_authorities_end_to_end(two: Authorities, time_skipping_env: A
             for e in Register(two.receiver).audit_trail(tid)
             if "staged_key" in e.detail
         ]
-        again = intake.import_bag(ImportInput(tid, CAMDEN, staged[0]))
+        again = intake.import_bag(ImportInput(transfer_id=tid, target_service=CAMDEN, staged_key=staged[0]))
         assert again.people_new == 0 and sum(again.inserted.values()) == 0
         with engine_for_url(two.receiver_url).connect() as conn:
             assert conn.execute(select(func.count()).select_from(MEMBER)).scalar_one() == n_people

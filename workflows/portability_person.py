@@ -22,18 +22,17 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.portability import (
+    from rightsflow.clock import LONDON, compute_deadline
+    from rightsflow.contracts.portability import (
         ART20_BASIS,
         CheckInput,
         GatheredOwn,
         GatherOwnInput,
-        PortabilityActivities,
         PortabilityCheck,
         SendInput,
         SentPackage,
     )
-    from activities.transfer import RemoveInput, TransferActivities, TransferEvent
-    from rightsflow.clock import LONDON, compute_deadline
+    from rightsflow.contracts.transfer import RemoveInput, TransferEvent
 
 QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 STORE = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5))
@@ -108,9 +107,11 @@ class PortabilityToPerson:
     async def _record(
         self, key: str, action: str, detail: dict[str, Any] | None = None, **extra: Any
     ) -> None:
-        await workflow.execute_activity_method(
-            TransferActivities.record_transfer_event,
-            TransferEvent(self._inp.request_id, key, action, detail or {}, **extra),
+        await workflow.execute_activity(
+            "record_transfer_event",
+            TransferEvent(
+                transfer_id=self._inp.request_id, key=key, action=action, detail=detail or {}, **extra
+            ),
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=QUICK,
         )
@@ -120,10 +121,11 @@ class PortabilityToPerson:
         await self._record(f"stage:{stage}", f"portability.{stage}", {}, stage=stage, **extra)
 
     async def _purge(self) -> None:
-        await workflow.execute_activity_method(
-            TransferActivities.purge_transfer_work,
+        await workflow.execute_activity(
+            "purge_transfer_work",
             self._inp.request_id,
             start_to_close_timeout=timedelta(minutes=5),
+            result_type=int,
             retry_policy=QUICK,
         )
 
@@ -132,10 +134,11 @@ class PortabilityToPerson:
         self._inp = inp
         self._deadline = compute_deadline(date.fromisoformat(inp.received_on)).deadline
         await self._set_stage("checking", deadline=self._deadline.isoformat() if self._deadline else None)
-        self._check = await workflow.execute_activity_method(
-            PortabilityActivities.check_portability,
-            CheckInput(inp.request_id, inp.subject_ref, inp.service),
+        self._check = await workflow.execute_activity(
+            "check_portability",
+            CheckInput(request_id=inp.request_id, subject_ref=inp.subject_ref, service=inp.service),
             start_to_close_timeout=timedelta(minutes=2),
+            result_type=PortabilityCheck,
             retry_policy=STORE,
         )
         if not self._check.eligible:
@@ -149,10 +152,13 @@ class PortabilityToPerson:
             )
             await self._set_stage("not_applicable", status="closed")
             return PortabilityResult(inp.request_id, "not_applicable")
-        self._gathered = await workflow.execute_activity_method(
-            PortabilityActivities.gather_own_records,
-            GatherOwnInput(inp.request_id, inp.service, self._check.record_keys),
+        self._gathered = await workflow.execute_activity(
+            "gather_own_records",
+            GatherOwnInput(
+                request_id=inp.request_id, service=inp.service, record_keys=self._check.record_keys
+            ),
             start_to_close_timeout=timedelta(minutes=10),
+            result_type=GatheredOwn,
             retry_policy=STORE,
         )
         await self._set_stage("awaiting_approval")
@@ -165,8 +171,8 @@ class PortabilityToPerson:
 
         await self._set_stage("packaging")
         today = workflow.now().astimezone(LONDON).date()
-        self._sent = await workflow.execute_activity_method(
-            PortabilityActivities.send_portability_package,
+        self._sent = await workflow.execute_activity(
+            "send_portability_package",
             SendInput(
                 request_id=inp.request_id,
                 service=inp.service,
@@ -176,6 +182,7 @@ class PortabilityToPerson:
                 link_expiry_seconds=max(1, min(int(inp.link_expiry_hours * 3600), 7 * 24 * 3600)),
             ),
             start_to_close_timeout=timedelta(minutes=10),
+            result_type=SentPackage,
             retry_policy=QUICK,
         )
         await self._purge()
@@ -183,10 +190,11 @@ class PortabilityToPerson:
         await self._set_stage("sent", status="closed")
         sent = self._sent
         await workflow.sleep(timedelta(days=inp.remove_after_days))
-        await workflow.execute_activity_method(
-            TransferActivities.remove_package,
-            RemoveInput(inp.request_id, [sent.package_key]),
+        await workflow.execute_activity(
+            "remove_package",
+            RemoveInput(transfer_id=inp.request_id, keys=[sent.package_key]),
             start_to_close_timeout=timedelta(minutes=5),
+            result_type=int,
             schedule_to_close_timeout=timedelta(days=7),
             retry_policy=REMOVAL,
         )

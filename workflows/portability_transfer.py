@@ -28,7 +28,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.transfer import (
+    from rightsflow.clock import LONDON, add_working_days, end_of_day, reminder_dates
+    from rightsflow.contracts.transfer import (
         AckNotice,
         CheckAckInput,
         CheckRejectionInput,
@@ -38,15 +39,14 @@ with workflow.unsafe.imports_passed_through():
         GatheredFamily,
         GatherFamilyInput,
         MarkInput,
+        MarkResult,
         PackageInput,
         PackageResult,
         RejectionNotice,
         RemoveInput,
         ResolveInput,
-        TransferActivities,
         TransferEvent,
     )
-    from rightsflow.clock import LONDON, add_working_days, end_of_day, reminder_dates
 
 REASONS = ("moved-area", "portability")
 REMINDER_HOUR = time(9, 0)
@@ -157,9 +157,11 @@ class PortabilityTransfer:
     async def _record(
         self, key: str, action: str, detail: dict[str, Any] | None = None, **extra: Any
     ) -> None:
-        await workflow.execute_activity_method(
-            TransferActivities.record_transfer_event,
-            TransferEvent(self._inp.transfer_id, key, action, detail or {}, **extra),
+        await workflow.execute_activity(
+            "record_transfer_event",
+            TransferEvent(
+                transfer_id=self._inp.transfer_id, key=key, action=action, detail=detail or {}, **extra
+            ),
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=QUICK,
         )
@@ -171,8 +173,8 @@ class PortabilityTransfer:
     async def _deliver(self) -> None:
         assert self._package is not None
         attempt = len(self._deliveries) + 1
-        d = await workflow.execute_activity_method(
-            TransferActivities.deliver,
+        d = await workflow.execute_activity(
+            "deliver",
             DeliverInput(
                 transfer_id=self._inp.transfer_id,
                 attempt=attempt,
@@ -184,6 +186,7 @@ class PortabilityTransfer:
                 lock_days=self._inp.lock_days,
             ),
             start_to_close_timeout=timedelta(minutes=5),
+            result_type=Delivered,
             retry_policy=QUICK,
             activity_id=f"deliver-{attempt}",
         )
@@ -205,10 +208,15 @@ class PortabilityTransfer:
     async def _look_for_ack(self) -> None:
         """The acknowledgement left in S3 by a receiver that cannot signal (another deployment)."""
         assert self._package is not None
-        found = await workflow.execute_activity_method(
-            TransferActivities.check_acknowledgement,
-            CheckAckInput(self._inp.transfer_id, self._inp.to_authority, self._package.sha256),
+        found = await workflow.execute_activity(
+            "check_acknowledgement",
+            CheckAckInput(
+                transfer_id=self._inp.transfer_id,
+                to_authority=self._inp.to_authority,
+                sha256=self._package.sha256,
+            ),
             start_to_close_timeout=timedelta(minutes=2),
+            result_type=AckNotice | None,
             retry_policy=QUICK,
         )
         if found is not None and self._ack is None:
@@ -217,10 +225,15 @@ class PortabilityTransfer:
         if self._ack is None and self._deliveries and workflow.patched("transfer-rejection-s3-poll"):
             attempt = self._deliveries[-1].attempt
             if all(r.attempt != attempt for r in self._rejections):
-                rejection = await workflow.execute_activity_method(
-                    TransferActivities.check_rejection,
-                    CheckRejectionInput(self._inp.transfer_id, self._inp.to_authority, attempt),
+                rejection = await workflow.execute_activity(
+                    "check_rejection",
+                    CheckRejectionInput(
+                        transfer_id=self._inp.transfer_id,
+                        to_authority=self._inp.to_authority,
+                        attempt=attempt,
+                    ),
                     start_to_close_timeout=timedelta(minutes=2),
+                    result_type=RejectionNotice | None,
                     retry_policy=QUICK,
                 )
                 if rejection is not None and all(r.attempt != rejection.attempt for r in self._rejections):
@@ -328,25 +341,35 @@ class PortabilityTransfer:
     async def run(self, inp: TransferInput) -> TransferResult:
         self._inp = inp
         await self._set_stage("resolving")
-        self._check = await workflow.execute_activity_method(
-            TransferActivities.resolve_family,
-            ResolveInput(inp.transfer_id, inp.subject_ref, inp.service, inp.family_ref),
+        self._check = await workflow.execute_activity(
+            "resolve_family",
+            ResolveInput(
+                transfer_id=inp.transfer_id,
+                subject_ref=inp.subject_ref,
+                service=inp.service,
+                family_ref=inp.family_ref,
+            ),
             start_to_close_timeout=timedelta(minutes=2),
+            result_type=FamilyCheck,
             retry_policy=STORE,
         )
-        self._gathered = await workflow.execute_activity_method(
-            TransferActivities.gather_family,
-            GatherFamilyInput(inp.transfer_id, inp.service, self._check.member_keys),
+        self._gathered = await workflow.execute_activity(
+            "gather_family",
+            GatherFamilyInput(
+                transfer_id=inp.transfer_id, service=inp.service, member_keys=self._check.member_keys
+            ),
             start_to_close_timeout=timedelta(minutes=10),
+            result_type=GatheredFamily,
             retry_policy=STORE,
         )
         await self._set_stage("awaiting_approval")
         await workflow.wait_condition(lambda: self._decision is not None)
         if self._decision == "refused":
-            await workflow.execute_activity_method(
-                TransferActivities.purge_transfer_work,
+            await workflow.execute_activity(
+                "purge_transfer_work",
                 inp.transfer_id,
                 start_to_close_timeout=timedelta(minutes=5),
+                result_type=int,
                 retry_policy=QUICK,
             )
             await self._set_stage("refused", status="closed")
@@ -356,8 +379,8 @@ class PortabilityTransfer:
         today = self._today()
         self._ack_by = add_working_days(today, inp.ack_working_days)
         await self._set_stage("packaging", deadline=self._ack_by.isoformat())
-        self._package = await workflow.execute_activity_method(
-            TransferActivities.build_package,
+        self._package = await workflow.execute_activity(
+            "build_package",
             PackageInput(
                 transfer_id=inp.transfer_id,
                 service=inp.service,
@@ -370,12 +393,14 @@ class PortabilityTransfer:
                 lock_days=inp.lock_days,
             ),
             start_to_close_timeout=timedelta(minutes=10),
+            result_type=PackageResult,
             retry_policy=QUICK,
         )
-        await workflow.execute_activity_method(
-            TransferActivities.purge_transfer_work,
+        await workflow.execute_activity(
+            "purge_transfer_work",
             inp.transfer_id,
             start_to_close_timeout=timedelta(minutes=5),
+            result_type=int,
             retry_policy=QUICK,
         )
         await self._deliver()
@@ -400,27 +425,30 @@ class PortabilityTransfer:
             legal_basis="responsibility passes on the receiving authority's written acceptance",
         )
         self._stage = "handed_off"
-        await workflow.execute_activity_method(
-            TransferActivities.mark_transferred,
+        await workflow.execute_activity(
+            "mark_transferred",
             MarkInput(
-                inp.transfer_id,
-                inp.service,
-                self._check.group_keys,
-                self._check.member_keys,
-                inp.to_authority,
-                today.isoformat(),
+                transfer_id=inp.transfer_id,
+                service=inp.service,
+                group_keys=self._check.group_keys,
+                member_keys=self._check.member_keys,
+                to_authority=inp.to_authority,
+                transfer_date=today.isoformat(),
             ),
             start_to_close_timeout=timedelta(minutes=2),
+            result_type=MarkResult,
             retry_policy=STORE,
         )
         await self._set_stage("awaiting_removal")
         await workflow.sleep(timedelta(days=inp.remove_after_days))
-        await workflow.execute_activity_method(
-            TransferActivities.remove_package,
+        await workflow.execute_activity(
+            "remove_package",
             RemoveInput(
-                inp.transfer_id, [self._package.package_key, *(d.inbox_key for d in self._deliveries)]
+                transfer_id=inp.transfer_id,
+                keys=[self._package.package_key, *(d.inbox_key for d in self._deliveries)],
             ),
             start_to_close_timeout=timedelta(minutes=5),
+            result_type=int,
             schedule_to_close_timeout=timedelta(days=7),
             retry_policy=REMOVAL,
         )

@@ -19,20 +19,18 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.retention import (
-        FinishServiceInput,
-        FinishServiceResult,
-        RetentionActivities,
-        ReviewRemindersInput,
-        ReviewRemindersResult,
-        SweepBatchesInput,
-    )
     from rightsflow.clock import LONDON
     from rightsflow.contracts.retention import (
+        FinishServiceInput,
+        FinishServiceResult,
         RetentionSweepInput,
         RetentionSweepResult,
+        ReviewRemindersInput,
+        ReviewRemindersResult,
         ServiceSweepInput,
         ServiceSweepResult,
+        SweepBatchesInput,
+        SweepBatchesResult,
         SweepCounts,
     )
 
@@ -82,17 +80,18 @@ class ServiceSweep:
     async def run(self, inp: ServiceSweepInput) -> ServiceSweepResult:
         counts = inp.counts or SweepCounts()
         if inp.people is None:
-            inp.people = await workflow.execute_activity_method(
-                RetentionActivities.count_people,
+            inp.people = await workflow.execute_activity(
+                "count_people",
                 inp.service,
                 start_to_close_timeout=timedelta(minutes=5),
+                result_type=int,
                 retry_policy=STORE_RETRY,
             )
         self._people, self._seen = inp.people, counts.households
         cursor = inp.cursor
         for _ in range(CONTINUE_EVERY):
-            res = await workflow.execute_activity_method(
-                RetentionActivities.sweep_batches,
+            res = await workflow.execute_activity(
+                "sweep_batches",
                 SweepBatchesInput(
                     sweep_id=inp.sweep_id,
                     service=inp.service,
@@ -103,6 +102,7 @@ class ServiceSweep:
                     batch_pause_seconds=inp.batch_pause_seconds,
                 ),
                 start_to_close_timeout=timedelta(hours=1),
+                result_type=SweepBatchesResult,
                 heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_seconds),
                 retry_policy=STORE_RETRY,
             )
@@ -121,10 +121,17 @@ class ServiceSweep:
             service=inp.service, dry_run=inp.dry_run, counts=counts, runs=inp.runs + 1
         )
         if not inp.dry_run:
-            fin: FinishServiceResult = await workflow.execute_activity_method(
-                RetentionActivities.finish_service,
-                FinishServiceInput(inp.sweep_id, inp.service, inp.as_of, inp.approved_by, counts),
+            fin: FinishServiceResult = await workflow.execute_activity(
+                "finish_service",
+                FinishServiceInput(
+                    sweep_id=inp.sweep_id,
+                    service=inp.service,
+                    as_of=inp.as_of,
+                    approved_by=inp.approved_by,
+                    counts=counts,
+                ),
                 start_to_close_timeout=timedelta(minutes=30),
+                result_type=FinishServiceResult,
                 retry_policy=STORE_RETRY,
             )
             result.certificate_key, result.archives_purged = fin.certificate_key, fin.archives_purged
@@ -139,8 +146,8 @@ class RetentionSweep:
         per_run = workflow.patched("retention-sweep-per-run-id")
         today = workflow.now().astimezone(LONDON) if per_run else workflow.now()
         as_of = inp.as_of or today.date().isoformat()
-        services = inp.services or await workflow.execute_activity_method(
-            RetentionActivities.retention_services, start_to_close_timeout=timedelta(seconds=30)
+        services = inp.services or await workflow.execute_activity(
+            "retention_services", start_to_close_timeout=timedelta(seconds=30), result_type=list[str]
         )
         # Each run its own id, so its own certificate and audit entry: a second sweep on the same
         # day (after review decisions, say) certifies what it disposed of instead of finding the
@@ -171,10 +178,11 @@ class RetentionSweep:
         # Versioned: sweeps started before reminders existed replay without the activity.
         if not inp.dry_run and workflow.patched("retention-review-reminders"):
             try:
-                sent: ReviewRemindersResult = await workflow.execute_activity_method(
-                    RetentionActivities.review_reminders,
-                    ReviewRemindersInput(as_of, inp.services),
+                sent: ReviewRemindersResult = await workflow.execute_activity(
+                    "review_reminders",
+                    ReviewRemindersInput(as_of=as_of, services=inp.services),
                     start_to_close_timeout=timedelta(minutes=10),
+                    result_type=ReviewRemindersResult,
                     retry_policy=REMINDER_RETRY,
                 )
                 result.review_reminders = sent.sent

@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.transfer_inbox import InboxScanInput, InboxScanResult, TransferInboxActivities
+    from rightsflow.contracts.transfer import InboxScanInput, InboxScanResult
 
 QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
@@ -23,9 +23,10 @@ QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=time
 class TransferInboxScan:
     @workflow.run
     async def run(self, inp: InboxScanInput) -> InboxScanResult:
-        return await workflow.execute_activity_method(
-            TransferInboxActivities.scan_transfer_inbox,
+        return await workflow.execute_activity(
+            "scan_transfer_inbox",
             inp,
             start_to_close_timeout=timedelta(minutes=10),
+            result_type=InboxScanResult,
             retry_policy=QUICK,
         )

@@ -24,7 +24,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.transfer import (
+    from rightsflow.contracts.transfer import (
         AckInput,
         AckNotice,
         DeliveryNotice,
@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         IntakeInput,
         RejectionNotice,
         TransferEvent,
-        TransferIntakeActivities,
         ValidateInput,
         ValidationResult,
     )
@@ -95,9 +94,9 @@ class TransferIntake:
         )
 
     async def _record(self, key: str, action: str, detail: dict) -> None:
-        await workflow.execute_activity_method(
-            TransferIntakeActivities.record_intake_event,
-            TransferEvent(self._inp.transfer_id, key, action, detail),
+        await workflow.execute_activity(
+            "record_intake_event",
+            TransferEvent(transfer_id=self._inp.transfer_id, key=key, action=action, detail=detail),
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=QUICK,
         )
@@ -128,41 +127,56 @@ class TransferIntake:
             notice = self._notices.pop(0)
             self._done_attempts.add(notice.attempt)
             self._stage = "validating"
-            result = await workflow.execute_activity_method(
-                TransferIntakeActivities.validate_delivery,
-                ValidateInput(inp.transfer_id, inp.to_authority, notice, inp.target_service, inp.lock_days),
+            result = await workflow.execute_activity(
+                "validate_delivery",
+                ValidateInput(
+                    transfer_id=inp.transfer_id,
+                    to_authority=inp.to_authority,
+                    notice=notice,
+                    target_service=inp.target_service,
+                    lock_days=inp.lock_days,
+                ),
                 start_to_close_timeout=timedelta(minutes=10),
+                result_type=ValidationResult,
                 retry_policy=QUICK,
             )
             if not result.ok:
                 self._rejections.append(result.reasons)
                 self._stage = "rejected"
-                await self._tell_sender("rejected", RejectionNotice(notice.attempt, result.reasons))
+                await self._tell_sender(
+                    "rejected", RejectionNotice(attempt=notice.attempt, reasons=result.reasons)
+                )
                 continue
             self._validation = result
             break
         assert result.target_service and result.staged_key and result.sha256
         self._stage = "importing"
-        self._imported = await workflow.execute_activity_method(
-            TransferIntakeActivities.import_bag,
-            ImportInput(inp.transfer_id, result.target_service, result.staged_key),
+        self._imported = await workflow.execute_activity(
+            "import_bag",
+            ImportInput(
+                transfer_id=inp.transfer_id,
+                target_service=result.target_service,
+                staged_key=result.staged_key,
+            ),
             start_to_close_timeout=timedelta(minutes=10),
+            result_type=ImportResult,
             retry_policy=STORE,
         )
         self._stage = "acknowledging"
-        self._ack = await workflow.execute_activity_method(
-            TransferIntakeActivities.write_ack,
+        self._ack = await workflow.execute_activity(
+            "write_ack",
             AckInput(
-                inp.transfer_id,
-                notice.attempt,
-                inp.from_authority,
-                inp.to_authority,
-                result.sha256,
-                self._imported,
-                inp.lock_days,
+                transfer_id=inp.transfer_id,
+                attempt=notice.attempt,
+                from_authority=inp.from_authority,
+                to_authority=inp.to_authority,
+                sha256=result.sha256,
+                imported=self._imported,
+                lock_days=inp.lock_days,
                 exchange_bucket=notice.bucket,
             ),
             start_to_close_timeout=timedelta(minutes=2),
+            result_type=AckNotice,
             retry_policy=QUICK,
         )
         await self._tell_sender("acknowledged", self._ack)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+TIME_BUDGET_SECONDS = 20.0  # per activity attempt: then return so the workflow records progress
+
 
 @dataclass(kw_only=True)
 class SweepCounts:
@@ -100,3 +102,55 @@ class RetentionSweepResult:
     dry_run: bool
     services: list[ServiceSweepResult] = field(default_factory=list)
     review_reminders: int | None = None  # reminders sent (None: a dry run, or none attempted)
+
+
+# -- the ServiceSweep workflow's activities -------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class SweepBatchesInput:
+    sweep_id: str
+    service: str
+    as_of: str  # ISO date
+    dry_run: bool
+    cursor: str | int | None = None
+    batch_size: int = 5000  # people per store transaction: a second or so of locks on a live store
+    batch_pause_seconds: float = 0.0  # throttle for a live store
+    max_seconds: float = TIME_BUDGET_SECONDS
+
+
+@dataclass(kw_only=True)
+class SweepBatchesResult:
+    cursor: str | int | None
+    done: bool
+    counts: SweepCounts
+    batches: int
+
+
+@dataclass(kw_only=True)
+class FinishServiceInput:
+    sweep_id: str
+    service: str
+    as_of: str
+    approved_by: str
+    counts: SweepCounts
+
+
+@dataclass(kw_only=True)
+class FinishServiceResult:
+    service: str
+    certificate_key: str | None
+    certificate_sha256: str | None
+    disposed_households: int
+    archives_purged: int
+
+
+@dataclass(kw_only=True)
+class ReviewRemindersInput:
+    as_of: str  # ISO date: the sweep's day
+    services: list[str] | None = None  # None: every service
+
+
+@dataclass(kw_only=True)
+class ReviewRemindersResult:
+    sent: int
