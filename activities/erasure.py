@@ -9,15 +9,18 @@ nothing left to delete and values already masked, so it changes nothing.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, inspect, or_, select, update
+from sqlalchemy.exc import InterfaceError, NoSuchColumnError, NoSuchTableError, OperationalError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities.errors import fails_fast, service_entry
+from activities.errors import fail, fails_fast, service_entry
 from activities.heartbeat import heartbeats
 from activities.rights import chunks, subject_groups
-from activities.subject_access import _Typed
+from activities.subject_access import _primary_key, _Typed
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
 from rightsflow.contracts.erasure import (  # noqa: F401  (re-exported for callers)
@@ -37,8 +40,11 @@ from rightsflow.erasure import (
     propose,
 )
 from rightsflow.keys import keyed_hash, load_hash_key
+from rightsflow.redaction import ERASED_BASIS, Redaction, erased_person_redactor
 from rightsflow.register import Register
 from rightsflow.storemap import StoreMap
+
+log = logging.getLogger("rightsflow.activities")
 
 
 def active_holds(
@@ -150,6 +156,110 @@ def erase_rows(
     return result
 
 
+def _subject_names(
+    conn: Connection, cat: ServiceCatalog, smap: StoreMap, keys: list[Any]
+) -> list[tuple[str | None, str | None]]:
+    """(given, family) of each of the subject's rows, read before they are erased."""
+    coll = cat.subject.collection
+
+    def column(category: str) -> str | None:
+        return next(
+            (
+                f
+                for f in cat.columns[coll]
+                if any(c.startswith(category) for c in cat.field_categories(coll, f))
+            ),
+            None,
+        )
+
+    given, family = column("user.name.first"), column("user.name.last")
+    if not keys or not given:
+        return []
+    t = smap.t(coll)
+    cols = [t.c[given], t.c[family]] if family else [t.c[given]]
+    rows = conn.execute(select(*cols).where(t.c[cat.subject.key].in_(keys))).all()
+    return [(r[0], r[1] if family else None) for r in rows]
+
+
+def remove_mentions(
+    conn: Connection,
+    cat: ServiceCatalog,
+    smap: StoreMap,
+    groups: list[Any],
+    names: list[tuple[str | None, str | None]],
+) -> tuple[dict[str, Redaction], list[str]]:
+    """Remove the erased person's name from the free text of the family's case notes, which are
+    kept for the others in the family. Returns the redactions (where and why, by id) and the
+    collections kept. Idempotent: a retry finds the names already removed."""
+    found: dict[str, Redaction] = {}
+    kept: list[str] = []
+    if not groups or not names:
+        return found, kept
+    redactors = [erased_person_redactor(g, f) for g, f in names]
+    for note in cat.roles.case_notes:
+        if not note.group_column:
+            continue
+        t = smap.t(note.collection)
+        pk = _primary_key(cat, note.collection)
+        if pk is None:  # no way to change one note and not another
+            raise fail("MissingCatalogueEntry", "erase_service: a case-notes collection has no primary key")
+        text = [
+            f
+            for f in cat.columns[note.collection]
+            if f not in (pk, note.group_column, note.date_field)
+            and any(c.startswith("user.") for c in cat.field_categories(note.collection, f))
+            and f in t.c
+        ]
+        rows = 0
+        for ch in chunks(groups):
+            for row in conn.execute(
+                select(t.c[pk], *(t.c[f] for f in text)).where(t.c[note.group_column].in_(ch))
+            ):
+                rows += 1
+                changes = {}
+                for f, value in zip(text, row[1:], strict=True):
+                    if not isinstance(value, str) or not value:
+                        continue
+                    new = value
+                    for r in redactors:
+                        new = r.redact_value(
+                            new,
+                            service=cat.service,
+                            collection=note.collection,
+                            record_key=str(row[0]),
+                            field_name=f,
+                            found=found,
+                        )
+                    if new != value:
+                        changes[f] = new
+                if changes:
+                    conn.execute(update(t).where(t.c[pk] == row[0]).values(changes))
+        if rows:
+            kept.append(cat.collection_label(note.collection))
+    return found, kept
+
+
+# Store errors a retry can cure (the store unreachable, a connection dropped): anything else in
+# the mention step is a fault retrying repeats, e.g. "[name removed]" too long for a column.
+_OUTAGES = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+def _guarded(step: Any, *args: Any) -> Any:
+    """Run ``step``; an error retrying cannot cure stops the request (needs attention) instead of
+    retrying without end. The exception's text can quote a note, so only its type is logged."""
+    try:
+        return step(*args)
+    except ApplicationError:
+        raise
+    except _OUTAGES:
+        raise  # Temporal retries; fails_fast still classifies a missing table or column
+    except (KeyError, ValueError, NoSuchTableError, NoSuchColumnError):
+        raise  # fails_fast makes these non-retryable with their own reason
+    except Exception as exc:
+        log.warning("removing mentions of an erased person failed: %s", type(exc).__name__)
+        raise fail("MentionRemovalFailed", "erase_service: MentionRemovalFailed") from None
+
+
 class ErasureActivities:
     """Art 17 assessment and erasure over the catalogued stores (one instance per worker)."""
 
@@ -239,7 +349,25 @@ class ErasureActivities:
         keys = _Typed(engine).values(cat.subject.collection, cat.subject.key, inp.record_keys)
         plan = self.plan(inp.service)
         with engine.begin() as conn:
+            names = _subject_names(conn, cat, smap, keys)  # before the rows go
+            groups = subject_groups(conn, cat, smap, keys)
             result = erase_rows(conn, plan, smap, keys, self.hash_key, engine)
+            removed, kept = _guarded(remove_mentions, conn, cat, smap, groups, names)
+            if removed:
+                # Recorded before the store commits: should the commit be lost, the retry finds the
+                # names still there, computes the same redaction ids and the register adds nothing.
+                self._record_mentions(inp.request_id, inp.service, removed)
+        # A retry after the commit finds the names gone and the kept rows already cleared: what the
+        # letter says comes from the first attempt's register entries.
+        mentioned = self._recorded(inp.request_id, inp.service, "erasure.mentions_removed")
+        result.mentions_removed = len(removed) or int(mentioned.get("mentions", 0))
+        result.kept_for_others = kept
+        masked = self._recorded(inp.request_id, inp.service, "erasure.erased").get("by_collection") or {}
+        result.kept_masked = [
+            cat.collection_label(c)
+            for c in plan.order
+            if c in plan.kept and (result.by_collection.get(c) or masked.get(c))
+        ]
         # The store has committed; the register records it once (a retry finds the entry).
         self.register.audit(
             f"{inp.request_id}:erased:{inp.service}",
@@ -256,10 +384,41 @@ class ErasureActivities:
             },
         )
         activity.logger.info(
-            "erased %s for %s: %d deleted, %d masked",
+            "erased %s for %s: %d deleted, %d masked, %d mentions removed from records kept",
             inp.service,
             inp.request_id,
             result.rows_deleted,
             result.rows_masked,
+            result.mentions_removed,
         )
         return result
+
+    def _record_mentions(self, request_id: str, service: str, removed: dict[str, Redaction]) -> None:
+        """Each removal recorded once: where and why, by id; never the name."""
+        self.register.audit(
+            f"{request_id}:mentions-removed:{service}",
+            actor="rightsflow",
+            action="erasure.mentions_removed",
+            request_id=request_id,
+            service=service,
+            legal_basis=ERASED_BASIS[:200],
+            detail={
+                "mentions": len(removed),
+                "redactions": [
+                    {
+                        "id": r.redaction_id,
+                        "collection": r.collection,
+                        "record": r.record_key,
+                        "field": r.field,
+                    }
+                    for r in removed.values()
+                ],
+            },
+        )
+
+    def _recorded(self, request_id: str, service: str, action: str) -> dict[str, Any]:
+        """The detail of this request's register entry ``action`` for ``service`` ({} if none)."""
+        for e in self.register.audit_trail(request_id):
+            if e.action == action and e.service == service:
+                return dict(e.detail or {})
+        return {}

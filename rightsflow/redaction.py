@@ -26,6 +26,12 @@ SERIOUS_HARM_BASIS = (
     "serious harm (DPO decision)"
 )
 BASES = {"third-party": THIRD_PARTY_BASIS, "serious-harm": SERIOUS_HARM_BASIS}
+# After an erasure: the erased person's name in the free text of a record kept for someone else
+# (the family's case notes) is removed, so what is kept no longer says who the note was about.
+ERASED_BASIS = (
+    "UK GDPR Art 17(1): the person's personal data was erased; a mention of them in a record kept "
+    "for other family members is removed"
+)
 
 # How each kind of third party was found (shown to the DPO; recorded with the redaction).
 HOUSEHOLD_MEMBER = "household_member"
@@ -35,6 +41,8 @@ NAMED_IN_TEXT = "named_in_text"
 DPO_ADDED = "dpo_added"
 
 MASK = "[withheld: third party]"
+ERASED_MASK = "[name removed]"
+ERASED_PERSON = "erased_person"
 HARM_MASK = "[withheld]"
 
 _NAME = r"[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)*"
@@ -104,6 +112,10 @@ class Redactor:
     family_names: set[str] = field(default_factory=set)
     keep: set[str] = field(default_factory=set)
     released: set[str] = field(default_factory=set)
+    # Only ``terms`` are masked (no titled informants, no held given names): used to remove one
+    # named person's mentions, e.g. after their erasure, with ``mask`` in their place.
+    only_terms: bool = False
+    mask: str = MASK
 
     def add(
         self,
@@ -184,10 +196,10 @@ class Redactor:
                 term = self._ordered[int(m.lastgroup[1:])]  # type: ignore[index]
                 if term.overrides_professional or term.identifier or not inside(*m.span()):
                     hits.append((m.start(), m.end(), term.kind, term.basis))
-        for m in _TITLED.finditer(value):
+        for m in () if self.only_terms else _TITLED.finditer(value):
             if not inside(*m.span()):
                 hits.append((m.start(), m.end(), INFORMANT, THIRD_PARTY_BASIS))
-        for m in _TOKEN.finditer(value):
+        for m in () if self.only_terms else _TOKEN.finditer(value):
             word = m.group(0)
             if word in self.given_names and word.casefold() not in self.keep and not inside(*m.span()):
                 hits.append((m.start(), m.end(), NAMED_IN_TEXT, THIRD_PARTY_BASIS))
@@ -212,7 +224,7 @@ class Redactor:
                 red.released = True
                 out.append(hit)
             else:
-                out.append(HARM_MASK if basis == SERIOUS_HARM_BASIS else MASK)
+                out.append(HARM_MASK if basis == SERIOUS_HARM_BASIS else self.mask)
             pos = end
         out.append(value[pos:])
         return "".join(out)
@@ -221,3 +233,15 @@ class Redactor:
 def redaction_id(service: str, collection: str, record_key: str, field_name: str, term_key: str) -> str:
     digest = hashlib.sha256("\x00".join([service, collection, record_key, field_name, term_key]).encode())
     return "r" + digest.hexdigest()[:11]
+
+
+def erased_person_redactor(given_name: str | None, family_name: str | None) -> Redactor:
+    """A redactor of one erased person's mentions: their full name and their given name on its
+    own (families are written about by first name). The family name alone is not removed: it
+    names the household, whose records are kept for the others in it."""
+    r = Redactor(only_terms=True, mask=ERASED_MASK)
+    for given in (given_name or "").split():
+        if family_name:
+            r.add(f"{given} {family_name}", ERASED_PERSON, basis=ERASED_BASIS)
+        r.add(given, ERASED_PERSON, basis=ERASED_BASIS)
+    return r

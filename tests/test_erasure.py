@@ -9,6 +9,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, insert, select, update
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from activities.erasure import AssessInput, EraseInput, ErasureActivities
 from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts, run_batches
@@ -363,3 +364,147 @@ def test_a_restricted_subject_is_skipped_by_the_retention_sweep(es):
             ).scalar()
             == 0
         )
+
+
+async def test_erasure_removes_the_persons_name_from_family_notes_kept_and_the_letter_says_what_remains(
+    es, time_skipping_env
+):
+    s = es
+    child = _prepare(s)
+    urls = store_urls(s)
+    ft = SCHEMAS[FT].tables
+    with engine_for_url(urls[FT]).begin() as c:
+        family = c.execute(
+            select(ft["ft_family_member"].c.family_id).where(
+                ft["ft_family_member"].c.member_id == child.ft_member
+            )
+        ).scalar_one()
+        c.execute(
+            insert(ft["ft_session"]),
+            [
+                dict(
+                    family_id=family,
+                    held_on=date(2026, 6, 1),
+                    worker="Sarah Williams",
+                    summary=f"Kwame said {child.given} has moved out.",
+                ),
+                dict(
+                    family_id=family,
+                    held_on=date(2026, 6, 8),
+                    worker="Sarah Williams",
+                    summary=f"{child.given} {child.family} came with Kwame; all well.",
+                ),
+            ],
+        )
+    client = codec_client(time_skipping_env.client, s)
+    register, ref, req = file_request(s, "erasure", child.nhs)
+    async with running_worker(client, s):
+        handle = await client.start_workflow(
+            Erasure.run,
+            ErasureInput(
+                request_id=req.request_id,
+                subject_ref=ref,
+                received_on=AS_OF.isoformat(),
+                ground="consent-withdrawn",
+                services=[FT],
+            ),
+            id=f"erasure-{req.request_id}",
+            task_queue=s.task_queue,
+        )
+        await wait_stage(handle, Erasure.status, "awaiting_decision")
+        await handle.execute_update(Erasure.decide, DecideInput(confirm_proposals=True))
+        result = await handle.result()
+    assert result.erased == [FT]
+    with engine_for_url(urls[FT]).connect() as c:
+        notes = list(
+            c.execute(
+                select(ft["ft_session"].c.summary).where(ft["ft_session"].c.family_id == family)
+            ).scalars()
+        )
+    assert "Kwame said [name removed] has moved out." in notes
+    assert "[name removed] came with Kwame; all well." in notes
+    assert not any(child.given in (n or "") for n in notes)  # the family's other notes too
+    trail = {e.action: e for e in register.audit_trail(req.request_id)}
+    removed = trail["erasure.mentions_removed"]
+    assert child.given not in json.dumps(removed.detail) and "Art 17" in (removed.legal_basis or "")
+    letter = s3_objects(s)[result.letter_key].decode()
+    assert "your personal data has been erased." not in letter  # it was not all erased
+    assert "we have removed your name from them" in letter and "Support session" in letter
+
+
+def _family_notes(s: Settings, child: Child, *summaries: str) -> int:
+    """Add the family's case notes (kept for the others in it); returns the family's id."""
+    ft = SCHEMAS[FT].tables
+    with engine_for_url(store_urls(s)[FT]).begin() as c:
+        family = c.execute(
+            select(ft["ft_family_member"].c.family_id).where(
+                ft["ft_family_member"].c.member_id == child.ft_member
+            )
+        ).scalar_one()
+        c.execute(
+            insert(ft["ft_session"]),
+            [
+                dict(family_id=family, held_on=date(2026, 6, 1 + i), worker="Sarah Williams", summary=text)
+                for i, text in enumerate(summaries)
+            ],
+        )
+    return family
+
+
+def test_removing_the_erased_persons_name_twice_redacts_once_and_records_once(es):
+    s = es
+    child = _prepare(s)
+    family = _family_notes(s, child, f"Kwame said {child.given} has moved out.")
+    cat = load_catalog(s.catalog_dir)
+    register, _ref, req = file_request(s, "erasure", child.nhs)
+    acts = ErasureActivities(s, cat, register)
+    inp = EraseInput(request_id=req.request_id, service=FT, record_keys=[str(child.ft_member)])
+    first = acts.erase_service(inp)
+    second = acts.erase_service(inp)  # a retry after the store committed
+    ft = SCHEMAS[FT].tables
+    with engine_for_url(store_urls(s)[FT]).connect() as c:
+        notes = list(
+            c.execute(
+                select(ft["ft_session"].c.summary).where(ft["ft_session"].c.family_id == family)
+            ).scalars()
+        )
+    assert "Kwame said [name removed] has moved out." in notes
+    assert first.mentions_removed >= 1 and second.mentions_removed == first.mentions_removed
+    assert second.kept_for_others == first.kept_for_others and second.kept_masked == first.kept_masked
+    entries = [e for e in register.audit_trail(req.request_id) if e.action == "erasure.mentions_removed"]
+    assert len(entries) == 1 and entries[0].detail["mentions"] == first.mentions_removed
+
+
+def test_an_unexpected_fault_removing_mentions_stops_the_erasure_without_retrying(es, monkeypatch, caplog):
+    s = es
+    child = _prepare(s)
+    family = _family_notes(s, child, f"Kwame said {child.given} has moved out.")
+    cat = load_catalog(s.catalog_dir)
+    register, _ref, req = file_request(s, "erasure", child.nhs)
+    acts = ErasureActivities(s, cat, register)
+
+    def broken(*_args: object) -> None:
+        raise TypeError(f"cannot redact {child.given}")
+
+    monkeypatch.setattr("activities.erasure.remove_mentions", broken)
+    with pytest.raises(ApplicationError) as err:
+        acts.erase_service(
+            EraseInput(request_id=req.request_id, service=FT, record_keys=[str(child.ft_member)])
+        )
+    assert err.value.non_retryable and err.value.type == "MentionRemovalFailed"
+    assert child.given not in str(err.value) and child.given not in caplog.text
+    ft = SCHEMAS[FT].tables
+    with engine_for_url(store_urls(s)[FT]).connect() as c:  # nothing half done: the erasure rolled back
+        notes = list(
+            c.execute(
+                select(ft["ft_session"].c.summary).where(ft["ft_session"].c.family_id == family)
+            ).scalars()
+        )
+        member = c.execute(
+            select(ft["ft_family_member"].c.nhs_number).where(
+                ft["ft_family_member"].c.member_id == child.ft_member
+            )
+        ).scalar_one_or_none()
+    assert f"Kwame said {child.given} has moved out." in notes and member is not None
+    done = {"erasure.erased", "erasure.mentions_removed"}
+    assert not [e for e in register.audit_trail(req.request_id) if e.action in done]

@@ -195,6 +195,16 @@ class Erasure(RequestStages):
                         for s in refused
                     ],
                     "recipients": {s: [n.recipient for n in ns if n.sent] for s, ns in self._notices.items()},
+                    # What stays after the erasure, and why: the letter says it instead of "all erased".
+                    "kept": {
+                        s: {
+                            "for_others": self._done[s].kept_for_others,
+                            "masked": self._done[s].kept_masked,
+                            "mentions_removed": self._done[s].mentions_removed,
+                        }
+                        for s in erase
+                        if s in self._done
+                    },
                     "complaint": ICO_COMPLAINT,
                     "court": COURT,
                 },
@@ -219,6 +229,7 @@ class Erasure(RequestStages):
                             "proposal": self._assessed[s].proposal.decision,
                             "rows_deleted": self._done[s].rows_deleted if s in self._done else 0,
                             "rows_masked": self._done[s].rows_masked if s in self._done else 0,
+                            "mentions_removed": self._done[s].mentions_removed if s in self._done else 0,
                             "article19_sent": sum(n.sent for n in self._notices.get(s, [])),
                             "article19_not_sent": sum(not n.sent for n in self._notices.get(s, [])),
                         }

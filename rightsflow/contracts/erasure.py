@@ -119,6 +119,10 @@ class EraseResult:
     rows_deleted: int = 0
     rows_masked: int = 0
     by_collection: dict[str, int] = field(default_factory=dict)
+    mentions_removed: int = 0  # the person's name removed from free text kept for others
+    # What is kept, in words for the letter: "<collection label>" per kept kind of record
+    kept_for_others: list[str] = field(default_factory=list)  # records of the family, name removed
+    kept_masked: list[str] = field(default_factory=list)  # the person's own rows, values cleared
 
 
 @dataclass(kw_only=True)
