@@ -11,6 +11,7 @@ import typer
 
 from rightsflow.cli.common import fail
 from rightsflow.clock import ClockState, Pause, clock_start, compute_deadline
+from rightsflow.identity import EARLIEST_DATE
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -23,9 +24,16 @@ def _parse_date(value: str, option: str) -> date:
     # date.fromisoformat also accepts forms like 20260301 or 2026-W10-1; insist on YYYY-MM-DD.
     if _ISO_DATE.fullmatch(value):
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            if day < EARLIEST_DATE:  # say so of the date given, not of a deadline worked out from it
+                raise _InputError(
+                    f"{option} is before {EARLIEST_DATE.isoformat()}: the bank-holiday calendar the "
+                    "statutory clock uses starts there"
+                )
+            return day
     raise _InputError(f"invalid {option} date {value!r}: expected a real date as YYYY-MM-DD")
 
 
