@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import delete, func, select, update
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
@@ -43,6 +44,8 @@ from rightsflow.contracts.retention import (  # noqa: F401 - re-exported: the ac
 )
 from rightsflow.db import store_engine
 from rightsflow.keys import load_hash_key
+from rightsflow.letters import Letters
+from rightsflow.mail import MailConfigError, Mailer
 from rightsflow.register import Register
 from rightsflow.retention import (
     AnonymisePlan,
@@ -73,6 +76,7 @@ from rightsflow.retention import (
     save_progress,
 )
 from rightsflow.review import send_reminders
+from rightsflow.review_mail import email_reminders
 from rightsflow.s3 import (
     ensure_archive_bucket,
     object_lock_of,
@@ -224,8 +228,18 @@ class RetentionActivities:
     @activity.defn
     def review_reminders(self, inp: ReviewRemindersInput) -> ReviewRemindersResult:
         """Remind the records manager of review items awaiting a decision (safe to repeat)."""
-        sent = send_reminders(self.catalog, self.register, date.fromisoformat(inp.as_of), inp.services)
-        activity.logger.info("retention review reminders %s: %d sent", inp.as_of, len(sent))
+        today = date.fromisoformat(inp.as_of)
+        sent = send_reminders(self.catalog, self.register, today, inp.services)
+        # Then by email to the records manager and service lead: keyed by item and day, so a
+        # retry (or a second sweep today) sends none twice and a failed send goes on the retry.
+        try:
+            mailer = Mailer(Letters(self.settings, self.catalog, self.register, self._s3))
+        except MailConfigError as exc:
+            raise ApplicationError(str(exc), type="MailConfigError", non_retryable=True) from None
+        emailed = email_reminders(mailer, self.catalog, self.register, today, inp.services)
+        activity.logger.info(
+            "retention review reminders %s: %d sent, %d emailed", inp.as_of, len(sent), emailed
+        )
         return ReviewRemindersResult(sent=len(sent))
 
 
