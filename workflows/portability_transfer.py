@@ -26,9 +26,11 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from rightsflow.clock import LONDON, add_working_days, end_of_day, reminder_dates
+    from rightsflow.contracts.correspondence import StaffNoticeInput
     from rightsflow.contracts.transfer import (
         AckNotice,
         CheckAckInput,
@@ -166,6 +168,47 @@ class PortabilityTransfer:
             retry_policy=QUICK,
         )
 
+    async def _tell_staff(self, name: str, why: str = "") -> None:
+        """Email a reminder to the sending controller's DPO; an escalation also to the service's lead.
+
+        References and dates only. Sent once per transfer, event and deadline (the mail is keyed);
+        a mail server that stays down is logged, not fatal: the audit entry is already recorded.
+        """
+        if not workflow.patched("transfer-reminders-emailed"):
+            return
+        tid, inp = self._inp.transfer_id, self._inp
+        by = self._ack_by.isoformat() if self._ack_by else "(no deadline)"
+        overdue = name.startswith("escalation")
+        if overdue:
+            subject = f"Overdue: transfer {tid} to {inp.to_authority} has no acknowledgement"
+            lead = why or f"{inp.to_authority} has not acknowledged it; it was due by {by}."
+        else:
+            left = name.partition("_")[2]
+            subject = f"Reminder: transfer {tid} to {inp.to_authority} is to be acknowledged by {by}"
+            lead = f"{inp.to_authority} (receiving) has {left} working days left to acknowledge it."
+        body = (
+            f"Transfer {tid} of a family from {inp.service} to {inp.to_authority}.\n{lead}\n"
+            + ("We remain responsible for the records until it is acknowledged.\n" if overdue else "")
+            + f"\nSee it with: rightsflow transfer-status {tid}\n"
+        )
+        try:
+            await workflow.execute_activity(
+                "notify_staff",
+                StaffNoticeInput(
+                    key=f"{tid}:{name}:{by}",
+                    controller=inp.from_authority,
+                    roles=["dpo", "service_lead"] if overdue else ["dpo"],
+                    subject=subject,
+                    body=body,
+                    request_id=tid,
+                    service=inp.service,
+                ),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(minutes=5)),
+            )
+        except ActivityError:
+            workflow.logger.warning("transfer %s: the %s email was not sent", tid, name)
+
     async def _set_stage(self, stage: str, **extra: Any) -> None:
         self._stage = stage
         await self._record(f"stage:{stage}", f"transfer.{stage}", {}, stage=stage, **extra)
@@ -285,6 +328,10 @@ class PortabilityTransfer:
                         {"why": "every delivery was rejected", "deliveries": len(self._deliveries)},
                         actor="rightsflow",
                     )
+                    await self._tell_staff(
+                        "escalation_deliveries",
+                        f"The receiving authority rejected every delivery ({len(self._deliveries)}).",
+                    )
                 continue
             pending = self._timer_events()
             seen = len(self._rejections)
@@ -325,6 +372,7 @@ class PortabilityTransfer:
                         "responsibility": "the sending authority remains responsible",
                     },
                 )
+                await self._tell_staff(name)
             else:
                 await self._record(
                     name,
@@ -334,6 +382,7 @@ class PortabilityTransfer:
                         "working_days_left": name.partition("_")[2],
                     },
                 )
+                await self._tell_staff(name)
 
     # -- run ---------------------------------------------------------------------------------------------
 
