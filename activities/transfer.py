@@ -249,6 +249,11 @@ def _insert_role_row(
             row[col.name] = note[: getattr(col.type, "length", None) or len(note)]
         elif kind is date:
             row[col.name] = next((v for v in values.values() if isinstance(v, date)), date.today())
+        elif kind in (int, bool):
+            # A required flag or count the store sets only in its own application (Family Thrive's
+            # "shared with consent" is a Python-side default, lost on reflection): 0 / no, as the
+            # transfer records nothing more (its basis is in the note), rather than failing the insert.
+            row[col.name] = kind(0)
     if note_field and note_field in table.c and note_field not in row:
         row[note_field] = note[: getattr(table.c[note_field].type, "length", None) or len(note)]
     if pk and not _is_int_key(table, pk):
