@@ -278,8 +278,9 @@ def test_opaque_key_refuses_anything_personal_or_odd(parts: tuple[str, ...]) -> 
 # entry is the (class.)function holding a direct put_object, wherever its module is. Everything
 # else must go through put_locked_object.
 DELIBERATELY_UNLOCKED = {
-    # the locking writer itself
+    # the locking writers themselves (the second streams a sweep's manifest from a spooled file)
     "put_locked_object",
+    "_put_locked_file",
     # claim-check working copies (sealed with AES-GCM), purged when the request or transfer ends
     "ClaimStore.put",
     # the transfer's delivery notice in the receiver's inbox (the transfer decides its lock)
