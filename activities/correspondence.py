@@ -12,6 +12,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import heartbeats
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
 from rightsflow.contracts.correspondence import LetterSent, SendLetterInput, StaffNoticeInput
@@ -39,6 +40,7 @@ class CorrespondenceActivities:
         return req.controller or self.letters.catalog.default_controller
 
     @activity.defn
+    @heartbeats  # rendering and SMTP can take a while: a dead worker's letter moves on in ~20 s
     def send_letter(self, inp: SendLetterInput) -> LetterSent:
         if self._controller(inp.request_id) is None:
             # Filed without a council (several in the catalogue, none named): there is no

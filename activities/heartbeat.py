@@ -4,8 +4,8 @@ Without a heartbeat Temporal waits out the whole start-to-close timeout (ten min
 gives a killed worker's activity to another worker. :func:`heartbeats` sends one every few seconds
 from a helper thread for as long as the activity body runs, whatever it is doing (a store query
 per collection, a PDF rendering, a batch of updates), and the workflow gives these activities a
-heartbeat timeout of about 30 seconds: a dead worker's activity is retried on a live one about
-half a minute later. The helper thread stops with the activity; a killed process sends nothing.
+heartbeat timeout of 20 seconds: a dead worker's activity is retried on a live one about twenty
+seconds later. The helper thread stops with the activity; a killed process sends nothing.
 """
 
 from __future__ import annotations

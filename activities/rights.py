@@ -508,6 +508,7 @@ class RightsActivities:
 
     # -- letters and certificates -------------------------------------------------------------------
     @activity.defn
+    @heartbeats
     @fails_fast
     def write_rights_letter(self, inp: LetterInput) -> str:
         kind = RIGHTS_LETTER_KINDS.get(inp.template)
@@ -542,6 +543,7 @@ class RightsActivities:
         return key
 
     @activity.defn
+    @heartbeats
     @fails_fast
     def write_rights_certificate(self, inp: CertificateInput) -> str:
         """A JSON certificate of the outcome (opaque references and counts only) under Object Lock."""

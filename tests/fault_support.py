@@ -337,6 +337,10 @@ class TcpProxy:
         import socket
 
         if self._listener is not None:
+            # shutdown first: on Linux, close() alone leaves a thread blocked in accept() holding
+            # the listening socket open, and the port cannot be bound again when the store "returns"
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:

@@ -276,6 +276,7 @@ class SubjectAccessRequest(NeedsAttention):
                 attachments=attachments or [],
             ),
             start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=MAIL,
             result_type=LetterSent,
         )
