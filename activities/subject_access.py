@@ -17,7 +17,6 @@ import os
 import zipfile
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -53,7 +52,7 @@ from rightsflow.redaction import (
 )
 from rightsflow.register import Register
 from rightsflow.s3 import ensure_archive_bucket, opaque_key, presigned_get, put_locked_object, s3_client
-from rightsflow.storemap import StoreMap
+from rightsflow.storemap import StoreMap, json_default, plain_value
 
 # -- inputs and results (opaque references only) ---------------------------------------------------
 
@@ -79,7 +78,7 @@ class ClaimStore:
         return self._client
 
     def put(self, key: str, doc: Any) -> None:
-        body = json.dumps(doc, default=_json_default, sort_keys=True).encode()
+        body = json.dumps(doc, default=json_default, sort_keys=True).encode()
         nonce = os.urandom(12)
         sealed = AESGCM(self._keys[self._key_id]).encrypt(nonce, body, key.encode())
         header = json.dumps({"kid": self._key_id}).encode() + b"\n"
@@ -124,26 +123,6 @@ class ClaimStore:
 
 def work_prefix(request_id: str) -> str:
     return opaque_key("work", request_id) + "/"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return None
-    raise TypeError(f"cannot store a {type(value).__name__}")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return None
-    return value
 
 
 # -- gathering (catalogue-driven) --------------------------------------------------------------------
@@ -222,7 +201,7 @@ def gather_records(cat: ServiceCatalog, engine: Any, record_keys: list[str]) -> 
     professionals: set[str] = set()
 
     def rows(q: Any, conn: Any) -> list[dict[str, Any]]:
-        return [{k: _plain(v) for k, v in r._mapping.items()} for r in conn.execute(q)]
+        return [{k: plain_value(v) for k, v in r._mapping.items()} for r in conn.execute(q)]
 
     with engine.connect() as conn:
         keys = typed.values(person, pkey, record_keys)
@@ -598,7 +577,7 @@ def pack_files(
         "cover_letter.html": letter.encode(),
         "records.html": records_html.encode(),
         "records.pdf": pdf,
-        "records.json": json.dumps(export, indent=2, default=_json_default).encode(),
+        "records.json": json.dumps(export, indent=2, default=json_default).encode(),
         "records.csv": buf.getvalue().encode(),
     }
     return files

@@ -17,12 +17,11 @@ import io
 import json
 import tempfile
 import zipfile
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from rightsflow.catalog import ServiceCatalog
+from rightsflow.storemap import json_default
 
 # /2: the bag carries the canonical family record (rightsflow/canonical); the receiver imports that,
 # through its own catalogue, whatever schema either side runs. The native rows travel for audit.
@@ -31,23 +30,13 @@ BAG_PROFILE = "rightsflow inter-authority transfer"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same records give the same bytes
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return None
-    raise TypeError(f"cannot store a {type(value).__name__}")
-
-
 def payload_files(manifest: dict[str, Any], records: dict[str, list[dict[str, Any]]]) -> dict[str, bytes]:
     """The bag payload: the manifest, and each record type as JSON and CSV as the manifest names them."""
     files: dict[str, bytes] = {"manifest.json": json.dumps(manifest, indent=2, sort_keys=True).encode()}
     for c in manifest["collections"]:
         rows = records[c["name"]]
         fields = [f["name"] for f in c["fields"]]
-        files[c["json"]] = json.dumps(rows, indent=2, sort_keys=True, default=_json_default).encode()
+        files[c["json"]] = json.dumps(rows, indent=2, sort_keys=True, default=json_default).encode()
         files[c["csv"]] = _csv_bytes(fields, rows)
     return files
 
@@ -61,7 +50,7 @@ def _csv_bytes(fields: list[str], rows: list[dict[str, Any]]) -> bytes:
             {
                 k: ""
                 if r.get(k) is None
-                else _json_default(r[k])
+                else json_default(r[k])
                 if not isinstance(r[k], str | int | float | bool)
                 else r[k]
                 for k in fields

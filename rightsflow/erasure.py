@@ -36,7 +36,6 @@ other field of a kept row that holds personal data (a ``user.*`` category, not a
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -59,6 +58,7 @@ from .contracts.erasure import (  # noqa: F401  (re-exported: the vocabulary liv
     check_decision,
     field_label,
 )
+from .storemap import references
 
 
 def propose(facts: ServiceFacts, ground: str) -> Proposal:
@@ -110,16 +110,6 @@ def propose(facts: ServiceFacts, ground: str) -> Proposal:
 # -- the catalogue's erasure plan ------------------------------------------------------------------
 
 
-def references(cat: ServiceCatalog) -> dict[str, list[tuple[str, str, str]]]:
-    """collection -> [(column, target collection, target column)] inside this dataset."""
-    refs: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    for c in cat.dataset.collections:
-        for f in c.fields:
-            for ref in (f.fides_meta.references or []) if f.fides_meta else []:
-                target, _, target_field = ref.field.partition(".")
-                if ref.dataset == cat.service and target != c.name:
-                    refs[c.name].append((f.name, target, target_field))
-    return refs
 
 
 @lru_cache(maxsize=64)

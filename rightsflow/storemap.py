@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
 from sqlalchemy import ColumnClause, TableClause, column, table
 
 from .catalog import ServiceCatalog
@@ -41,3 +46,35 @@ class StoreMap:
                     if target == to_collection:
                         return f.name, target_field
         return None
+
+
+def references(cat: ServiceCatalog) -> dict[str, list[tuple[str, str, str]]]:
+    """collection -> [(column, target collection, target column)] inside this dataset: the links
+    erasure and retention both walk, read from the catalogue's ``fides_meta.references``."""
+    refs: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for c in cat.dataset.collections:
+        for f in c.fields:
+            for ref in (f.fides_meta.references or []) if f.fides_meta else []:
+                target, _, target_field = ref.field.partition(".")
+                if ref.dataset == cat.service and target != c.name:
+                    refs[c.name].append((f.name, target, target_field))
+    return refs
+
+
+def plain_value(value: Any) -> Any:
+    """A value read from a store, JSON-ready: dates as ISO text, decimals as text, binary left out."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return None
+    return value
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps`` default for stored records (packs, bags, claim-check copies): what
+    :func:`plain_value` converts, and a clear error for anything else."""
+    if isinstance(value, datetime | date | Decimal | bytes):
+        return plain_value(value)
+    raise TypeError(f"cannot store a {type(value).__name__}")

@@ -23,13 +23,13 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import MetaData, Table, and_, select
 
 from rightsflow.catalog import ServiceCatalog
 from rightsflow.nhs import InvalidIdentifier, normalise_nhs_number, spaced
+from rightsflow.storemap import plain_value
 
 from . import ENTITIES, INTERNAL, SCHEMA_VERSION, attributes, canonical_map, is_date, label
 
@@ -58,16 +58,6 @@ def _refs(cat: ServiceCatalog, collection: str) -> dict[str, tuple[str, str]]:
                     target, _, tfield = ref.field.partition(".")
                     out[f.name] = (target, tfield)
     return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return None
-    return value
 
 
 def _identifier(kind: str, value: Any) -> str | None:
@@ -125,7 +115,7 @@ def export_record(
             rid = f"{collection}:" + "/".join(str(row.get(k)) for k in pks)
             ents: dict[str, dict[str, Any]] = {}
             for fname, value in row.items():
-                value = _plain(value)
+                value = plain_value(value)
                 keys = fields.get(fname)
                 if keys == (INTERNAL,):
                     continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -12,7 +11,7 @@ from sqlalchemy import (
 )
 
 from ..catalog import RetentionRule, ServiceCatalog
-from ..storemap import StoreMap
+from ..storemap import StoreMap, references
 from .schedule import RetentionPlanError
 
 # --------------------------------------------------------------------------------------------------
@@ -66,22 +65,13 @@ class StorePlan:
         return list(reversed(self.scope))
 
 
-def _references(cat: ServiceCatalog) -> dict[str, list[tuple[str, str, str]]]:
-    refs: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    for c in cat.dataset.collections:
-        for f in c.fields:
-            for ref in (f.fides_meta.references or []) if f.fides_meta else []:
-                target, _, target_field = ref.field.partition(".")
-                if ref.dataset == cat.service and target != c.name:
-                    refs[c.name].append((f.name, target, target_field))
-    return refs
 
 
 def build_plan(cat: ServiceCatalog) -> StorePlan:
     """Read the catalogue entry into a StorePlan; raises RetentionPlanError naming what is missing."""
     svc = cat.service
     subj, h = cat.subject, cat.subject.household
-    refs = _references(cat)
+    refs = references(cat)
     pks = {
         c.name: [f.name for f in c.fields if f.fides_meta and f.fides_meta.primary_key]
         for c in cat.dataset.collections
