@@ -461,36 +461,26 @@ class RightsActivities:
                 continue
             if self._has_controller(inp.request_id):
                 key, sha = self._article19_letters(inp, recipient, count, last, rtoken)
-                self.register.audit(
-                    idem,
-                    actor="rightsflow",
-                    action="article19.sent",
-                    request_id=inp.request_id,
-                    service=inp.service,
-                    legal_basis="UK GDPR Art 19",
-                    detail={"recipient": recipient, "kind": inp.kind, "letter_key": key, "sha256": sha},
+            else:  # no council on the request: the plain HTML notice, without a letterhead
+                html = (
+                    env.get_template("article19_notice.html.j2")
+                    .render(
+                        request_id=inp.request_id,
+                        recipient=recipient,
+                        service=cat,
+                        kind=inp.kind,
+                        on=inp.on,
+                        detail=inp.detail,
+                        disclosures=count,
+                        last_shared=last.isoformat() if hasattr(last, "isoformat") else last,
+                        subject_reference=self.token(inp.request_id, inp.service, "subject")[:12],
+                    )
+                    .encode()
                 )
-                out.append(Notice(service=inp.service, recipient=recipient, sent=True, letter_key=key))
-                continue
-            html = (
-                env.get_template("article19_notice.html.j2")
-                .render(
-                    request_id=inp.request_id,
-                    recipient=recipient,
-                    service=cat,
-                    kind=inp.kind,
-                    on=inp.on,
-                    detail=inp.detail,
-                    disclosures=count,
-                    last_shared=last.isoformat() if hasattr(last, "isoformat") else last,
-                    subject_reference=self.token(inp.request_id, inp.service, "subject")[:12],
+                key = opaque_key(
+                    "letters", self.token(inp.request_id, inp.kind, inp.service, recipient), "article19.html"
                 )
-                .encode()
-            )
-            key = opaque_key(
-                "letters", self.token(inp.request_id, inp.kind, inp.service, recipient), "article19.html"
-            )
-            sha = self.put_once(key, html, "text/html; charset=utf-8", LETTER_LOCK_DAYS)
+                sha = self.put_once(key, html, "text/html; charset=utf-8", LETTER_LOCK_DAYS)
             self.register.audit(
                 idem,
                 actor="rightsflow",

@@ -12,7 +12,6 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
@@ -309,74 +308,6 @@ def reject(
 # -- seeing requests ----------------------------------------------------------------------------------
 
 
-def status_of(settings: Settings, request_id: str) -> dict[str, Any]:
-    """The live workflow state where Temporal has it, else what the register holds."""
-    from workflows.subject_access import SubjectAccessRequest
-
-    register = Register(settings)
-    try:
-        req = register.get_request(request_id)
-    except LookupError:
-        fail(f"no request {request_id} in the register")
-    out: dict[str, Any] = {
-        "request_id": request_id,
-        "type": req.request_type,
-        "status": req.status,
-        "stage": req.stage,
-        "received_on": req.received_on.isoformat() if req.received_on else None,
-        "clock_start": req.clock_start.isoformat() if req.clock_start else None,
-        "deadline": req.deadline.isoformat() if req.deadline else None,
-    }
-    if req.status == "closed":  # the register holds the outcome; no worker is needed to answer
-        for e in register.audit_trail(request_id):
-            if e.action == "subject_access.pack_sent":
-                out["pack_key"] = e.detail.get("pack_key")
-                out["pack_sent_at"] = e.at.isoformat()
-        out["live"] = False
-        return out
-
-    async def query() -> Any:
-        from datetime import timedelta
-
-        client = await temporal_client(settings)
-        handle = client.get_workflow_handle(workflow_id(request_id))
-        return await handle.query(SubjectAccessRequest.status, rpc_timeout=timedelta(seconds=10))
-
-    try:
-        st = asyncio.run(query())
-    except Exception as exc:  # noqa: BLE001 - the register's view is still worth showing
-        out["live"] = False
-        out["live_error"] = type(exc).__name__
-        return out
-    view = st.clock
-    out.update(
-        {
-            "live": True,
-            "stage": st.stage,
-            "clock_started": view.clock_started,
-            "clock_start": view.clock_start,
-            "deadline": view.deadline,
-            "one_month_deadline": view.one_month_deadline,
-            "extended": view.extended,
-            "clock_state": view.state,
-            "waiting_for": view.waiting_for,
-            "days_left": st.days_left,
-            "overdue": st.overdue,
-            "paused_days": view.paused_days,
-            "pauses": view.pauses,
-            "services": [asdict(s) for s in st.services],
-            "redactions": st.redactions,
-            "released": st.released,
-            "decision": st.decision,
-            "pack_key": st.pack_key,
-            "clock_events": st.events,
-        }
-    )
-    for s in out["services"]:
-        s.pop("claim_key", None)
-    return out
-
-
 def status(request_id: RequestId, as_json: JsonOpt = False) -> None:
     """A request's stage, clock, pauses, extension and each service's gathering state."""
     settings = load_settings()
@@ -392,7 +323,7 @@ def status(request_id: RequestId, as_json: JsonOpt = False) -> None:
         from .rights import rights_status
 
         return rights_status(request_id, as_json)
-    out = status_of(settings, request_id)
+    out = call(request_service().status(request_id, actor=operator()))
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return
@@ -425,6 +356,8 @@ def status(request_id: RequestId, as_json: JsonOpt = False) -> None:
         typer.echo(f"redactions   {out['redactions']} withheld, {out['released']} released")
     if out.get("pack_key"):
         typer.echo(f"pack         s3://{load_settings().s3_bucket}/{out['pack_key']}")
+    if out.get("problem"):  # the archive or Temporal did not answer: say which, and what to do
+        typer.echo(f"problem      {out['problem']}")
 
 
 def requests(as_json: JsonOpt = False) -> None:
