@@ -7,6 +7,7 @@ import asyncio
 import gc
 import os
 import sys
+import time
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from rightsflow.catalog import Catalog, CatalogError, load_catalog
 from rightsflow.config import Settings, load_settings
 
 T = TypeVar("T")
+# How long a finished command waits for the Temporal core's threads to end before it leaves anyway.
+CORE_THREADS_GRACE_SECONDS = 2.0
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -164,6 +167,10 @@ def shut_down_temporal_runtime() -> bool:
         gc.collect()  # clients and handles left in finished coroutines' frames
         if gone() is not None:
             return False
+    # Dropping the runtime asks its threads to stop; they end a moment later, not at once.
+    deadline = time.monotonic() + CORE_THREADS_GRACE_SECONDS
+    while _core_threads() > 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
     return _core_threads() <= 0
 
 
