@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import heartbeats
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
 from rightsflow.contracts.retention import (  # noqa: F401 - re-exported: the activities' inputs and results
@@ -195,6 +196,7 @@ class RetentionActivities:
         return self.catalog.ids
 
     @activity.defn
+    @heartbeats
     def count_people(self, service: str) -> int:
         with store_engine(self.catalog[service], self.settings).connect() as conn:
             return count_people(conn, self.plans[service])
@@ -222,10 +224,12 @@ class RetentionActivities:
         return result
 
     @activity.defn
+    @heartbeats
     def finish_service(self, inp: FinishServiceInput) -> FinishServiceResult:
         return finish_service(self, inp)
 
     @activity.defn
+    @heartbeats
     def review_reminders(self, inp: ReviewRemindersInput) -> ReviewRemindersResult:
         """Remind the records manager of review items awaiting a decision (safe to repeat)."""
         today = date.fromisoformat(inp.as_of)

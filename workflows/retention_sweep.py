@@ -18,6 +18,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows.kit import HEARTBEAT
+
 with workflow.unsafe.imports_passed_through():
     from rightsflow.clock import LONDON
     from rightsflow.contracts.retention import (
@@ -84,6 +86,7 @@ class ServiceSweep:
                 "count_people",
                 inp.service,
                 start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=HEARTBEAT,
                 result_type=int,
                 retry_policy=STORE_RETRY,
             )
@@ -131,6 +134,8 @@ class ServiceSweep:
                     counts=counts,
                 ),
                 start_to_close_timeout=timedelta(minutes=30),
+                # the certificate step renders PDFs and uploads: a dead worker's is retried in seconds
+                heartbeat_timeout=HEARTBEAT,
                 result_type=FinishServiceResult,
                 retry_policy=STORE_RETRY,
             )
@@ -182,6 +187,7 @@ class RetentionSweep:
                     "review_reminders",
                     ReviewRemindersInput(as_of=as_of, services=inp.services),
                     start_to_close_timeout=timedelta(minutes=10),
+                    heartbeat_timeout=HEARTBEAT,
                     result_type=ReviewRemindersResult,
                     retry_policy=REMINDER_RETRY,
                 )
