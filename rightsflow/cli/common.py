@@ -8,7 +8,7 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -107,6 +107,34 @@ def call(awaitable: Awaitable[T]) -> T:
         fail(exc.message, exc.exit_code)
     except KeyMaterialError as exc:
         fail(str(exc), 1)
+
+
+def temporal_call(settings: Settings, make: Callable[[], Awaitable[T]], *, missing: str) -> T:
+    """Run a direct Temporal call (a start, update or query); a refused update, a workflow that is
+    not there (``missing`` says which) or an unreachable server becomes one line and an exit code."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    try:
+        return asyncio.run(make())
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        fail(f"refused: {getattr(cause, 'message', None) or str(cause or exc)}")
+    except RPCError as exc:
+        if "not found" in str(exc).lower():
+            fail(missing)
+        fail(f"Temporal at {settings.temporal_address} did not answer ({type(exc).__name__})", code=1)
+    except (OSError, RuntimeError) as exc:
+        fail(f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__})", code=1)
+
+
+def env_number(name: str, default: float) -> float:
+    """A numeric setting from the environment; a value that is not a number is a one-line error."""
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        fail(f"{name} must be a number")
 
 
 async def temporal_client(settings: Settings) -> Any:

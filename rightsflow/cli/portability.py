@@ -27,9 +27,8 @@ from rightsflow.config import Settings
 from rightsflow.identity import SubjectIdentifiers
 from rightsflow.register import Register, new_ref
 
-from .common import fail, settings_and_catalog
+from .common import env_number, fail, settings_and_catalog, temporal_call, temporal_client
 from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt, parse_identifiers
-from .transfer import _client, _env_number, _run
 
 RequestId = Annotated[
     str, typer.Argument(metavar="ID", help="The request id printed by `rightsflow portability`.")
@@ -38,11 +37,11 @@ MAX_LINK_HOURS = 7 * 24
 
 
 def portability_options() -> dict[str, float]:
-    hours = _env_number(
-        "RIGHTSFLOW_PORTABILITY_LINK_EXPIRY_HOURS", _env_number("RIGHTSFLOW_SAR_LINK_EXPIRY_HOURS", 168)
+    hours = env_number(
+        "RIGHTSFLOW_PORTABILITY_LINK_EXPIRY_HOURS", env_number("RIGHTSFLOW_SAR_LINK_EXPIRY_HOURS", 168)
     )
     hours = max(1 / 3600, min(hours, MAX_LINK_HOURS))
-    remove = _env_number("RIGHTSFLOW_PORTABILITY_REMOVE_AFTER_DAYS", 30)
+    remove = env_number("RIGHTSFLOW_PORTABILITY_REMOVE_AFTER_DAYS", 30)
     return {
         "link_expiry_hours": hours,
         # locked for the link's life, never beyond the removal day
@@ -110,14 +109,14 @@ def start_from_command(
         fail("portability needs an exact identifier: --nhs-number or --upn")
 
     async def go() -> str:
-        client = await _client(settings)  # connect first: nothing is recorded if Temporal is away
+        client = await temporal_client(settings)  # connect first: nothing is recorded if Temporal is away
         request_id, _ = await start_portability(
             client, settings, catalog, service=from_service, ids=ids, received=received
         )
         return request_id
 
     try:
-        return _run(settings, go)
+        return temporal_call(settings, go, missing="no workflow for that transfer (is the id right?)")
     except (LookupError, ValueError) as exc:
         fail(str(exc))
 
@@ -165,11 +164,11 @@ def portability_approve(
     settings, _ = settings_and_catalog()
 
     async def go() -> str:
-        client = await _client(settings)
+        client = await temporal_client(settings)
         handle = client.get_workflow_handle(portability_workflow_id(request_id))
         return await handle.execute_update(PortabilityToPerson.approve, ApprovePortability(decided_by=by))
 
-    typer.echo(_run(settings, go))
+    typer.echo(temporal_call(settings, go, missing="no workflow for that transfer (is the id right?)"))
 
 
 def portability_refuse(
@@ -183,13 +182,13 @@ def portability_refuse(
     settings, _ = settings_and_catalog()
 
     async def go() -> str:
-        client = await _client(settings)
+        client = await temporal_client(settings)
         handle = client.get_workflow_handle(portability_workflow_id(request_id))
         return await handle.execute_update(
             PortabilityToPerson.refuse, RefusePortability(reason=reason, decided_by=by)
         )
 
-    typer.echo(_run(settings, go))
+    typer.echo(temporal_call(settings, go, missing="no workflow for that transfer (is the id right?)"))
 
 
 def portability_status(
@@ -202,11 +201,11 @@ def portability_status(
     settings, _ = settings_and_catalog()
 
     async def go() -> dict[str, Any]:
-        client = await _client(settings)
+        client = await temporal_client(settings)
         handle = client.get_workflow_handle(portability_workflow_id(request_id))
         return asdict(await handle.query(PortabilityToPerson.status))
 
-    st = _run(settings, go)
+    st = temporal_call(settings, go, missing="no workflow for that transfer (is the id right?)")
     if as_json:
         typer.echo(json.dumps(st, indent=2, default=str))
         return

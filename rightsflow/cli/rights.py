@@ -9,7 +9,6 @@ is printed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -23,7 +22,7 @@ from rightsflow.config import Settings, load_settings
 from rightsflow.erasure import EXEMPTIONS, GROUNDS, RESTRICTION_REASONS
 from rightsflow.register import Register
 
-from .common import call, fail, operator, request_service, settings_and_catalog
+from .common import call, fail, operator, request_service, settings_and_catalog, temporal_call
 from .common import temporal_client as _client
 from .parties import (
     ControllerOpt,
@@ -86,23 +85,11 @@ def _workflow_class(kind: str) -> Any:
 
 
 def _run(settings: Settings, wid: str, action: Callable[[Any], Awaitable[T]]) -> T:
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.service import RPCError
-
     async def go() -> T:
         client = await _client(settings)
         return await action(client.get_workflow_handle(wid))
 
-    try:
-        return asyncio.run(go())
-    except WorkflowUpdateFailedError as exc:
-        fail(f"refused: {getattr(exc.cause, 'message', None) or exc.cause or exc}")
-    except RPCError as exc:
-        if "not found" in str(exc).lower():
-            fail(f"no workflow {wid} (is the id right?)")
-        fail(f"Temporal at {settings.temporal_address} did not answer ({type(exc).__name__})", code=1)
-    except (OSError, RuntimeError) as exc:
-        fail(f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__})", code=1)
+    return temporal_call(settings, go, missing=f"no workflow {wid} (is the id right?)")
 
 
 def _parties(

@@ -35,7 +35,7 @@ from rightsflow.nhs import InvalidIdentifier, normalise_nhs_number
 from rightsflow.register import Register, new_ref
 from rightsflow.storemap import StoreMap
 
-from .common import fail, settings_and_catalog
+from .common import env_number, fail, settings_and_catalog, temporal_call, temporal_client
 from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt, parse_identifiers
 
 REASONS = ("moved-area", "portability")
@@ -44,14 +44,6 @@ _AUTHORITY = re.compile(r"^[a-z][a-z0-9_-]{1,40}$")
 TransferId = Annotated[
     str, typer.Argument(metavar="ID", help="The transfer id printed by `rightsflow transfer`.")
 ]
-
-
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        fail(f"{name} must be a number")
 
 
 def intake_queue_for(authority: str) -> str:
@@ -168,10 +160,10 @@ async def start_transfer(
         reason=reason,
     )
     defaults = {
-        "ack_working_days": int(_env_number("RIGHTSFLOW_TRANSFER_ACK_WORKING_DAYS", 15)),
-        "lock_days": _env_number("RIGHTSFLOW_TRANSFER_LOCK_DAYS", 35),
-        "remove_after_days": _env_number("RIGHTSFLOW_TRANSFER_REMOVE_AFTER_DAYS", 90),
-        "ack_poll_hours": _env_number("RIGHTSFLOW_TRANSFER_ACK_POLL_HOURS", 24),
+        "ack_working_days": int(env_number("RIGHTSFLOW_TRANSFER_ACK_WORKING_DAYS", 15)),
+        "lock_days": env_number("RIGHTSFLOW_TRANSFER_LOCK_DAYS", 35),
+        "remove_after_days": env_number("RIGHTSFLOW_TRANSFER_REMOVE_AFTER_DAYS", 90),
+        "ack_poll_hours": env_number("RIGHTSFLOW_TRANSFER_ACK_POLL_HOURS", 24),
     }
     handle = await client.start_workflow(
         PortabilityTransfer.run,
@@ -192,27 +184,8 @@ async def start_transfer(
     return transfer_id, handle
 
 
-async def _client(settings: Settings) -> Any:
-    from rightsflow.codec import connect_client
-
-    return await connect_client(settings)
-
-
 def _run(settings: Settings, call: Any) -> Any:
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.service import RPCError
-
-    try:
-        return asyncio.run(call())
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        fail(f"refused: {getattr(cause, 'message', None) or str(cause or exc)}")
-    except RPCError as exc:
-        if "not found" in str(exc).lower():
-            fail("no workflow for that transfer (is the id right?)")
-        fail(f"Temporal at {settings.temporal_address} did not answer ({type(exc).__name__})", code=1)
-    except (OSError, RuntimeError) as exc:
-        fail(f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__})", code=1)
+    return temporal_call(settings, call, missing="no workflow for that transfer (is the id right?)")
 
 
 # -- commands ----------------------------------------------------------------------------------------
@@ -279,7 +252,7 @@ def transfer(
         fail(f"--from: no service {from_service!r} in the catalogue ({', '.join(catalog.ids)})")
 
     async def go() -> str:
-        client = await _client(settings)  # connect first: nothing is recorded if Temporal is away
+        client = await temporal_client(settings)  # connect first: nothing is recorded if Temporal is away
         transfer_id, _ = await start_transfer(
             client,
             settings,
@@ -301,7 +274,7 @@ def transfer(
         return
 
     async def approve_and_wait() -> dict[str, Any]:
-        return await wait_for_acknowledgement(await _client(settings), transfer_id, timeout)
+        return await wait_for_acknowledgement(await temporal_client(settings), transfer_id, timeout)
 
     outcome = _run(settings, approve_and_wait)
     if as_json:
@@ -372,7 +345,7 @@ def transfer_approve(
     settings, _ = settings_and_catalog()
 
     async def go() -> str:
-        client = await _client(settings)
+        client = await temporal_client(settings)
         handle = client.get_workflow_handle(transfer_workflow_id(transfer_id))
         return await handle.execute_update(
             PortabilityTransfer.approve, ApproveTransfer(decided_by=by, override_basis=override_basis)
@@ -392,7 +365,7 @@ def transfer_refuse(
     settings, _ = settings_and_catalog()
 
     async def go() -> str:
-        client = await _client(settings)
+        client = await temporal_client(settings)
         handle = client.get_workflow_handle(transfer_workflow_id(transfer_id))
         return await handle.execute_update(
             PortabilityTransfer.refuse, RefuseTransfer(reason=reason, decided_by=by)
@@ -434,7 +407,7 @@ def transfer_status(
     settings, _ = settings_and_catalog()
 
     async def go() -> dict[str, Any]:
-        return await both_sides(await _client(settings), transfer_id)
+        return await both_sides(await temporal_client(settings), transfer_id)
 
     view = _run(settings, go)
     if as_json:
