@@ -23,6 +23,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tests.support import worker_process_env
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -444,32 +446,7 @@ class FaultRig:
         from rightsflow.s3 import ensure_archive_bucket, s3_client
 
         ensure_archive_bucket(s3_client(s), s.s3_bucket)  # as `rightsflow up` does before any worker
-        env = dict(os.environ)
-        for var in (
-            "TEMPORAL_TLS_CERT",
-            "TEMPORAL_TLS_KEY",
-            "TEMPORAL_TLS_CA",
-            "RIGHTSFLOW_REGISTER_URL",
-            "RIGHTSFLOW_CATALOG",
-            "RIGHTSFLOW_CODEC_KEY",
-            "RIGHTSFLOW_HASH_KEY",
-            "RIGHTSFLOW_CODEC_KEY_ID",
-        ):
-            env.pop(var, None)
-        env.update(
-            {
-                "RIGHTSFLOW_HOME": str(home),
-                "TEMPORAL_ADDRESS": self.temporal,
-                "TEMPORAL_NAMESPACE": "default",
-                "RIGHTSFLOW_TASK_QUEUE": s.task_queue,
-                "RIGHTSFLOW_S3_ENDPOINT": self.s3_endpoint,
-                "RIGHTSFLOW_S3_BUCKET": s.s3_bucket,
-                "RIGHTSFLOW_S3_ACCESS_KEY": "testing",
-                "RIGHTSFLOW_S3_SECRET_KEY": "testing",
-                "PYTHONUNBUFFERED": "1",
-                **(extra_env or {}),
-            }
-        )
+        env = worker_process_env(home, self.temporal, s, self.s3_endpoint, **(extra_env or {}))
         return s, env
 
 

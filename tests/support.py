@@ -46,6 +46,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Variables of the test process that must not reach a worker process: it reads its keys, register
+# and catalogue from the home it is given, and talks to the test's server without TLS.
+NOT_FOR_WORKER_PROCESSES = (
+    "TEMPORAL_TLS_CERT",
+    "TEMPORAL_TLS_KEY",
+    "TEMPORAL_TLS_CA",
+    "RIGHTSFLOW_REGISTER_URL",
+    "RIGHTSFLOW_CATALOG",
+    "RIGHTSFLOW_CODEC_KEY",
+    "RIGHTSFLOW_HASH_KEY",
+    "RIGHTSFLOW_CODEC_KEY_ID",
+)
+
+
+def worker_process_env(
+    home: Path, temporal_address: str, s: Settings, s3_endpoint: str, **extra: str
+) -> dict[str, str]:
+    """The environment of a ``rightsflow`` worker or command in its own process, on the test's
+    Temporal server and moto S3, with its state under ``home``."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in NOT_FOR_WORKER_PROCESSES}
+    env.update(
+        {
+            "RIGHTSFLOW_HOME": str(home),
+            "TEMPORAL_ADDRESS": temporal_address,
+            "TEMPORAL_NAMESPACE": "default",
+            "RIGHTSFLOW_TASK_QUEUE": s.task_queue,
+            "RIGHTSFLOW_S3_ENDPOINT": s3_endpoint,
+            "RIGHTSFLOW_S3_BUCKET": s.s3_bucket,
+            "RIGHTSFLOW_S3_ACCESS_KEY": "testing",
+            "RIGHTSFLOW_S3_SECRET_KEY": "testing",
+            "PYTHONUNBUFFERED": "1",
+            **extra,
+        }
+    )
+    return env
+
+
 def on_moto(settings: Settings, s3_endpoint: str, *, bucket: str, task_queue: str) -> Settings:
     """The settings with S3 pointing at the moto server (its test credentials) and their own queue."""
     return dataclasses.replace(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import shutil
 import signal
 import subprocess
@@ -31,7 +30,7 @@ from rightsflow.db import dispose_all, engine_for_url
 from rightsflow.register import Register
 from rightsflow.retention import RetentionDisposal
 from rightsflow.seed import seed_stores
-from tests.support import AS_OF, codec_client, store_urls
+from tests.support import AS_OF, codec_client, store_urls, worker_process_env
 from tests.test_retention_sweep import COUNT_KEYS
 from workflows.retention_sweep import RetentionSweep, RetentionSweepInput
 
@@ -124,23 +123,8 @@ class WorkerProcess:
 
 def _env_for(s: Settings, dev_server_env: Any) -> dict[str, str]:
     """The environment of a worker process for the settings, on the test's dev server."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "RIGHTSFLOW_HOME": str(s.home),
-            "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
-            "TEMPORAL_NAMESPACE": "default",
-            "RIGHTSFLOW_TASK_QUEUE": s.task_queue,
-            "RIGHTSFLOW_S3_ENDPOINT": s.s3_endpoint or "",
-            "RIGHTSFLOW_S3_BUCKET": s.s3_bucket,
-            "RIGHTSFLOW_S3_ACCESS_KEY": "testing",
-            "RIGHTSFLOW_S3_SECRET_KEY": "testing",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    for var in ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "RIGHTSFLOW_REGISTER_URL"):
-        env.pop(var, None)
-    return env
+    target = dev_server_env.client.service_client.config.target_host
+    return worker_process_env(s.home, target, s, s.s3_endpoint or "")
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from rightsflow.keys import ensure_codec_key_file, ensure_hash_key_file
 from rightsflow.register import Register
 from rightsflow.seed import PERSON_TABLES, shared_child_example
 from tests.fault_support import CliDriver, CliResult, settle, sqlite_row_counts
-from tests.support import on_moto, seed_demo, store_urls
+from tests.support import on_moto, seed_demo, store_urls, worker_process_env
 from tests.test_durability import WorkerProcess
 
 pytestmark = pytest.mark.devserver
@@ -590,33 +590,8 @@ async def rig(
     Register(s).create_schema()
     child = shared_child_example({k: u for k, u in urls.items() if k in PERSON_TABLES})
 
-    import os
-
-    env = dict(os.environ)
-    for var in (
-        "TEMPORAL_TLS_CERT",
-        "TEMPORAL_TLS_KEY",
-        "TEMPORAL_TLS_CA",
-        "RIGHTSFLOW_REGISTER_URL",
-        "RIGHTSFLOW_CATALOG",
-        "RIGHTSFLOW_CODEC_KEY",
-        "RIGHTSFLOW_HASH_KEY",
-        "RIGHTSFLOW_CODEC_KEY_ID",
-    ):
-        env.pop(var, None)
-    env.update(
-        {
-            "RIGHTSFLOW_HOME": str(home),
-            "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
-            "TEMPORAL_NAMESPACE": "default",
-            "RIGHTSFLOW_TASK_QUEUE": queue,
-            "RIGHTSFLOW_S3_ENDPOINT": s3_endpoint,
-            "RIGHTSFLOW_S3_BUCKET": s.s3_bucket,
-            "RIGHTSFLOW_S3_ACCESS_KEY": "testing",
-            "RIGHTSFLOW_S3_SECRET_KEY": "testing",
-            "PYTHONUNBUFFERED": "1",
-            "COLUMNS": "200",
-        }
+    env = worker_process_env(
+        home, dev_server_env.client.service_client.config.target_host, s, s3_endpoint, COLUMNS="200"
     )
     worker = WorkerProcess(env, root / "worker.log")
     driver = CliDriver(env)
