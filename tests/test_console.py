@@ -48,6 +48,21 @@ class FakeService:
     async def refuse_transfer(self, request_id: str, *, reason: str, actor: str) -> None:
         self.calls.append(("refuse_transfer", request_id, {"reason": reason, "actor": actor}))
 
+    async def decide_erasure(self, request_id: str, **kw: object) -> None:
+        self.calls.append(("decide_erasure", request_id, kw))
+
+    async def decide_objection(self, request_id: str, **kw: object) -> None:
+        self.calls.append(("decide_objection", request_id, kw))
+
+    async def decide_rectification(self, request_id: str, **kw: object) -> None:
+        self.calls.append(("decide_rectification", request_id, kw))
+
+    async def lift(self, request_id: str, **kw: object) -> None:
+        self.calls.append(("lift", request_id, kw))
+
+    async def resolve(self, request_id: str, **kw: object) -> None:
+        self.calls.append(("resolve", request_id, kw))
+
 
 @pytest.fixture
 def console(settings: Settings, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
@@ -478,3 +493,177 @@ def test_an_erasure_filed_in_the_console_goes_through_the_request_service(settin
     # the register records who filed it, through the console, once
     filed = [e for e in register.audit_trail(rid) if e.action.endswith("filed")]
     assert [(e.action, e.actor) for e in filed] == [("erasure.filed", "console:dana")]
+
+
+HUB = "westminster_family_hub"
+THRIVE = "lewisham_family_thrive"
+
+
+def a_right(register: Register, kind: str, stage: str, services: tuple[str, ...] = ()) -> str:
+    ref = register.register_subject(SubjectIdentifiers.parse(nhs_number=NHS))
+    rid = register.create_request(kind, ref, received_on=date.today()).request_id
+    register.update_request(rid, stage=stage)
+    for i, svc in enumerate(services):
+        register.record_matches(rid, svc, [(f"K{i}", "exact_identifier")])
+    return rid
+
+
+def test_an_erasure_is_decided_per_service_in_the_console(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, fake = console
+    rid = a_right(register, "erasure", "awaiting_decision", (HUB, THRIVE))
+    client = signed_in(app, "dana")
+    page = client.get(f"/requests/{rid}").text
+    assert "Decide the erasure, service by service" in page and f'name="erasure:{HUB}"' in page
+    token = csrf_of(page)
+    # refusing without naming the exemption is refused on the form, nothing is sent
+    r = client.post(
+        f"/requests/{rid}/actions/decide_erasure", data={"csrf_token": token, f"erasure:{HUB}": "refuse"}
+    )
+    assert r.status_code == 400 and f'href="#exemption-{HUB}"' in r.text and fake.calls == []
+    r = client.post(f"/requests/{rid}/actions/decide_erasure", data={"csrf_token": token})
+    assert r.status_code == 400 and "at least one service" in r.text
+    r = client.post(
+        f"/requests/{rid}/actions/decide_erasure",
+        data={
+            "csrf_token": token,
+            f"erasure:{HUB}": "refuse",
+            f"exemption:{HUB}": "safeguarding_concern",
+            f"erasure:{THRIVE}": "erase",
+            "erasure_reason": "consent withdrawn at Family Thrive",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"].endswith("done=decide_erasure")
+    assert fake.calls == [
+        (
+            "decide_erasure",
+            rid,
+            {
+                "actor": "console:dana",
+                "erase": [THRIVE],
+                "refuse": {HUB: "safeguarding_concern"},
+                "confirm_proposals": False,
+                "reason": "consent withdrawn at Family Thrive",
+            },
+        )
+    ]
+    assert "The erasure decisions have been recorded" in client.get(r.headers["location"]).text
+
+
+def test_a_service_lead_answers_only_for_their_own_service(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, fake = console
+    rid = a_right(register, "erasure", "awaiting_decision", (HUB, THRIVE))
+    hugh = signed_in(app, "hugh")
+    page = hugh.get(f"/requests/{rid}").text
+    assert f'name="erasure:{HUB}"' in page and f'name="erasure:{THRIVE}"' not in page
+    token = csrf_of(page)
+    r = hugh.post(
+        f"/requests/{rid}/actions/decide_erasure", data={"csrf_token": token, f"erasure:{THRIVE}": "erase"}
+    )
+    assert r.status_code == 403 and fake.calls == []
+    # nor may a service lead take the DPO's decisions (every proposal, a lift)
+    r = hugh.post(
+        f"/requests/{rid}/actions/decide_erasure",
+        data={"csrf_token": token, f"erasure:{HUB}": "erase", "confirm_proposals": "yes"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert fake.calls[-1][2]["erase"] == [HUB] and fake.calls[-1][2]["confirm_proposals"] is False
+    assert fake.calls[-1][2]["actor"] == "console:hugh"
+    restriction = a_right(register, "restriction", "restricted", (HUB,))
+    r = hugh.post(
+        f"/requests/{restriction}/actions/lift", data={"csrf_token": token, "lift_reason": "x" * 20}
+    )
+    assert r.status_code == 403 and len(fake.calls) == 1
+
+
+def test_objection_rectification_restriction_and_attention_decisions(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, fake = console
+    client = signed_in(app, "dana")
+    objection = a_right(register, "objection", "awaiting_decision", (HUB, THRIVE))
+    token = csrf_of(client.get(f"/requests/{objection}").text)
+    r = client.post(
+        f"/requests/{objection}/actions/decide_objection",
+        data={"csrf_token": token, f"objection:{HUB}": "uphold", f"objection:{THRIVE}": "override"},
+    )
+    assert r.status_code == 400 and 'href="#objection_reason"' in r.text and fake.calls == []
+    reason = "your interests outweigh the processing at the hub"
+    r = client.post(
+        f"/requests/{objection}/actions/decide_objection",
+        data={
+            "csrf_token": token,
+            f"objection:{HUB}": "uphold",
+            f"objection:{THRIVE}": "override",
+            "objection_reason": reason,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert fake.calls == [
+        (
+            "decide_objection",
+            objection,
+            {"actor": "console:dana", "services": [HUB], "uphold": True, "reason": reason},
+        ),
+        (
+            "decide_objection",
+            objection,
+            {"actor": "console:dana", "services": [THRIVE], "uphold": False, "reason": reason},
+        ),
+    ]
+    fake.calls.clear()
+
+    rect = a_right(register, "rectification", "awaiting_decision", (HUB,))
+    page = client.get(f"/requests/{rect}").text
+    assert "Decide the correction" in page
+    r = client.post(
+        f"/requests/{rect}/actions/decide_rectification", data={"csrf_token": token, "accept": "no"}
+    )
+    assert r.status_code == 400 and 'href="#rectify_reason"' in r.text and fake.calls == []
+    r = client.post(
+        f"/requests/{rect}/actions/decide_rectification",
+        data={
+            "csrf_token": token,
+            "accept": "no",
+            "rectify_reason": "the entry records the worker's opinion",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and fake.calls[-1][2]["accept"] is False
+
+    restriction = a_right(register, "restriction", "restricted", (HUB,))
+    page = client.get(f"/requests/{restriction}").text
+    assert "Lift the restriction" in page and "Decide the correction" not in page
+    r = client.post(f"/requests/{restriction}/actions/lift", data={"csrf_token": token, "lift_reason": ""})
+    assert r.status_code == 400 and 'href="#lift_reason"' in r.text
+    r = client.post(
+        f"/requests/{restriction}/actions/lift",
+        data={"csrf_token": token, "lift_reason": "the accuracy check is finished"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert fake.calls[-1] == (
+        "lift",
+        restriction,
+        {"actor": "console:dana", "reason": "the accuracy check is finished"},
+    )
+
+    stuck = a_right(register, "erasure", "erasing", (HUB,))
+    register.update_request(stuck, status="needs_attention", attention="store_schema")
+    page = client.get(f"/requests/{stuck}").text
+    assert "This request needs attention" in page and "Decide the erasure" not in page
+    r = client.post(
+        f"/requests/{stuck}/actions/resolve",
+        data={"csrf_token": token, "resolve_action": "retry"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert fake.calls[-1] == ("resolve", stuck, {"actor": "console:dana", "action": "retry", "note": ""})
+    # an auditor sees the request but none of these forms, and the server refuses the POST
+    audrey = signed_in(app, "audrey")
+    assert "Tell the person and lift" not in audrey.get(f"/requests/{restriction}").text
+    r = audrey.post(
+        f"/requests/{rect}/actions/decide_rectification",
+        data={"csrf_token": csrf_of(audrey.get("/requests").text), "accept": "yes"},
+    )
+    assert r.status_code == 403

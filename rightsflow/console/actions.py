@@ -90,6 +90,25 @@ def _parse_day(errors: FormErrors, form: FormData, field: str, label: str, *, re
 # -- reading ---------------------------------------------------------------------------------------
 
 
+async def rights_view(request: Request, req: RightsRequest) -> dict[str, Any] | None:
+    """The workflow's own view of an open erasure, rectification, restriction, objection or consent
+    withdrawal (its stage, and each service's state, proposal and holds), if Temporal answers."""
+    from .rights_actions import RIGHTS
+
+    if req.status == "closed" or req.request_type not in RIGHTS:
+        return None
+    read = getattr(service(request), "rights_view", None)
+    if read is None:
+        return None
+    try:
+        return await read(req.request_id)
+    except HTTPException:
+        return None
+    except Exception as exc:  # noqa: BLE001 - the register's view is still worth showing
+        log.warning("status of %s: %s", req.request_id, type(exc).__name__)
+        return None
+
+
 async def live_status(request: Request, req: RightsRequest) -> dict[str, Any] | None:
     """The workflow's own view of an open request (clock, services, redactions), if it answers."""
     if req.status == "closed":
@@ -148,16 +167,19 @@ def downloads(request: Request, req: RightsRequest) -> dict[str, tuple[str, str]
     return found
 
 
-def available_actions(user: User, req: RightsRequest, live: dict[str, Any] | None) -> set[str]:
+def available_actions(
+    user: User, req: RightsRequest, live: dict[str, Any] | None, rights: dict[str, Any] | None = None
+) -> set[str]:
     """Which forms the page shows. The server checks the role again on every POST."""
+    from .rights_actions import rights_actions
+
     if req.status == "closed" or user.role not in ("dpo", "service_lead"):
         return set()
-    if user.role == "service_lead":
-        return {"matches"}
-    if req.request_type != "subject_access":  # other kinds: decided from the command line for now
-        return {"matches"}
+    others = rights_actions(user, req, rights)
+    if user.role == "service_lead" or req.request_type != "subject_access":
+        return {"matches"} | others
     stage = (live or {}).get("stage") or req.stage
-    acts = {"verify", "clarify", "extend", "reject", "matches"}
+    acts = {"verify", "clarify", "extend", "reject", "matches"} | others
     if stage == "awaiting_review":
         acts |= {"approve", "review"}
     return acts
@@ -206,6 +228,10 @@ async def run_action(
     rid = req.request_id
     if name == "matches":
         return await _matches(request, req, form)
+    from .rights_actions import ACTIONS, run_rights_action
+
+    if name in ACTIONS:
+        return await run_rights_action(request, req, name, form, service(request))
     user = require(request, "dpo")  # the role first: nothing else runs for a user without it
     actor = console_actor(user.username)
     svc = service(request)

@@ -26,6 +26,14 @@ class ConsoleService(RequestService):
         view = await super().status(request_id, actor=actor)
         return view if view.get("live") else None
 
+    async def rights_view(self, request_id: str, *, actor: str = "") -> dict[str, Any] | None:
+        """An erasure's, rectification's, restriction's, objection's or consent withdrawal's live
+        workflow view (stage, each service's state); None when Temporal does not answer."""
+        if await self.request_type(request_id) == "subject_access":
+            return None
+        view = await super().status(request_id, actor=actor)
+        return view if view.get("live") else None
+
     async def redactions(self, request_id: str, *, actor: str = "") -> dict[str, Any]:  # type: ignore[override]
         """The redacted records and every redaction (with the withheld text, for the DPO only)."""
         from rightsflow.request_views import redacted_document

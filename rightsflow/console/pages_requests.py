@@ -19,7 +19,7 @@ from starlette.routing import Route
 from rightsflow.identity import SubjectIdentifiers
 from rightsflow.register import RightsRequest
 
-from . import actions
+from . import actions, rights_actions
 from .queue import SORTS, TYPE_LABELS, queue_rows, rows_csv, sort_rows, stage_label
 from .security import checked_form, form_str, require
 from .web import render, subject_view
@@ -29,7 +29,8 @@ SHOWS = {"open": "Open", "closed": "Closed", "all": "All"}
 
 
 def _notice(request: Request) -> str | None:
-    return actions.NOTICES.get(request.query_params.get("done", ""))
+    done = request.query_params.get("done", "")
+    return actions.NOTICES.get(done) or rights_actions.NOTICES.get(done)
 
 
 # -- the queue -------------------------------------------------------------------------------------
@@ -129,6 +130,7 @@ async def _detail(request: Request, request_id: str, *, revealed: bool = False, 
     if user.role == "service_lead":
         matches = [m for m in matches if m.service == user.service]
     live = await actions.live_status(request, req)
+    rights = await actions.rights_view(request, req)
     trail = actions.timeline(request, register.audit_trail(request_id))
     return render(
         request,
@@ -136,14 +138,17 @@ async def _detail(request: Request, request_id: str, *, revealed: bool = False, 
         active="requests",
         req=req,
         type_label=TYPE_LABELS.get(req.request_type, req.request_type),
-        stage_label=stage_label(live.get("stage") if live else req.stage),
+        stage_label=stage_label((live or rights or {}).get("stage") or req.stage),
         subject=subject_view(ids, revealed),
         revealed=revealed,
         matches=matches,
         live=live,
         timeline=trail,
         downloads=actions.downloads(request, req),
-        available=actions.available_actions(user, req, live),
+        rights=rights,
+        decision_services=rights_actions.decision_services(request, req, rights, user),
+        exemptions=rights_actions.EXEMPTION_LABELS,
+        available=actions.available_actions(user, req, live, rights),
         notice=_notice(request),
         today=date.today().isoformat(),
         **extra,
