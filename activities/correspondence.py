@@ -36,8 +36,7 @@ class CorrespondenceActivities:
         return self._mailer
 
     def _controller(self, request_id: str) -> str | None:
-        req = self.letters.register.get_request(request_id)
-        return req.controller or self.letters.catalog.default_controller
+        return self.letters.controller_code(request_id)
 
     @activity.defn
     @heartbeats  # rendering and SMTP can take a while: a dead worker's letter moves on in ~20 s

@@ -393,8 +393,7 @@ class RightsActivities:
 
     # -- Article 19 ---------------------------------------------------------------------------------
     def _has_controller(self, request_id: str) -> bool:
-        req = self.register.get_request(request_id)
-        return bool(req.controller or self.catalog.default_controller)
+        return bool(self.letters.controller_code(request_id))
 
     def _article19_letters(
         self, inp: NoticesInput, recipient: str, count: int, last: Any, rtoken: str

@@ -41,6 +41,9 @@ class Settings:
     hash_key: str | None
     hash_key_file: Path
     extra: dict[str, str] = field(default_factory=dict)
+    # The council a request is filed to when filing names none and the catalogue has several
+    # (RIGHTSFLOW_DEFAULT_CONTROLLER, a code from catalog/controllers/); None: filing must say which.
+    default_controller: str | None = None
 
     @property
     def stores_dir(self) -> Path:
@@ -74,4 +77,5 @@ def load_settings() -> Settings:
         codec_key_file=Path(_env("RIGHTSFLOW_CODEC_KEY_FILE", str(home / "keys" / "codec.key"))),
         hash_key=_env("RIGHTSFLOW_HASH_KEY"),
         hash_key_file=Path(_env("RIGHTSFLOW_HASH_KEY_FILE", str(home / "keys" / "hash.key"))),
+        default_controller=(_env("RIGHTSFLOW_DEFAULT_CONTROLLER") or "").strip() or None,
     )

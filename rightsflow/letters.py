@@ -157,9 +157,20 @@ class Letters:
         return self._client
 
     # -- who and what --------------------------------------------------------------------------
+    @property
+    def default_controller(self) -> str | None:
+        """The council of a request recorded without one (filed before councils were named): the
+        catalogue's only council, else RIGHTSFLOW_DEFAULT_CONTROLLER when it names a known one."""
+        configured = self.settings.default_controller
+        if configured in self.catalog.controllers:
+            return configured
+        return self.catalog.default_controller
+
+    def controller_code(self, request_id: str) -> str | None:
+        return self.register.get_request(request_id).controller or self.default_controller
+
     def controller_for(self, request_id: str) -> Controller:
-        req = self.register.get_request(request_id)
-        code = req.controller or self.catalog.default_controller
+        code = self.controller_code(request_id)
         if not code:
             raise LetterError(f"request {request_id} names no controller and the catalogue has several")
         try:

@@ -60,6 +60,44 @@ def check_services(catalog: Catalog, services: Iterable[str] | None) -> list[str
     return list(dict.fromkeys(chosen)) or None
 
 
+def check_controller(catalog: Catalog, code: str | None, default: str | None) -> str:
+    """The council a request is made to: the one named, else the catalogue's only council, else
+    the configured default (RIGHTSFLOW_DEFAULT_CONTROLLER). With several councils and neither, the
+    request is refused: searching every council's services and writing under no letterhead is how
+    one council's request used to reach another's records."""
+    known = sorted(set(catalog.controllers) | {svc.controller for svc in catalog})
+    listed = ", ".join(known) or "none"
+    chosen = (code or "").strip() or None
+    if chosen is None and len(known) == 1:
+        chosen = known[0]
+    if chosen is None and default:
+        if default not in catalog.controllers:
+            raise _refused(
+                f"RIGHTSFLOW_DEFAULT_CONTROLLER names no council in the catalogue (known: {listed})"
+            )
+        chosen = default
+    if chosen is None:
+        raise _refused(
+            f"the catalogue has several councils ({listed}): name the one the request is made to "
+            "with --controller CODE, or set RIGHTSFLOW_DEFAULT_CONTROLLER"
+        )
+    if chosen not in catalog.controllers:
+        if len(chosen) > 40 or not re.fullmatch(r"[a-z0-9_]+", chosen):
+            raise _refused(f"the controller is not a council in the catalogue (known: {listed})")
+        raise _refused(f"no controller {chosen} in the catalogue (known: {listed})")
+    return chosen
+
+
+def scope_services(catalog: Catalog, controller: str, services: list[str] | None) -> list[str]:
+    """The services a request to ``controller`` reaches: those named (each must be the council's
+    or a joint arrangement's), else all of the council's."""
+    reach = catalog.services_of(controller)
+    for s in services or []:
+        if s not in reach:
+            raise _refused(f"the service {s} is not one of the services of controller {controller}")
+    return list(services) if services else reach
+
+
 def check_text(value: str | None, what: str, *, required: bool = False, limit: int = MAX_VALUE) -> str:
     """Free text: at most ``limit`` characters, no control characters; stripped."""
     text = (value or "").strip()

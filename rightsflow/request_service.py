@@ -27,7 +27,9 @@ log, e.g. ``cli:<os user>`` or ``console:<signed-in user>``)::
 
     ``subject`` is a SubjectIdentifiers or a dict of nhs_number / upn / name / dob / postcode (text,
     as typed); ``received_on`` a date or "YYYY-MM-DD" (from 2000-01-01 to today); ``services`` a
-    list of catalogued service ids (None: every service).
+    list of catalogued service ids of the request's council (None: all the council's services).
+    ``controller`` is the council's code; None: the catalogue's only council, else the setting
+    RIGHTSFLOW_DEFAULT_CONTROLLER, else the filing is refused (Refused, nothing written).
 
     # decisions of a subject access request (each returns the workflow's answer)
     await service.verify(request_id, actor=, identity_received=None, authority_received=None,
@@ -74,9 +76,11 @@ from .identity import SubjectIdentifiers
 from .nhs import InvalidIdentifier
 from .request_checks import (
     REQUESTERS,
+    check_controller,
     check_received,
     check_services,
     parse_day,
+    scope_services,
     validate_rectification,
 )
 from .request_decisions import RequestDecisions
@@ -298,6 +302,7 @@ class RequestService(RequestDecisions):
         first, so nothing is recorded when it is away; a workflow that cannot start marks the
         request failed.
         """
+        controller = self._controller(controller)
         ids = _subject(subject)
         day = check_received(received_on) if received_on is not None else None
         if requester not in REQUESTERS:
@@ -332,8 +337,19 @@ class RequestService(RequestDecisions):
             ) from None
         return Filed(request_id=req.request_id, workflow_id=wid, subject_ref=ref)
 
-    def _services(self, services: Iterable[str] | None) -> list[str] | None:
-        return check_services(self.catalog, services)
+    def _controller(self, code: str | None) -> str:
+        """The council the request is made to (refused, nothing written, when it cannot be told)."""
+        return check_controller(self.catalog, code, self.settings.default_controller)
+
+    def _services(self, services: Iterable[str] | None, controller: str | None = None) -> list[str]:
+        """The catalogued services named, within the council's reach; none named: all the council's."""
+        named = check_services(self.catalog, services)
+        return scope_services(self.catalog, self._controller(controller), named)
+
+    def _scoped(self, services: Iterable[str] | None, common: dict[str, Any]) -> list[str]:
+        """Resolve the council into ``common`` (what ``file`` records) and the services it reaches."""
+        common["controller"] = self._controller(common.get("controller"))
+        return self._services(services, common["controller"])
 
     async def file_sar(
         self,
@@ -349,7 +365,8 @@ class RequestService(RequestDecisions):
         from rightsflow.contracts.subject_access import SarInput
         from workflows.subject_access import SubjectAccessRequest
 
-        chosen = self._services(services)
+        controller = self._controller(controller)
+        chosen = self._services(services, controller)
         day = check_received(received_on)
         options = sar_options()
         return await self.file(
@@ -393,7 +410,7 @@ class RequestService(RequestDecisions):
 
         if ground not in GROUNDS:
             raise Refused(f"the ground must be one of {', '.join(GROUNDS)}")
-        chosen = self._services(services)
+        chosen = self._scoped(services, common)
         return await self._file_right(
             "erasure",
             Erasure.run,
@@ -419,7 +436,7 @@ class RequestService(RequestDecisions):
         if reason not in RESTRICTION_REASONS:
             raise Refused(f"the reason must be one of {', '.join(RESTRICTION_REASONS)}")
         _check_notice_days(notice_days)
-        chosen = self._services(services)
+        chosen = self._scoped(services, common)
         return await self._file_right(
             "restriction",
             Restriction.run,
@@ -441,7 +458,7 @@ class RequestService(RequestDecisions):
         from workflows.objection import Objection
 
         _check_notice_days(notice_days)
-        chosen = self._services(services)
+        chosen = self._scoped(services, common)
         return await self._file_right(
             "objection",
             Objection.run,
@@ -455,16 +472,21 @@ class RequestService(RequestDecisions):
         from rightsflow.contracts.objection import ConsentWithdrawalInput
         from workflows.objection import ConsentWithdrawal
 
-        consent_based = [svc.service for svc in self.catalog if svc.lawful_basis.consent_based]
-        chosen = self._services(services)
-        for s in chosen or []:
-            if s not in consent_based:
-                raise Refused(
-                    f"{s} is not consent-based: there is no consent to withdraw (file an objection)"
-                )
-        picked = sorted(set(chosen or consent_based))
+        named = list(services or [])
+        chosen = self._scoped(named, common)
+        consent_based = [s for s in chosen if self.catalog[s].lawful_basis.consent_based]
+        if named:
+            for s in chosen:
+                if s not in consent_based:
+                    raise Refused(
+                        f"{s} is not consent-based: there is no consent to withdraw (file an objection)"
+                    )
+        picked = sorted(set(consent_based))
         if not picked:
-            raise Refused("no consent-based service in the catalogue")
+            raise Refused(
+                f"controller {common['controller']} has no consent-based service: there is no consent "
+                "to withdraw"
+            )
         return await self._file_right(
             "consent_withdrawal",
             ConsentWithdrawal.run,
@@ -480,7 +502,7 @@ class RequestService(RequestDecisions):
         from rightsflow.contracts.rectification import RectificationInput
         from workflows.rectification import Rectification
 
-        chosen = self._services(services)
+        chosen = self._scoped(services, common)
         value = validate_rectification(self.catalog, field, value, chosen)
         return await self._file_right(
             "rectification",

@@ -32,6 +32,11 @@ from tests.support import (
     store_urls,
 )
 
+# Most of the demo data is Lewisham's: a request filed without --controller goes to Lewisham, as a
+# deployment with several councils sets it. In os.environ, so worker and CLI subprocesses inherit
+# it; a test of filing without it deletes it (monkeypatch).
+os.environ["RIGHTSFLOW_DEFAULT_CONTROLLER"] = "lewisham"
+
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("RIGHTSFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

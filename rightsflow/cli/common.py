@@ -67,6 +67,20 @@ def settings_and_catalog() -> tuple[Settings, Catalog]:
         fail(f"the catalogue is invalid: {one_line(str(exc))}", 3)
 
 
+def council(settings: Settings, catalog: Catalog, controller: str | None) -> str:
+    """The council a filing is made to (``--controller``, the only one, or
+    RIGHTSFLOW_DEFAULT_CONTROLLER); with several and none chosen, one line and exit 2."""
+    from rightsflow.request_checks import check_controller
+    from rightsflow.request_service import Refused
+
+    if controller:
+        return controller  # a code named is checked with the requester's details (resolve_parties)
+    try:
+        return check_controller(catalog, controller, settings.default_controller)
+    except Refused as exc:
+        fail(exc.message, exc.exit_code)
+
+
 def one_line(message: str) -> str:
     """A message folded onto one line (click and validation messages may run over several)."""
     return " ".join(message.split())

@@ -22,7 +22,15 @@ from rightsflow.config import Settings, load_settings
 from rightsflow.erasure import EXEMPTIONS, GROUNDS, RESTRICTION_REASONS
 from rightsflow.register import Register
 
-from .common import call, fail, operator, request_service, settings_and_catalog, temporal_call
+from .common import (
+    call,
+    council,
+    fail,
+    operator,
+    request_service,
+    settings_and_catalog,
+    temporal_call,
+)
 from .common import temporal_client as _client
 from .parties import (
     ControllerOpt,
@@ -42,7 +50,8 @@ RequestId = Annotated[str, typer.Argument(metavar="ID", help="The request id pri
 Received = Annotated[str, typer.Option("--received", metavar="YYYY-MM-DD", help="Day the request arrived.")]
 ByOpt = Annotated[str, typer.Option("--by", help="Who decides (recorded in the register).")]
 ServiceOpt = Annotated[
-    list[str] | None, typer.Option("--service", help="Only these services (default: every service).")
+    list[str] | None,
+    typer.Option("--service", help="Only these services (default: every service of the council)."),
 ]
 PREFIX = {
     "erasure": "erasure",
@@ -136,7 +145,8 @@ def _filing(
     service for these settings, the services the request reaches, and the common arguments."""
     day, ids = received_and_subject(received, *subject)
     settings, catalog = settings_and_catalog()
-    who, services = _parties(catalog, *parties, service)
+    code = council(settings, catalog, parties[0])
+    who, services = _parties(catalog, code, *parties[1:], service)
     return request_service(settings, catalog), services, _common(ids, day, who)
 
 
@@ -262,9 +272,8 @@ def withdraw_consent(
     day, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
     settings, catalog = settings_and_catalog()
     consent_based = [svc.service for svc in catalog if svc.lawful_basis.consent_based]
-    who, _ = _parties(
-        catalog, controller, requester, requester_name, requester_email, requester_address, service
-    )
+    code = council(settings, catalog, controller)
+    who, _ = _parties(catalog, code, requester, requester_name, requester_email, requester_address, service)
     # Only consent-based services have a consent to withdraw: of the council's, those.
     if service is None and who.services is not None:
         consent_based = [s for s in consent_based if s in who.services]

@@ -22,7 +22,7 @@ from rich.table import Table
 from rightsflow.config import Settings, load_settings
 from rightsflow.register import Register
 
-from .common import call, fail, operator, request_service, settings_and_catalog, temporal_client
+from .common import call, council, fail, operator, request_service, settings_and_catalog, temporal_client
 from .parties import (
     ControllerOpt,
     RequesterAddressOpt,
@@ -137,7 +137,8 @@ def sar(
     """File a subject access request to one council; prints its request id."""
     received_on, ids = received_and_subject(received, nhs_number, upn, name, dob, postcode)
     settings, catalog = settings_and_catalog()
-    who = resolve_parties(catalog, controller, requester, requester_name, requester_email, requester_address)
+    code = council(settings, catalog, controller)
+    who = resolve_parties(catalog, code, requester, requester_name, requester_email, requester_address)
     request_id = file_request(
         settings,
         ids,

@@ -40,6 +40,7 @@ def up(
     from rightsflow.s3 import ArchiveBucketError
     from rightsflow.stack import StackError, start_stack
 
+    _default_council_for_the_demo()
     settings = load_settings()
     try:
         stack = start_stack(
@@ -57,6 +58,28 @@ def up(
         raise typer.Exit(1)
     if detach:
         typer.echo("running in the background; stop it with `rightsflow down`")
+
+
+# The council the demo data is mostly for: requests filed on the laptop stack (the console's form,
+# a command without --controller) go to it unless RIGHTSFLOW_DEFAULT_CONTROLLER says otherwise.
+DEMO_COUNCIL = "lewisham"
+
+
+def _default_council_for_the_demo() -> None:
+    """Set RIGHTSFLOW_DEFAULT_CONTROLLER for this process and the stack's children (they inherit
+    the environment) when it is unset and the catalogue has the demo council."""
+    import os
+
+    from rightsflow.catalog import CatalogError, load_catalog
+
+    if os.environ.get("RIGHTSFLOW_DEFAULT_CONTROLLER"):
+        return
+    try:
+        catalog = load_catalog(load_settings().catalog_dir)
+    except CatalogError:
+        return  # the stack names the broken file when it loads it
+    if len(catalog.controllers) > 1 and DEMO_COUNCIL in catalog.controllers:
+        os.environ["RIGHTSFLOW_DEFAULT_CONTROLLER"] = DEMO_COUNCIL
 
 
 def _when_ready(settings: Settings, *, demo: bool) -> None:
