@@ -508,3 +508,67 @@ def test_an_unexpected_fault_removing_mentions_stops_the_erasure_without_retryin
     assert f"Kwame said {child.given} has moved out." in notes and member is not None
     done = {"erasure.erased", "erasure.mentions_removed"}
     assert not [e for e in register.audit_trail(req.request_id) if e.action in done]
+
+
+async def test_an_erasure_request_is_acknowledged_by_letter_emailed_and_listed(
+    es, time_skipping_env, monkeypatch
+):
+    """The first thing a requester hears: the council has the request, by when it answers, whom to
+    ask. Filed through the request service as the CLI and the console file it."""
+    import typer
+    from pypdf import PdfReader
+    from typer.testing import CliRunner
+
+    from rightsflow.cli.letters import letters as letters_command
+    from rightsflow.letters import Letters
+    from rightsflow.mailcatcher import MailCatcher
+    from rightsflow.register import Register
+    from rightsflow.request_service import RequestService
+
+    s = es
+    child = _prepare(s)
+    client = codec_client(time_skipping_env.client, s)
+    requester = {"kind": "self", "name": "Jo Bloggs", "email": "jo.bloggs@example.com", "address": []}
+    with MailCatcher() as catcher:
+        monkeypatch.setenv("RIGHTSFLOW_SMTP_URL", catcher.url)
+        async with running_worker(client, s):
+            filed = await RequestService(s, client=client).file_erasure(
+                actor="cli:dpo",
+                subject={"nhs_number": child.nhs},
+                received_on=AS_OF,
+                ground="no-longer-needed",
+                services=[FT, CSC],
+                controller="lewisham",
+                requester_details=requester,
+            )
+            handle = client.get_workflow_handle(filed.workflow_id)
+            await wait_stage(handle, Erasure.status, "awaiting_decision")
+            await handle.terminate("the test has seen the acknowledgement")
+        messages = list(catcher.messages)
+
+    letters = Letters(s, load_catalog(s.catalog_dir), Register(s))
+    [ack] = [v for v in letters.letters_of(filed.request_id) if v.kind == "acknowledgement"]
+    text = " ".join(
+        " ".join((p.extract_text() or "").split())
+        for p in PdfReader(__import__("io").BytesIO(letters.read(ack.pdf_key))).pages
+    )
+    for expected in (
+        "We have received your request for erasure",
+        "1 November 2026",  # received
+        "1 December 2026",  # the statutory deadline: one calendar month
+        "no longer needed",  # what was asked, in words
+        "London Borough of Lewisham",
+        "dpo@lewisham.example.org",
+    ):
+        assert expected in text, expected
+    assert [d["status"] for d in ack.deliveries] == ["sent"]
+    [mail] = [m for m in messages if "Acknowledgement" in str(m["Subject"])]
+    assert mail["To"] == "Jo Bloggs <jo.bloggs@example.com>"
+    assert filed.request_id in str(mail["Subject"]) and "Bloggs" not in str(mail["Subject"])
+
+    app = typer.Typer()
+    app.command()(letters_command)
+    listed = CliRunner().invoke(app, [filed.request_id, "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    assert [r["title"] for r in rows if r["kind"] == "acknowledgement"] == ["Acknowledgement of your request"]

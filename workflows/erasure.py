@@ -25,6 +25,7 @@ from workflows.kit import (
     STORE,
     ConfirmsMatches,
     RequestStages,
+    acknowledge,
     act,
     certificate,
     deadline_for,
@@ -88,6 +89,7 @@ class Erasure(RequestStages):
 
     @workflow.run
     async def run(self, inp: ErasureInput) -> ErasureResult:
+        await acknowledge(inp.request_id, inp.received_on, inp.services, {"ground": inp.ground})
         deadline = deadline_for(inp.received_on)
         await self._to("discovering", clock_start=inp.received_on, deadline=deadline)
         await discover(inp.request_id, inp.subject_ref, inp.services, self._matches, self._match_decisions)

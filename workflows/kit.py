@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         Attention,
         ResolveInput,
     )
+    from rightsflow.contracts.correspondence import LetterSent, SendLetterInput
     from rightsflow.contracts.discovery import (
         EXACT,
         ConfirmInput,
@@ -38,7 +39,12 @@ with workflow.unsafe.imports_passed_through():
 
 QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 STORE = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5))
+# Letters are sent through the council's mail relay: a relay that is down is retried for longer.
+MAIL = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
 SHORT = timedelta(seconds=60)
+# The acknowledgement every rights request gets first (erasure, rectification, restriction,
+# objection, consent withdrawal, portability): a request filed before it existed replays without it.
+ACKNOWLEDGEMENT = "rights-acknowledgement"
 LONG = timedelta(minutes=10)
 # Long activities heartbeat every few seconds (activities/heartbeat.py): a worker that dies mid-activity
 # is noticed after this long and the activity runs again on a live worker.
@@ -255,6 +261,34 @@ async def letter(inp: LetterInput) -> str:
         retry_policy=QUICK,
         result_type=str,
     )
+
+
+async def send_letter(
+    request_id: str, kind: str, facts: dict[str, Any], *, discriminator: str = ""
+) -> LetterSent:
+    """A letter from the request's council to the requester: rendered, stored, then emailed or
+    queued for the print batch (activity ``send_letter``)."""
+    return await act(
+        "send_letter",
+        SendLetterInput(request_id=request_id, kind=kind, facts=facts, discriminator=discriminator),
+        start_to_close_timeout=timedelta(minutes=5),
+        heartbeat_timeout=HEARTBEAT,
+        retry_policy=MAIL,
+        result_type=LetterSent,
+    )
+
+
+async def acknowledge(
+    request_id: str, received_on: str, services: list[str] | None, asked: dict[str, Any]
+) -> None:
+    """Tell the requester their request arrived: the day received, what they asked (``asked``:
+    codes and labels, never a value), the statutory deadline and the council's DPO. The first step
+    of every rights workflow; behind the ``rights-acknowledgement`` patch so recorded histories
+    of requests filed before it replay unchanged."""
+    if not workflow.patched(ACKNOWLEDGEMENT):
+        return
+    facts = {"deadline": deadline_for(received_on), "services": list(services or []), "asked": asked}
+    await send_letter(request_id, "acknowledgement", facts)
 
 
 async def certificate(inp: CertificateInput) -> str:

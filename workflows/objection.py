@@ -34,6 +34,7 @@ from workflows.kit import (
     STORE,
     ConfirmsMatches,
     LiftsAfterTelling,
+    acknowledge,
     act,
     certificate,
     deadline_for,
@@ -180,6 +181,7 @@ class Objection(LiftsAfterTelling):
     @workflow.run
     async def run(self, inp: ObjectionInput) -> ObjectionResult:
         rid = inp.request_id
+        await acknowledge(rid, inp.received_on, inp.services, {})
         deadline = deadline_for(inp.received_on)
         await self._to("discovering", clock_start=inp.received_on, deadline=deadline)
         await discover(rid, inp.subject_ref, inp.services, self._matches, self._match_decisions)
@@ -468,6 +470,7 @@ class ConsentWithdrawal(ConfirmsMatches):
     @workflow.run
     async def run(self, inp: ConsentWithdrawalInput) -> ConsentWithdrawalResult:
         rid = inp.request_id
+        await acknowledge(rid, inp.received_on, inp.services, {})
         await self._to("discovering", clock_start=inp.received_on)
         await discover(rid, inp.subject_ref, inp.services, self._matches, self._match_decisions)
         found = {s: m.keys for s, m in self._matches.items() if m.keys}

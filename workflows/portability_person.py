@@ -21,6 +21,8 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.kit import acknowledge
+
 with workflow.unsafe.imports_passed_through():
     from rightsflow.clock import LONDON, compute_deadline
     from rightsflow.contracts.portability import (
@@ -132,6 +134,7 @@ class PortabilityToPerson:
     @workflow.run
     async def run(self, inp: PortabilityInput) -> PortabilityResult:
         self._inp = inp
+        await acknowledge(inp.request_id, inp.received_on, [inp.service], {})
         self._deadline = compute_deadline(date.fromisoformat(inp.received_on)).deadline
         await self._set_stage("checking", deadline=self._deadline.isoformat() if self._deadline else None)
         self._check = await workflow.execute_activity(

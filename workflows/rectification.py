@@ -22,6 +22,7 @@ from workflows.kit import (
     HEARTBEAT,
     STORE,
     ConfirmsMatches,
+    acknowledge,
     act,
     certificate,
     deadline_for,
@@ -86,6 +87,8 @@ class Rectification(ConfirmsMatches):
 
     @workflow.run
     async def run(self, inp: RectificationInput) -> RectificationStatus:
+        # The field by its label; the corrected value stays out of the letter until it is decided.
+        await acknowledge(inp.request_id, inp.received_on, inp.services, {"field": field_label(inp.field)})
         deadline = deadline_for(inp.received_on)
         await self._to("discovering", clock_start=inp.received_on, deadline=deadline)
         await discover(inp.request_id, inp.subject_ref, inp.services, self._matches, self._match_decisions)

@@ -21,6 +21,7 @@ from workflows.kit import (
     QUICK,
     STORE,
     LiftsAfterTelling,
+    acknowledge,
     act,
     certificate,
     deadline_for,
@@ -82,6 +83,7 @@ class Restriction(LiftsAfterTelling):
 
     @workflow.run
     async def run(self, inp: RestrictionInput) -> str:
+        await acknowledge(inp.request_id, inp.received_on, inp.services, {"reason": inp.reason})
         deadline = deadline_for(inp.received_on)
         await self._to("discovering", clock_start=inp.received_on, deadline=deadline)
         await discover(inp.request_id, inp.subject_ref, inp.services, self._matches, self._match_decisions)
