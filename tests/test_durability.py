@@ -23,12 +23,13 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, func, select
 
-from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts, run_batches
+from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts
 from rightsflow.catalog import load_catalog
 from rightsflow.config import REPO_ROOT, Settings
 from rightsflow.db import dispose_all, engine_for_url
 from rightsflow.register import Register
 from rightsflow.retention import RetentionDisposal
+from rightsflow.retention.batches import run_batches
 from rightsflow.seed import seed_stores
 from tests.support import AS_OF, codec_client, store_urls, worker_process_env
 from tests.test_retention_sweep import COUNT_KEYS
@@ -224,7 +225,7 @@ def test_a_batch_interrupted_around_its_store_commit_is_counted_once(
 ) -> None:
     """The narrow window the kill test rarely hits: the store transaction has (or has not)
     committed, the register's record of the batch has not."""
-    import activities.retention as retention
+    import rightsflow.retention.batches as retention
 
     service = "westminster_family_hub"
     seed_stores({service: store_urls(rs)[service]}, families=40, seed=5, as_of=AS_OF, progress=False)

@@ -7,12 +7,13 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts, run_batches
+from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts
 from rightsflow.catalog import RetentionPeriod, load_catalog
 from rightsflow.db import engine_for_url
 from rightsflow.identity import SubjectIdentifiers
 from rightsflow.register import Register
 from rightsflow.retention import RetentionDisposal, add_period, due_on
+from rightsflow.retention.batches import run_batches
 from rightsflow.stores import SCHEMAS
 from rightsflow.stores import children_social_care as csc
 from rightsflow.stores import early_help as eh
@@ -338,7 +339,7 @@ def test_a_hold_placed_while_a_batch_is_being_decided_keeps_the_household(stores
     holds but before it deleted. The hold must win on every backend, not be deleted with the rows."""
     from sqlalchemy.orm import Session
 
-    import activities.retention as sweep_module
+    import rightsflow.retention.batches as sweep_module
 
     acts, engine, _ = stores
     with Session(engine) as s, s.begin():

@@ -22,13 +22,13 @@ from activities.retention import (
     SweepBatchesInput,
     SweepCounts,
     finish_service,
-    run_batches,
 )
 from rightsflow.catalog import load_catalog
 from rightsflow.config import Settings
 from rightsflow.db import engine_for_url
 from rightsflow.register import AuditEntry, Register
 from rightsflow.retention import RetentionDisposal
+from rightsflow.retention.batches import run_batches
 from rightsflow.s3 import object_lock_of, s3_client
 from rightsflow.stores import SCHEMAS
 from rightsflow.stores import children_social_care as csc

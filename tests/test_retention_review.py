@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts, run_batches
+from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts
 from rightsflow.catalog import Catalog, RetentionRule, load_catalog
 from rightsflow.db import engine_for_url
 from rightsflow.register import AuditEntry, Register
 from rightsflow.retention import RetentionDisposal, RetentionReview, as_date
+from rightsflow.retention.batches import run_batches
 from rightsflow.review import ReviewError, decide, list_reviews, send_reminders
 from rightsflow.stores import SCHEMAS
 from rightsflow.stores import children_social_care as csc

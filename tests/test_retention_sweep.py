@@ -23,12 +23,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from typer.testing import CliRunner
 
-from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts, run_batches
+from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts
 from rightsflow.catalog import load_catalog
 from rightsflow.config import Settings
 from rightsflow.db import engine_for_url
 from rightsflow.register import Register
 from rightsflow.retention import RetentionDisposal
+from rightsflow.retention.batches import run_batches
 from rightsflow.s3 import object_lock_of, s3_client
 from rightsflow.seed import PERSON_TABLES, seed_stores
 from tests.support import AS_OF, codec_client, seed_demo, store_urls

@@ -10,13 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts, run_batches
+from activities.retention import RetentionActivities, SweepBatchesInput, SweepCounts
 from rightsflow.catalog import Catalog, load_catalog
 from rightsflow.cli.review import review_app
 from rightsflow.config import Settings
 from rightsflow.db import engine_for_url
 from rightsflow.register import Register
 from rightsflow.retention import RetentionReview
+from rightsflow.retention.batches import run_batches
 from rightsflow.review import list_reviews, send_reminders
 from rightsflow.stores import SCHEMAS
 from rightsflow.stores import children_social_care as csc

@@ -1,0 +1,266 @@
+"""The sweep's batch protocol: one service's households, a batch at a time, each batch safe to lose.
+
+A batch is one store transaction. Before the store commits, one register transaction records what
+the batch is about to do (its pending disposals and, under ``progress_key``, where to resume should
+the store commit and the process die); after it commits, the register marks the batch done. So a
+process killed at any point either finds the batch committed (the households are gone: it counts
+them and goes on) or not (it runs the batch again), and nothing is disposed of twice.
+
+``run_batches`` does the work; ``resume_progress`` is what a retried attempt reads first. Both
+take the sweep's parts (``SweepParts``: settings, catalogue, register, plans, the hash key and the
+two things that touch S3 or cache plans), which the retention activity supplies; nothing here
+knows of Temporal: the activity passes its heartbeat in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import date
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from ..catalog import Catalog
+from ..config import Settings
+from ..contracts.retention import SweepBatchesInput, SweepBatchesResult, SweepCounts
+from ..db import store_engine
+from ..register import Register
+from .decisions import Decision, evaluate, resolve_refs
+from .disposal import AnonymisePlan, anonymise_rows, destroy_rows
+from .holds import lock_and_recheck
+from .households import coerce_keys, next_households
+from .plan import StorePlan
+from .records import (
+    already_anonymised,
+    load_progress,
+    load_reviews,
+    pending_keys,
+    record_done,
+    record_pending,
+    record_review_items,
+    save_progress,
+)
+
+
+class SweepParts(Protocol):
+    """What a sweep of the catalogued stores works with (``RetentionActivities`` is one)."""
+
+    settings: Settings
+    catalog: Catalog
+    register: Register
+    plans: dict[str, StorePlan]
+    hash_key: bytes
+
+    def anonymise_plan_for(self, service: str, rule_id: str) -> AnonymisePlan:
+        """The (cached) anonymisation plan of one of the service's rules."""
+        ...
+
+    def archive_household(self, conn: Any, plan: StorePlan, d: Decision, sweep_id: str, as_of: date) -> str:
+        """The household's archive package under Object Lock; its key. Written once."""
+        ...
+
+
+def resume_progress(
+    acts: SweepParts, inp: SweepBatchesInput, progress_key: str
+) -> tuple[str | int | None, SweepCounts, bool] | None:
+    """(cursor, counts, finished) recorded by an earlier attempt of this activity, or None.
+
+    If that attempt stopped while a disposing batch's store transaction was committing, the store
+    says whether it committed: a destroyed household of the batch is gone or it is not. Committed:
+    the batch counts and its register rows are marked done. Not committed (or an anonymise-only
+    batch, which the register's pending rows make safe to repeat): the batch runs again.
+    """
+    reg = acts.register.engine
+    with reg.connect() as rconn:
+        state = load_progress(rconn, progress_key)
+    if state is None:
+        return None
+    batch = state.get("next")
+    if batch is not None:
+        with reg.connect() as rconn:
+            keys = pending_keys(rconn, inp.service, batch["refs"])
+        committed = False
+        if keys:
+            plan = acts.plans[inp.service]
+            engine = store_engine(acts.catalog[inp.service], acts.settings)
+            column = plan.map.c(plan.person_table, plan.person_key)
+            with engine.connect() as sconn:
+                committed = (
+                    sconn.execute(
+                        select(column).where(column.in_(coerce_keys(engine, plan, keys[:1])))
+                    ).first()
+                    is None
+                )
+        if committed:
+            state = {k: batch[k] for k in ("cursor", "counts", "done")}
+            with reg.begin() as rconn:
+                record_done(
+                    rconn, inp.sweep_id, inp.service, batch["refs"], batch["rows"], batch["archive_keys"]
+                )
+                save_progress(rconn, progress_key, inp.sweep_id, inp.service, state)
+    return state["cursor"], SweepCounts.from_dict(state["counts"]), bool(state["done"])
+
+
+def run_batches(
+    acts: SweepParts,
+    inp: SweepBatchesInput,
+    cursor: str | int | None,
+    counts: SweepCounts,
+    heartbeat: Callable[[dict[str, Any]], None] | None = None,
+    progress_key: str | None = None,
+) -> SweepBatchesResult:
+    """Sweep ``inp.service`` from ``cursor`` in batches until done or ``inp.max_seconds`` are up.
+
+    ``counts`` carries the tallies so far (a resumed attempt's); ``heartbeat`` is called with the
+    cursor and tallies after every committed batch; with ``progress_key`` every batch's outcome is
+    recorded in the register, so ``resume_progress`` can tell a retry where to start.
+    """
+    plan = acts.plans[inp.service]
+    engine = store_engine(acts.catalog[inp.service], acts.settings)
+    as_of = date.fromisoformat(inp.as_of)
+    open_keys = acts.register.open_request_keys(inp.service)
+    rules = acts.catalog[inp.service].retention
+    has_anonymise = any(r.disposal_action == "anonymise" for r in rules)
+    has_review = any(r.action == "review" for r in rules)
+    review_stages = {r.rule_id: r.review_stages for r in rules if r.action == "review"}
+    started = time.monotonic()
+    batches = 0
+    finished = False
+    while not finished and time.monotonic() - started < inp.max_seconds:
+        batch = SweepCounts()
+        with engine.begin() as conn:
+            households, next_cursor, finished = next_households(conn, plan, cursor, inp.batch_size)
+            reviews = None
+            with acts.register.engine.connect() as rconn:
+                # A household under a store key an earlier disposal used gets a reference of its own.
+                refs = resolve_refs(
+                    rconn,
+                    conn,
+                    plan,
+                    acts.hash_key,
+                    households,
+                    lambda rid: _anonymised_by(acts, inp.service, rid),
+                )
+                if has_review:
+                    reviews = load_reviews(rconn, inp.service, refs)
+            decisions = evaluate(conn, plan, households, as_of, open_keys, acts.hash_key, reviews, refs=refs)
+            if has_review and not inp.dry_run:
+                # Disposition review items: the store is only read here, so they are written now.
+                with acts.register.engine.begin() as rconn:
+                    record_review_items(rconn, inp.sweep_id, inp.service, as_of, decisions, review_stages)
+            if has_anonymise:
+                with acts.register.engine.connect() as rconn:
+                    marked = already_anonymised(rconn, inp.service, [d.ref for d in decisions])
+                kept = []
+                for d in decisions:
+                    state = marked.get(d.ref)
+                    if state is None:
+                        kept.append(d)
+                    elif state[0] == "done":
+                        batch.already_anonymised += 1
+                    elif d.dispose or d.reason in ("not_due", "no_rule", "linked"):
+                        # An interrupted anonymisation: finish it (clearing twice changes nothing).
+                        d.dispose, d.reason, d.action = True, None, "anonymise"
+                        d.rule_id = d.rule_id or "anonymise"
+                        kept.append(d)
+                    else:
+                        kept.append(d)
+                decisions = kept
+            if not inp.dry_run:
+                lock_and_recheck(conn, plan, decisions, as_of)
+            for d in decisions:
+                batch.tally(d)
+            chosen = [d for d in decisions if d.dispose]
+            if chosen and not inp.dry_run:
+                archive_keys = {
+                    d.ref: acts.archive_household(conn, plan, d, inp.sweep_id, as_of)
+                    for d in chosen
+                    if d.action == "archive_then_destroy" and d.archive_until and d.archive_until >= as_of
+                }
+                gone = [d for d in chosen if d.action in ("destroy", "archive_then_destroy")]
+                rows = (
+                    destroy_rows(
+                        conn,
+                        plan,
+                        [p for d in gone for p in d.household.people],
+                        [g for d in gone for g in d.household.groups],
+                    )
+                    if gone
+                    else 0
+                )
+                by_rule: dict[str, list[Decision]] = {}
+                for d in chosen:
+                    if d.action == "anonymise":
+                        by_rule.setdefault(d.rule_id or "", []).append(d)
+                for rule_id, ds in by_rule.items():
+                    anon = acts.anonymise_plan_for(inp.service, _anonymise_rule(acts, inp.service, rule_id))
+                    rows += anonymise_rows(
+                        conn,
+                        plan,
+                        anon,
+                        [p for d in ds for p in d.household.people],
+                        [g for d in ds for g in d.household.groups],
+                    )
+                batch.rows_changed = rows
+                total = SweepCounts.from_dict(asdict(counts))
+                total.add(batch)
+                # Before the store commits, one register transaction says what this batch did
+                # (pending disposals and, should the store commit and we die, where to resume).
+                # Archives already in S3 are harmless if we die first: they are found by key.
+                with acts.register.engine.begin() as rconn:
+                    record_pending(rconn, inp.sweep_id, inp.service, as_of, chosen)
+                    if progress_key:
+                        state = {"cursor": cursor, "counts": asdict(counts), "done": False}
+                        state["next"] = {
+                            "cursor": next_cursor,
+                            "counts": asdict(total),
+                            "done": finished,
+                            "refs": [d.ref for d in chosen],
+                            "rows": rows,
+                            "archive_keys": archive_keys,
+                        }
+                        save_progress(rconn, progress_key, inp.sweep_id, inp.service, state)
+        # The store transaction has committed: the register says so (and where we are), then
+        # the heartbeat.
+        counts.add(batch)
+        cursor = next_cursor
+        progress = {"cursor": cursor, "counts": asdict(counts), "done": finished}
+        if chosen and not inp.dry_run:
+            with acts.register.engine.begin() as rconn:
+                record_done(
+                    rconn,
+                    inp.sweep_id,
+                    inp.service,
+                    [d.ref for d in chosen],
+                    batch.rows_changed,
+                    archive_keys,
+                )
+                if progress_key:
+                    save_progress(rconn, progress_key, inp.sweep_id, inp.service, progress)
+        elif progress_key:
+            with acts.register.engine.begin() as rconn:
+                save_progress(rconn, progress_key, inp.sweep_id, inp.service, progress)
+        batches += 1
+        if heartbeat is not None:
+            heartbeat({"cursor": cursor, "counts": asdict(counts)})
+        if inp.batch_pause_seconds and not finished:
+            time.sleep(inp.batch_pause_seconds)
+    return SweepBatchesResult(cursor=cursor, done=finished, counts=counts, batches=batches)
+
+
+def _anonymised_by(acts: SweepParts, service: str, rule_id: str) -> AnonymisePlan:
+    """The plan an earlier anonymisation under ``rule_id`` followed. Where the catalogue no longer
+    anonymises at all, an empty plan: the register's word is taken that the household is done."""
+    rules = acts.catalog[service].retention
+    if not any(r.disposal_action == "anonymise" for r in rules):
+        return AnonymisePlan(frozenset([acts.plans[service].person_table]), {})
+    return acts.anonymise_plan_for(service, _anonymise_rule(acts, service, rule_id))
+
+
+def _anonymise_rule(acts: SweepParts, service: str, rule_id: str) -> str:
+    rules = acts.catalog[service].retention
+    if any(r.rule_id == rule_id and r.disposal_action == "anonymise" for r in rules):
+        return rule_id
+    return next(r.rule_id for r in rules if r.disposal_action == "anonymise")
