@@ -555,3 +555,38 @@ def _portable_hash(url: str, service: str) -> str:
         for row in rows(url, service, table.name):
             h.update("|".join("" if v is None else str(v) for v in row).encode())
     return h.hexdigest()
+
+
+@pytest.mark.postgres
+def test_postgres_is_seeded_by_copy_and_gets_the_same_rows(postgres_url: str, tmp_path: Path) -> None:
+    """Seeding PostgreSQL streams each batch with COPY (no INSERT per row), and the rows, column
+    defaults included, are those the row-by-row path writes."""
+    from sqlalchemy import event
+
+    def _drop_everything(url: str) -> None:
+        for service in reversed(SERVICES):
+            SCHEMAS[service].drop_all(engine_for_url(url))
+
+    _drop_everything(postgres_url)
+    urls = dict.fromkeys(SERVICES, postgres_url)
+    inserts: list[str] = []
+
+    def count_inserts(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("INSERT"):
+            inserts.append(statement)
+
+    engine = engine_for_url(postgres_url)
+    event.listen(engine, "before_cursor_execute", count_inserts)
+    try:
+        report = seed_stores(urls, families=30, seed=7, as_of=AS_OF, progress=False)
+    finally:
+        event.remove(engine, "before_cursor_execute", count_inserts)
+    assert inserts == []
+    assert count(postgres_url, CSC, "lcs_person") == report.services[CSC].people + 30
+    bulk = {service: content_hash(postgres_url, service) for service in SERVICES}
+    _drop_everything(postgres_url)
+    seed_stores(urls, families=30, seed=7, as_of=AS_OF, progress=False, method="executemany")
+    try:
+        assert {service: content_hash(postgres_url, service) for service in SERVICES} == bulk
+    finally:
+        _drop_everything(postgres_url)
