@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -40,10 +41,15 @@ class FakeService:
         self.calls.append(("extend", request_id, {"reason": reason, "actor": actor}))
 
     async def file_erasure(
-        self, *, actor: str, subject: SubjectIdentifiers, received_on: date, ground: str, requester: str
+        self, *, actor: str, subject: SubjectIdentifiers, ground: str, **kw: object
     ) -> Filed:
         self.calls.append(("file_erasure", subject.nhs_number, {"ground": ground, "actor": actor}))
+        self.filed = kw
         return Filed(request_id="rq_fake", workflow_id="erasure-rq_fake", subject_ref="rs_fake")
+
+    async def file_rectification(self, *, subject: SubjectIdentifiers, **kw: object) -> Filed:
+        self.calls.append(("file_rectification", subject.nhs_number or "", kw))
+        return Filed(request_id="rq_rect", workflow_id="rectification-rq_rect", subject_ref="rs_fake")
 
     async def refuse_transfer(self, request_id: str, *, reason: str, actor: str) -> None:
         self.calls.append(("refuse_transfer", request_id, {"reason": reason, "actor": actor}))
@@ -447,10 +453,11 @@ def test_new_request_form_checks_the_nhs_number_and_dates_and_files_by_kind(cons
             "received": date.today().isoformat(),
             "nhs_number": "943 476 5919",
             "ground": "no-longer-needed",
+            "controller": "lewisham",
         },
         follow_redirects=False,
     )
-    assert r.status_code == 303 and r.headers["location"] == "/requests/rq_fake?done=filed"
+    assert r.status_code == 303 and r.headers["location"] == "/requests/rq_fake?done=filed", _summary(r.text)
     assert fake.calls == [("file_erasure", NHS, {"ground": "no-longer-needed", "actor": "console:dana"})]
 
 
@@ -481,6 +488,7 @@ def test_an_erasure_filed_in_the_console_goes_through_the_request_service(settin
             "received": date.today().isoformat(),
             "nhs_number": "943 476 5919",
             "ground": "no-longer-needed",
+            "controller": "lewisham",
         },
         follow_redirects=False,
     )
@@ -667,3 +675,134 @@ def test_objection_rectification_restriction_and_attention_decisions(console) ->
         data={"csrf_token": csrf_of(audrey.get("/requests").text), "accept": "yes"},
     )
     assert r.status_code == 403
+
+
+def _summary(page: str) -> str:
+    start = page.index("govuk-error-summary__list")
+    return page[start : page.index("</ul>", start)]
+
+
+def test_new_request_form_offers_every_kind_and_the_council(console, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    app, _, fake = console
+    # no council configured as the default: the DPO must choose one of the several
+    monkeypatch.delenv("RIGHTSFLOW_DEFAULT_CONTROLLER", raising=False)
+    if hasattr(app.state.settings, "default_controller"):
+        app.state.settings = dataclasses.replace(app.state.settings, default_controller=None)
+    client = signed_in(app, "dana")
+    page = client.get("/requests/new").text
+    for label in (
+        "Rectification request",
+        "Restriction request",
+        "Objection",
+        "Consent withdrawal",
+        "Portability",
+    ):
+        assert label in page
+    assert '<option value="westminster">' in page and '<option value="lewisham">' in page
+    assert '<option value="" selected>Choose a council</option>' in page  # several: none preselected
+    token = csrf_of(page)
+    base = {"csrf_token": token, "received": date.today().isoformat(), "nhs_number": "943 476 5919"}
+    # several councils and none chosen: the form says so, nothing is filed
+    r = client.post("/requests/new", data={**base, "request_type": "rectification"})
+    assert r.status_code == 400
+    summary = _summary(r.text)
+    assert 'href="#controller"' in summary and 'href="#field"' in summary and 'href="#value"' in summary
+    # someone acting for the person must be named, and an email must look like one
+    r = client.post(
+        "/requests/new",
+        data={
+            **base,
+            "request_type": "erasure",
+            "controller": "lewisham",
+            "requester": "solicitor",
+            "requester_email": "not-an-email",
+        },
+    )
+    assert 'href="#requester_name"' in _summary(r.text) and 'href="#requester_email"' in _summary(r.text)
+    assert fake.calls == []
+    r = client.post(
+        "/requests/new",
+        data={
+            **base,
+            "request_type": "rectification",
+            "controller": "westminster",
+            "field": "user.contact.phone_number",
+            "value": "020 7946 0000",
+            "requester": "parent",
+            "requester_name": "Grace Okafor",
+            "requester_address": "1 High Street\nLondon SW1A 1AA",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/requests/rq_rect?done=filed"
+    [(what, nhs, kw)] = fake.calls
+    assert what == "file_rectification" and nhs == NHS
+    assert kw["controller"] == "westminster" and kw["field"] == "user.contact.phone_number"
+    assert kw["value"] == "020 7946 0000" and kw["requester"] == "parent" and kw["actor"] == "console:dana"
+    assert kw["requester_details"] == {
+        "kind": "parent",
+        "name": "Grace Okafor",
+        "email": None,
+        "address": ["1 High Street", "London SW1A 1AA"],
+    }
+    # the configured default council is preselected
+    monkeypatch.setenv("RIGHTSFLOW_DEFAULT_CONTROLLER", "westminster")
+    page = client.get("/requests/new").text
+    assert '<option value="westminster" selected>' in page
+
+
+def test_a_restriction_and_a_portability_request_are_filed_for_the_council_chosen(settings: Settings) -> None:
+    from rightsflow.console.bridge import ConsoleService
+
+    register = Register(settings)
+    register.create_schema()
+    add_user(register, "dana", "dpo", PASSWORD)
+    temporal = StartedWorkflows()
+    app = create_app(settings, register=register, service=ConsoleService(settings, client=temporal))
+    client = signed_in(app, "dana")
+    token = csrf_of(client.get("/requests/new").text)
+    base = {"csrf_token": token, "received": date.today().isoformat(), "nhs_number": "943 476 5919"}
+    r = client.post(
+        "/requests/new",
+        data={
+            **base,
+            "request_type": "restriction",
+            "controller": "lewisham",
+            "restriction_reason": "legal-claims",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    rid = r.headers["location"].removeprefix("/requests/").split("?")[0]
+    req = register.get_request(rid)
+    assert req.request_type == "restriction" and req.controller == "lewisham"
+    (arg, wid) = temporal.started[-1]
+    assert wid == f"restriction-{rid}" and arg.reason == "legal-claims"
+    # portability: only from a service where Article 20 applies, else refused with nothing filed
+    r = client.post(
+        "/requests/new",
+        data={
+            **base,
+            "request_type": "portability",
+            "controller": "lewisham",
+            "from_service": "lewisham_childrens_social_care",
+        },
+    )
+    assert r.status_code == 400 and "Article 20 portability does not apply" in r.text
+    assert len(temporal.started) == 1
+    r = client.post(
+        "/requests/new",
+        data={
+            **base,
+            "request_type": "portability",
+            "controller": "lewisham",
+            "from_service": "lewisham_family_thrive",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    rid = r.headers["location"].removeprefix("/requests/").split("?")[0]
+    (arg, wid) = temporal.started[-1]
+    assert wid == f"portability-{rid}" and arg.service == "lewisham_family_thrive"
+    filed = [e for e in register.audit_trail(rid) if e.action.endswith("filed")]
+    assert [(e.action, e.actor) for e in filed] == [("portability.filed", "console:dana")]

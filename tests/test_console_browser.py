@@ -239,8 +239,10 @@ def test_a_dpo_takes_a_sar_from_filing_to_a_downloaded_pack(browser: Any, system
     summary = page.locator(".govuk-error-summary")
     assert "check digit" in summary.inner_text() and "today or in the past" in summary.inner_text()
     assert "943 476 5918" not in summary.inner_text()  # never echoes the identifier
+    assert "Choose the council the request is made to" in summary.inner_text()  # several councils
     check_axe(page, system)
 
+    page.get_by_label("The council the request is made to").select_option("lewisham")
     page.get_by_label("NHS number").fill(child.nhs_number)
     page.get_by_label("Date the request was received").fill(date.today().isoformat())
     page.get_by_role("button", name="File the request").click()

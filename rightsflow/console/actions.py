@@ -12,7 +12,6 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from rightsflow.nhs import InvalidIdentifier
 from rightsflow.redaction import BASES, MASK
 from rightsflow.register import AuditRecord, RightsRequest
 
@@ -23,18 +22,6 @@ from .web import FormErrors
 
 log = logging.getLogger("rightsflow.console")
 
-FILEABLE = {
-    "subject_access": "Subject access request (Article 15)",
-    "erasure": "Erasure request (Article 17)",
-}
-GROUNDS = {
-    "consent-withdrawn": "Consent withdrawn",
-    "no-longer-needed": "No longer needed for its purpose",
-    "objection": "The person objected",
-    "unlawful": "Processed unlawfully",
-    "other": "Another ground",
-}
-REQUESTERS = {"self": "The person themselves", "parent": "A parent", "representative": "A representative"}
 NOTICES = {
     "filed": "The request has been filed and its workflow started.",
     "verify": "The evidence has been recorded.",
@@ -414,58 +401,3 @@ async def review_redactions(request: Request, req: RightsRequest, form: FormData
         errors.add("release", f"This could not be done: {_refusal(exc)}")
         return errors, ""
     return errors, "review"
-
-
-# -- filing ----------------------------------------------------------------------------------------
-
-
-async def file_request(request: Request, kind: str, form: FormData) -> tuple[FormErrors, str]:
-    errors = FormErrors()
-    user = require(request, "dpo")
-    if kind not in FILEABLE:
-        errors.add("request_type", "Choose the kind of request")
-        return errors, ""
-    received = _parse_day(errors, form, "received", "the request was received", required=True)
-    requester = form_str(form, "requester") or "self"
-    if requester not in REQUESTERS:
-        errors.add("requester", "Choose who is asking")
-    nhs, name, dob = form_str(form, "nhs_number"), form_str(form, "name"), form_str(form, "dob")
-    postcode = form_str(form, "postcode")
-    ids = None
-    if not (nhs or name):
-        errors.add("nhs_number", "Enter the person's NHS number, or their name and date of birth")
-    else:
-        from rightsflow.identity import SubjectIdentifiers
-
-        try:
-            ids = SubjectIdentifiers.parse(
-                nhs_number=nhs or None,
-                name=name or None,
-                dob=dob or None,
-                postcode=postcode or None,
-                today=date.today(),
-            )
-        except InvalidIdentifier as exc:  # the message never repeats the identifier
-            field = "nhs_number" if "NHS" in str(exc) else "dob" if "birth" in str(exc) else "name"
-            errors.add(field, str(exc)[:1].upper() + str(exc)[1:])
-    if errors:
-        return errors, ""
-    ground = form_str(form, "ground") or "consent-withdrawn"
-    if kind == "erasure" and ground not in GROUNDS:
-        errors.add("ground", "Choose the ground for erasure")
-        return errors, ""
-    actor = console_actor(user.username)
-    try:
-        day = date.fromisoformat(received)
-        if kind == "erasure":
-            filed = await service(request).file_erasure(
-                actor=actor, subject=ids, received_on=day, ground=ground, requester=requester
-            )
-        else:
-            filed = await service(request).file_sar(
-                actor=actor, subject=ids, received_on=day, requester=requester
-            )
-    except Exception as exc:  # noqa: BLE001
-        errors.add("received", f"The request could not be filed, nothing was recorded: {_refusal(exc)}")
-        return errors, ""
-    return errors, filed.request_id

@@ -41,6 +41,53 @@ class ConsoleService(RequestService):
         return await redacted_document(self, request_id)
 
     # -- transfers and portability ---------------------------------------------------------------
+    async def file_portability(
+        self,
+        *,
+        actor: str,
+        subject: Any,
+        received_on: Any,
+        service: str,
+        requester: str = "self",
+        controller: str | None = None,
+        requester_details: dict[str, object] | None = None,
+    ) -> Any:
+        """Article 20 to the person: a structured copy of one service's records, through the
+        request service's general filing (so the register records who filed it, and for which
+        council), with the workflow and options ``rightsflow portability`` uses."""
+        from activities.portability import art20_applies, art20_refusal
+        from rightsflow.request_service import Refused, _subject
+        from workflows.portability_person import PortabilityInput, PortabilityToPerson
+
+        cat = self.catalog[service]
+        if not art20_applies(cat):
+            raise Refused(art20_refusal(cat))
+        ids = _subject(subject)
+        if not (ids.nhs_number or ids.upn):
+            raise Refused("portability needs an exact identifier: the NHS number or the UPN")
+        from rightsflow.cli.portability import portability_options
+        from rightsflow.request_checks import check_received
+
+        day = check_received(received_on)
+        return await self.file(
+            actor=actor,
+            request_type="portability",
+            subject=ids,
+            received_on=day,
+            requester=requester,
+            controller=controller,
+            requester_details=requester_details,
+            workflow=PortabilityToPerson.run,
+            workflow_id_prefix="portability",
+            make_input=lambda rid, ref: PortabilityInput(
+                request_id=rid,
+                subject_ref=ref,
+                service=service,
+                received_on=day.isoformat(),
+                **portability_options(),
+            ),
+        )
+
     async def _transfer(self, request_id: str, update: Any, arg: Any) -> Any:
         from activities.transfer import transfer_workflow_id
 

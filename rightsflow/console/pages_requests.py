@@ -19,7 +19,7 @@ from starlette.routing import Route
 from rightsflow.identity import SubjectIdentifiers
 from rightsflow.register import RightsRequest
 
-from . import actions, rights_actions
+from . import actions, filing, rights_actions
 from .queue import SORTS, TYPE_LABELS, queue_rows, rows_csv, sort_rows, stage_label
 from .security import checked_form, form_str, require
 from .web import render, subject_view
@@ -228,33 +228,17 @@ async def new_request(request: Request) -> Response:
     if request.method == "POST":
         form = await checked_form(request)
         kind = form_str(form, "request_type") or kind
-        errors, request_id = await actions.file_request(request, kind, form)
+        errors, request_id = await filing.file_request(request, kind, form)
         if not errors:
             return RedirectResponse(f"/requests/{request_id}?done=filed", status_code=303)
         return render(
             request,
             "console/new_request.html.j2",
             status_code=400,
-            active="new",
-            kind=kind,
-            kinds=actions.FILEABLE,
-            grounds=actions.GROUNDS,
-            form=dict(form),
             errors=errors,
-            services=list(request.app.state.catalog),
-            today=date.today().isoformat(),
+            **filing.form_context(request, kind, dict(form)),
         )
-    return render(
-        request,
-        "console/new_request.html.j2",
-        active="new",
-        kind=kind if kind in actions.FILEABLE else "subject_access",
-        kinds=actions.FILEABLE,
-        grounds=actions.GROUNDS,
-        form={},
-        services=list(request.app.state.catalog),
-        today=date.today().isoformat(),
-    )
+    return render(request, "console/new_request.html.j2", **filing.form_context(request, kind, {}))
 
 
 def routes() -> list[Route]:

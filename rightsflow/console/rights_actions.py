@@ -118,9 +118,7 @@ def decision_services(
     return out
 
 
-def _chosen(
-    request: Request, form: FormData, prefix: str, allowed: tuple[str, ...]
-) -> dict[str, str]:
+def _chosen(request: Request, form: FormData, prefix: str, allowed: tuple[str, ...]) -> dict[str, str]:
     """service -> choice from radio fields named ``<prefix>:<service>``; a service lead only for
     their own service (403 otherwise, before anything is sent)."""
     catalog = request.app.state.catalog
