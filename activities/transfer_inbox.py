@@ -21,29 +21,30 @@ lists the prefix, and for every notice not yet taken starts ``TransferIntake`` b
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from typing import Any
 
-from botocore.exceptions import ClientError
 from temporalio import activity
 from temporalio.client import Client
 
 from activities.subject_access import ClaimStore
-from activities.transfer import (
-    DeliveryNotice,
-    IntakeInput,
-    _audited,
-    intake_workflow_id,
-)
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
-from rightsflow.contracts.transfer import InboxScanInput, InboxScanResult  # noqa: F401 - re-exported
+from rightsflow.contracts.transfer import (  # noqa: F401 - the scan's input and result are re-exported
+    DeliveryNotice,
+    InboxScanInput,
+    InboxScanResult,
+    IntakeInput,
+)
 from rightsflow.register import Register
-from rightsflow.s3 import opaque_key, s3_client
-
-_OPAQUE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_NOTICE = re.compile(r"^inbox/(?P<code>[^/]+)/(?P<tid>[^/]+)/attempt-(?P<attempt>[0-9]{1,4})/notice\.json$")
+from rightsflow.s3 import s3_client
+from rightsflow.transfer_exchange import (
+    NOTICE_KEY,
+    audited,
+    inbox_prefix,
+    intake_workflow_id,
+    notice_problem,
+    read_json,
+)
 
 
 class TransferInboxActivities:
@@ -64,47 +65,19 @@ class TransferInboxActivities:
     def _temporal(self) -> Client:
         return self._client or activity.client()
 
+    def _s3(self, bucket: str) -> Any:
+        return s3_client(self.settings) if bucket != self.claims.bucket else self.claims.client
+
     def _list(self, bucket: str, code: str) -> list[str]:
-        s3 = s3_client(self.settings) if bucket != self.claims.bucket else self.claims.client
         keys: list[str] = []
-        prefix = opaque_key("inbox", code) + "/"
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        paginator = self._s3(bucket).get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=inbox_prefix(code)):
             keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith("/notice.json")]
         return sorted(keys)
 
     def _read(self, bucket: str, key: str) -> dict[str, Any] | None:
-        s3 = s3_client(self.settings) if bucket != self.claims.bucket else self.claims.client
-        try:
-            return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
-                return None  # removed since it was listed (the sender cleaned up)
-            raise
-        except ValueError:
-            return {}
-
-    @staticmethod
-    def _check(doc: dict[str, Any], key: str, code: str, bucket: str) -> str | None:
-        """None when the notice agrees with where it lies; else what is wrong (no values)."""
-        m = _NOTICE.match(key)
-        if not m or m["code"] != code:
-            return "key"
-        tid, attempt = m["tid"], int(m["attempt"])
-        if not _OPAQUE_ID.match(tid) or doc.get("transfer_id") != tid:
-            return "transfer_id"
-        if doc.get("to_authority") != code:
-            return "to_authority"
-        if doc.get("attempt") != attempt:
-            return "attempt"
-        if doc.get("bucket") != bucket or doc.get("key") != key.rsplit("/", 1)[0] + "/package.zip":
-            return "package location"
-        if not re.fullmatch(r"[0-9a-f]{64}", str(doc.get("sha256", ""))):
-            return "sha256"
-        if not _OPAQUE_ID.match(str(doc.get("from_authority", ""))):
-            return "from_authority"
-        if not _OPAQUE_ID.match(str(doc.get("sender_workflow_id", ""))):
-            return "sender_workflow_id"
-        return None
+        # None: removed since it was listed (the sender cleaned up); {}: not JSON (invalid)
+        return read_json(self._s3(bucket), bucket, key)
 
     @activity.defn
     async def scan_transfer_inbox(self, inp: InboxScanInput) -> InboxScanResult:
@@ -122,15 +95,15 @@ class TransferInboxActivities:
         for key in keys:
             if len(out.started) >= inp.limit:
                 break
-            m = _NOTICE.match(key)
+            m = NOTICE_KEY.match(key)
             marker = f"inbox:{inp.authority}:{m['tid']}:{m['attempt']}" if m else f"inbox:{key}"
-            if await asyncio.to_thread(_audited, self.register, marker):
+            if await asyncio.to_thread(audited, self.register, marker):
                 out.already_taken += 1
                 continue
             doc = await asyncio.to_thread(self._read, bucket, key)
             if doc is None:
                 continue
-            problem = self._check(doc, key, inp.authority, bucket)
+            problem = notice_problem(doc, key, inp.authority, bucket)
             if problem:
                 out.invalid += 1
                 await asyncio.to_thread(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnClause, TableClause, column, table
+from sqlalchemy import ColumnClause, Engine, MetaData, Table, TableClause, column, table
 
 from .catalog import ServiceCatalog
 
@@ -78,3 +79,58 @@ def json_default(value: Any) -> Any:
     if isinstance(value, datetime | date | Decimal | bytes):
         return plain_value(value)
     raise TypeError(f"cannot store a {type(value).__name__}")
+
+
+# -- typed keys: store keys travel as text; each store compares them in its own column type ---------
+
+
+def primary_key(cat: ServiceCatalog, collection: str) -> str | None:
+    """The field the catalogue marks as the collection's primary key, if any."""
+    for c in cat.dataset.collections:
+        if c.name == collection:
+            for f in c.fields:
+                if f.fides_meta and f.fides_meta.primary_key:
+                    return f.name
+    return None
+
+
+def column_kind(table: Table, column: str) -> type:
+    """The Python type of a reflected column; text where the dialect cannot say."""
+    try:
+        return table.c[column].type.python_type
+    except NotImplementedError:
+        return str
+
+
+def is_int_key(table: Table, column: str) -> bool:
+    return column_kind(table, column) is int
+
+
+def typed_keys(engine: Engine, table_name: str, column: str, values: list[str]) -> list[Any]:
+    """``values`` (keys as text) in the column's Python type, so an integer-keyed store's index is
+    used; a value the column cannot hold (text in an integer column) is left out, not an error."""
+    kind = column_kind(Table(table_name, MetaData(), autoload_with=engine), column)
+    out = []
+    for v in values:
+        try:
+            out.append(kind(v) if kind in (int, str) else v)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def deterministic_key(table: Table, column: str, *parts: str) -> str:
+    """A text key derived from ``parts`` (a transfer and a source key): the same row gets the same
+    key on a re-run, so an insert repeated after a crash finds its row. Sized to the column."""
+    length = getattr(table.c[column].type, "length", None) or 24
+    digest = hashlib.sha256(":".join(parts).encode()).hexdigest().upper()
+    return "T" + digest[: max(6, min(length, 24) - 1)]
+
+
+def as_column_day(table: Table, column: str, day: date) -> date | datetime:
+    """A day as the column stores it: midnight for a timestamp column, else the date."""
+    try:
+        kind = table.c[column].type.python_type
+    except NotImplementedError:
+        return day
+    return datetime.combine(day, datetime.min.time()) if kind is datetime else day
