@@ -92,6 +92,8 @@ class RightsRequest(RegisterBase):
     # Status needs_attention: the reason code (rightsflow.contracts.attention.REASONS), no personal data.
     attention: Mapped[str | None] = mapped_column(String(40))
     workflow_id: Mapped[str | None] = mapped_column(String(80))
+    # The console user (a DPO's user name) the request is assigned to; None: nobody yet.
+    assignee: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=_now)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=_now, onupdate=_now)
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
