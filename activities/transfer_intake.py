@@ -22,6 +22,7 @@ from sqlalchemy import MetaData, Table
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import heartbeats
 from activities.subject_access import ClaimStore, _primary_key
 from activities.transfer import (
     AckInput,
@@ -69,6 +70,7 @@ class TransferIntakeActivities:
         return mine[0] if mine else None
 
     @activity.defn
+    @heartbeats
     def validate_delivery(self, inp: ValidateInput) -> ValidationResult:
         """Fetch the delivered bag, validate it, and keep an accepted one under Object Lock.
 
@@ -156,6 +158,7 @@ class TransferIntakeActivities:
         )
 
     @activity.defn
+    @heartbeats
     def import_bag(self, inp: ImportInput) -> ImportResult:
         """Import the bag's canonical family record into the receiver's store, in one transaction.
 
@@ -227,6 +230,7 @@ class TransferIntakeActivities:
         return result
 
     @activity.defn
+    @heartbeats
     def write_ack(self, inp: AckInput) -> AckNotice:
         """The written acceptance, under Object Lock in the receiver's archive. No personal data."""
         token = keyed_hash(load_hash_key(self.settings), inp.transfer_id, "transfer.ack")[:32]

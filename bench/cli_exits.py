@@ -79,7 +79,16 @@ async def main(runs: int) -> int:
             for i in range(runs):
                 step = i % 4
                 if step == 0 or not request_id:
-                    code, out = await _cli(env, "sar", "--nhs-number", "943 476 5919", "--received", today)
+                    code, out = await _cli(
+                        env,
+                        "sar",
+                        "--nhs-number",
+                        "943 476 5919",
+                        "--received",
+                        today,
+                        "--controller",
+                        "westminster",
+                    )
                     request_id = out.strip() if code == 0 else request_id
                     name = "sar"
                 elif step == 1:

@@ -361,7 +361,7 @@ AS_OF = "2026-11-01"  # the day the demo stores are seeded for
 FT = "lewisham_family_thrive"
 LEWISHAM = [FT, "lewisham_childrens_social_care", "lewisham_early_help"]
 SWEPT = ["westminster_family_hub"]
-KINDS = ("sar", "erasure", "sweep")
+KINDS = ("sar", "erasure", "sweep", "transfer")
 
 
 @dataclass
@@ -672,7 +672,8 @@ async def run_scenario(
     """One run: start the worker(s), file the requests, inject the fault at a seeded random point,
     carry the requests to their end and check each was done exactly once.
 
-    scenario: ``kill`` (kill -9 the worker, start a new one), ``two-workers`` (two on the queue, kill
+    scenario: ``kill`` (kill -9 the worker, start a new one), ``kill-receiver`` (a transfer's
+    receiving council's worker, likewise), ``two-workers`` (two on the queue, kill
     one), ``server`` (kill -9 the Temporal dev server, restart it), ``s3`` (stop the S3 server for
     ``outage`` seconds), ``store`` (a PostgreSQL store unreachable for ``outage`` seconds)."""
     import asyncio
@@ -684,20 +685,39 @@ async def run_scenario(
     workers = [Worker(env, logs / "worker-1.log")]
     if scenario == "two-workers":
         workers.append(Worker(env, logs / "worker-2.log"))
+    camden = None
+    if kind == "transfer":  # the receiving council's worker, in a process of its own
+        from tests.fault_transfer import camden_beside
+
+        camden = camden_beside(s, rig.temporal, rig.s3_endpoint)
+        workers.append(Worker(camden.env, logs / "camden-worker-1.log"))
     try:
         for w in workers:
             await asyncio.to_thread(w.ready)
         client = await _client(s)
-        jobs = [Job(kind, s, client) for _ in range(1 if kind == "sweep" else requests)]
+        if camden is not None:
+            from tests.fault_transfer import TransferJob
+
+            jobs: list[Any] = [TransferJob(s, client, camden) for _ in range(requests)]
+        else:
+            jobs = [Job(kind, s, client) for _ in range(1 if kind == "sweep" else requests)]
         run.requests = len(jobs)
         for j in jobs:
             await j.start()
         tasks = [asyncio.create_task(j.finish(timeout)) for j in jobs]
-        await asyncio.sleep(rng.uniform(*HORIZON[kind]))
+        if camden is not None:
+            await jobs[0].at_fault_point(rng, scenario)
+        else:
+            await asyncio.sleep(rng.uniform(*HORIZON[kind]))
         back = 0.0
         if scenario == "kill":
             workers[0].kill()
             workers.append(Worker(env, logs / "worker-2.log"))
+            back = await asyncio.to_thread(workers[-1].ready)
+        elif scenario == "kill-receiver":
+            assert camden is not None
+            workers[1].kill()
+            workers.append(Worker(camden.env, logs / "camden-worker-2.log"))
             back = await asyncio.to_thread(workers[-1].ready)
         elif scenario == "two-workers":
             workers[0].kill()

@@ -1,12 +1,13 @@
 """Faults: nothing lost, nothing done twice, and the work resumes within a minute.
 
-Subject access requests, erasures and retention sweeps are carried to their end while the worker
-process is killed with SIGKILL at seeded random points, while a second worker shares the queue and
-one of the two is killed, while the Temporal dev server is killed and restarted (its histories on a
-database file), while the S3 server is down and while a PostgreSQL store is unreachable (behind a
-TCP relay that is closed). Each request must complete exactly once: one pack sent, each service
-erased once, each household disposed of once and as many as the dry run predicted. Recovery is the
-time from the fault being over (a new worker polling, the server or store back) to completion.
+Subject access requests, erasures, retention sweeps and transfers between councils are carried to
+their end while the worker process is killed with SIGKILL at seeded random points, while a second
+worker shares the queue and one of the two is killed, while the Temporal dev server is killed and
+restarted (its histories on a database file), while the S3 server is down and while a PostgreSQL
+store is unreachable (behind a TCP relay that is closed). Each request must complete exactly once:
+one pack sent, each service erased once, each household disposed of once and as many as the dry run
+predicted, each transferred family member imported once. Recovery is the time from the fault being
+over (a new worker polling, the server or store back) to completion.
 
 RIGHTSFLOW_FAULT_SEED=N chooses the kill points (default 14); bench/faults.py runs the
 longer version and prints the table.
@@ -79,6 +80,14 @@ async def test_a_worker_killed_at_a_random_point_loses_nothing_and_does_nothing_
 ) -> None:
     rng = random.Random(f"{SEED}-{kind}-{point}")
     run = await run_scenario(rig, "kill", kind, rng, requests=2 if kind == "sar" else 1, timeout=90)
+    _assert_clean(run)
+
+
+@pytest.mark.parametrize("victim", ["kill-receiver"])
+async def test_a_transfer_survives_either_councils_worker_being_killed(rig: FaultRig, victim: str) -> None:
+    # Westminster's worker killed while it packages or delivers; Camden's while it validates,
+    # imports or acknowledges: every member arrives once and the package is removed once.
+    run = await run_scenario(rig, victim, "transfer", random.Random(f"{SEED}-transfer-{victim}"), timeout=90)
     _assert_clean(run)
 
 

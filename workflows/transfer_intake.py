@@ -23,6 +23,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError
 
+from workflows.kit import HEARTBEAT
+
 with workflow.unsafe.imports_passed_through():
     from rightsflow.contracts.transfer import (
         AckInput,
@@ -137,6 +139,7 @@ class TransferIntake:
                     lock_days=inp.lock_days,
                 ),
                 start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=HEARTBEAT,  # a killed receiver's import resumes in seconds
                 result_type=ValidationResult,
                 retry_policy=QUICK,
             )
@@ -159,6 +162,7 @@ class TransferIntake:
                 staged_key=result.staged_key,
             ),
             start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=HEARTBEAT,  # a killed receiver's import resumes in seconds
             result_type=ImportResult,
             retry_policy=STORE,
         )
@@ -176,6 +180,7 @@ class TransferIntake:
                 exchange_bucket=notice.bucket,
             ),
             start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=HEARTBEAT,  # a killed receiver's import resumes in seconds
             result_type=AckNotice,
             retry_policy=QUICK,
         )
