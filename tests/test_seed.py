@@ -506,7 +506,7 @@ def test_cli_seed_prints_a_summary_and_refuses_to_reseed(settings) -> None:
     runner = CliRunner()
     ok = runner.invoke(app, ["seed", "--families", "3", "--as-of", "2026-03-01"])
     assert ok.exit_code == 0, ok.output
-    assert "Seeded" in ok.output and "total" in ok.output
+    assert "Seeded" in ok.output and "total" in ok.output and "rows/s" in ok.output
     again = runner.invoke(app, ["seed", "--families", "3", "--as-of", "2026-03-01"])
     assert again.exit_code == 2
     assert "already holds data" in again.output and "--replace" in again.output

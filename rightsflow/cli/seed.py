@@ -33,10 +33,17 @@ def _as_of(value: str | None) -> date | None:
 def _summary(report: SeedReport) -> Table:
     table = Table(title=f"Seeded (seed {report.seed}, as of {report.as_of.isoformat()})")
     table.add_column("service", no_wrap=True)
-    for col in ("families", "people", "rows", "seconds"):
+    for col in ("families", "people", "rows", "seconds", "rows/s"):
         table.add_column(col, justify="right", no_wrap=True)
     for s in report.services.values():
-        table.add_row(s.service, f"{s.families:,}", f"{s.people:,}", f"{s.total_rows:,}", f"{s.seconds:.1f}")
+        table.add_row(
+            s.service,
+            f"{s.families:,}",
+            f"{s.people:,}",
+            f"{s.total_rows:,}",
+            f"{s.seconds:.1f}",
+            _rate(s.total_rows, s.seconds),
+        )
     table.add_section()
     table.add_row(
         "total",
@@ -44,8 +51,14 @@ def _summary(report: SeedReport) -> Table:
         f"{sum(s.people for s in report.services.values()):,}",
         f"{report.total_rows:,}",
         f"{report.seconds:.1f}",
+        _rate(report.total_rows, report.seconds),
     )
     return table
+
+
+def _rate(rows: int, seconds: float) -> str:
+    # How fast the store took the rows: what a council sizing a demo or test store wants to know.
+    return f"{rows / seconds:,.0f}" if seconds > 0 else "-"
 
 
 def seed(
