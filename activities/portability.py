@@ -56,6 +56,7 @@ from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, presigned_get, put_locked_object
 from rightsflow.storemap import StoreMap
+from rightsflow.transfer_package import mapped_rows
 
 _CONTRACT = re.compile(r"6\s*\(\s*1\s*\)\s*\(\s*b\s*\)")
 
@@ -142,19 +143,8 @@ class PortabilityActivities:
         dossier = gather_records(cat, store_engine(cat, self.settings), inp.record_keys)
         masked = sum(int(e.get("masked_ids", 0)) for e in dossier["records"])
         redacted, redactions = redact_dossiers([dossier], set(), [])
-        columns = cat.columns
-        records: dict[str, list[dict[str, Any]]] = {}
-        for entry in redacted[0]["collections"]:
-            name = entry["collection"]
-            if name not in columns:  # summaries added for a SAR pack ("other household members")
-                continue
-            keyf = entry.get("key_field")
-            have = records.setdefault(name, [])
-            seen = {r.get(keyf) for r in have} if keyf else set()
-            for r in entry["rows"]:
-                if keyf and r.get(keyf) in seen:
-                    continue
-                have.append({k: v for k, v in r.items() if k in columns[name]})
+        # the person's own copy: what redaction withheld as someone else's stays withheld
+        records = mapped_rows(cat, redacted[0]["collections"], blank_withheld=False)
         key = opaque_key("work", inp.request_id, "portability.bin")
         self.claims.put(key, {"service": inp.service, "records": records})
         counts = {k: len(v) for k, v in records.items()}

@@ -25,8 +25,8 @@ from sqlalchemy import Engine, MetaData, Table, and_, or_, select
 
 from .catalog import ServiceCatalog
 from .storemap import StoreMap, as_column_day, deterministic_key, is_int_key, primary_key, typed_keys
+from .transfer_package import mapped_rows
 
-WITHHELD = "[withheld: third party]"  # what subject access gathering puts in place of another person
 RELATIONSHIP_HOPS = 4  # how far out typed relationships are followed to find the family
 
 
@@ -153,22 +153,8 @@ def family_flags(conn: Any, cat: ServiceCatalog, smap: StoreMap, groups: list, m
 
 def family_rows(cat: ServiceCatalog, dossier: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Every mapped record of the family (collection -> rows) from a subject access gathering of all
-    its members (``gather_records``), each row once, only mapped fields, nothing withheld: the
-    family's own records travel whole."""
-    columns = cat.columns
-    records: dict[str, list[dict[str, Any]]] = {}
-    for entry in dossier["records"]:
-        name = entry["collection"]
-        if name not in columns:  # summaries gathering adds for a subject access pack
-            continue
-        keyf = entry.get("key_field")
-        have = records.setdefault(name, [])
-        seen = {r.get(keyf) for r in have} if keyf else set()
-        for r in entry["rows"]:
-            if keyf and r.get(keyf) in seen:
-                continue
-            have.append({k: (None if v == WITHHELD else v) for k, v in r.items() if k in columns[name]})
-    return records
+    its members (``gather_records``), nothing withheld: the family's own records travel whole."""
+    return mapped_rows(cat, dossier["records"], blank_withheld=True)
 
 
 # -- the hand-off, recorded in the sender's store ---------------------------------------------------

@@ -19,6 +19,35 @@ from .catalog import ServiceCatalog
 from .contracts.transfer import FamilyCheck
 
 Records = dict[str, list[dict[str, Any]]]
+WITHHELD = "[withheld: third party]"  # what subject access gathering puts in place of another person
+
+
+def mapped_rows(cat: ServiceCatalog, entries: list[dict[str, Any]], *, blank_withheld: bool) -> Records:
+    """The rows of each catalogued collection in gathered ``entries`` (``collection``, ``key_field``,
+    ``rows``, as subject access gathering and redaction give them): each row once, mapped fields
+    only, the summaries a subject access pack adds left out. ``blank_withheld``: what gathering
+    withheld as a third party's is left empty (a family's own records, moving whole); otherwise
+    the marker stays (a person's own copy, which must not show anyone else)."""
+    columns = cat.columns
+    records: Records = {}
+    for entry in entries:
+        name = entry["collection"]
+        if name not in columns:
+            continue
+        keyf = entry.get("key_field")
+        have = records.setdefault(name, [])
+        seen = {r.get(keyf) for r in have} if keyf else set()
+        for r in entry["rows"]:
+            if keyf and r.get(keyf) in seen:
+                continue
+            have.append(
+                {
+                    k: (None if blank_withheld and v == WITHHELD else v)
+                    for k, v in r.items()
+                    if k in columns[name]
+                }
+            )
+    return records
 
 
 def transfer_bag(
