@@ -19,7 +19,6 @@ Placing, on the receiving side:
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -29,6 +28,8 @@ from sqlalchemy import MetaData, Table, and_, select
 
 from rightsflow.catalog import ServiceCatalog
 from rightsflow.nhs import InvalidIdentifier, normalise_nhs_number, spaced
+from rightsflow.storemap import column_kind as _kind
+from rightsflow.storemap import deterministic_key as _deterministic_key
 from rightsflow.storemap import plain_value
 
 from . import ENTITIES, INTERNAL, SCHEMA_VERSION, attributes, canonical_map, is_date, label
@@ -237,19 +238,6 @@ def _targets(
         best = max(colls, key=lambda n: (len(colls[n]), -list(colls).index(n)))
         out[entity] = {n: _Target(n, f) for n, f in colls.items()} if every else _Target(best, colls[best])
     return out
-
-
-def _deterministic_key(table: Table, column: str, *parts: str) -> str:
-    length = getattr(table.c[column].type, "length", None) or 24
-    digest = hashlib.sha256(":".join(parts).encode()).hexdigest().upper()
-    return "T" + digest[: max(6, min(length, 24) - 1)]
-
-
-def _kind(table: Table, column: str) -> type:
-    try:
-        return table.c[column].type.python_type
-    except NotImplementedError:
-        return str
 
 
 def _to_column(table: Table, column: str, value: Any) -> Any:
