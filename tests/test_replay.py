@@ -53,6 +53,8 @@ RECORDED = {
     "consent_withdrawal": "ConsentWithdrawal",
     "portability_transfer": "PortabilityTransfer",
     "transfer_intake": "TransferIntake",
+    "portability_person": "PortabilityToPerson",
+    "transfer_inbox_scan": "TransferInboxScan",
 }
 
 

@@ -249,12 +249,18 @@ async def consent_withdrawal(client: Client, s: Settings) -> dict[str, WorkflowH
     return {"consent_withdrawal": handle}
 
 
-async def transfer(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
-    from activities.transfer import intake_workflow_id
-
-    receiver, receiver_url = support.camden_receiver(s, s.home.parent / "camden", uuid.uuid4().hex[:8])
+def _camden_beside(s: Settings, folder: str) -> support.Authorities:
+    """Westminster (the recorder's settings) as sender and a fresh Camden as receiver."""
+    receiver, receiver_url = support.camden_receiver(s, s.home.parent / folder, uuid.uuid4().hex[:8])
     sender_url = load_catalog(s.catalog_dir)[support.WFH].store.resolved_url(s.home)
-    two = support.Authorities(s, receiver, sender_url, receiver_url, receiver.task_queue)
+    return support.Authorities(s, receiver, sender_url, receiver_url, receiver.task_queue)
+
+
+async def transfer(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
+    from rightsflow.transfer_exchange import intake_workflow_id
+
+    two = _camden_beside(s, "camden")
+    receiver, sender_url = two.receiver, two.sender_url
     family_ref, _ = test_transfer._family(sender_url, 0)
     sender_client = support.codec_client(client, s)
     receiver_client = support.codec_client(client, receiver)
@@ -267,6 +273,66 @@ async def transfer(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
         intake = receiver_client.get_workflow_handle(intake_workflow_id(tid))
         await intake.result()
     return {"portability_transfer": handle, "transfer_intake": intake}
+
+
+async def portability_person(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
+    from rightsflow.cli.portability import start_portability
+    from workflows.portability_person import ApprovePortability, PortabilityToPerson
+
+    url = load_catalog(s.catalog_dir)[support.WFH].store.resolved_url(s.home)
+    # a child of a household the transfer recorder does not move (it takes the first)
+    child = next(
+        p
+        for index in range(1, SEED_FAMILIES)
+        for p in test_transfer._family(url, index)[1]
+        if p["role"] == "child" and p["nhs_no"]
+    )
+    client = support.codec_client(client, s)
+    async with support.running_worker(client, s):
+        _, handle = await start_portability(
+            client,
+            s,
+            load_catalog(s.catalog_dir),
+            service=support.WFH,
+            ids=SubjectIdentifiers.parse(nhs_number=child["nhs_no"]),
+            received=SEED_AS_OF,
+            lock_days=2 / 86400,  # the dev server's clock is real: a short lock and removal period
+            link_expiry_hours=1,
+            remove_after_days=3 / 86400,
+        )
+        await support.wait_stage(handle, PortabilityToPerson.status, "awaiting_approval")
+        await handle.execute_update(PortabilityToPerson.approve, ApprovePortability(decided_by="dpo-replay"))
+        assert (await asyncio.wait_for(handle.result(), 60)).outcome == "sent"
+    return {"portability_person": handle}
+
+
+async def transfer_inbox_scan(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
+    """A transfer delivered to the inbox alone (no signal-with-start), taken by Camden's scan."""
+    from activities.transfer_inbox import InboxScanInput
+    from rightsflow.transfer_exchange import intake_workflow_id
+    from workflows.transfer_inbox_scan import TransferInboxScan
+
+    two = _camden_beside(s, "camden-inbox")
+    receiver = two.receiver
+    family_ref, _ = test_transfer._family(two.sender_url, 2)
+    sender_client = support.codec_client(client, s)
+    receiver_client = support.codec_client(client, receiver)
+    async with support.running_worker(sender_client, s), support.running_worker(receiver_client, receiver):
+        tid, transfer = await test_transfer._start(
+            sender_client, two, family_ref, to_task_queue="", ack_poll_hours=1
+        )
+        await test_transfer._approve(transfer)
+        await test_transfer._wait(transfer, "awaiting_acknowledgement")
+        handle = await receiver_client.start_workflow(
+            TransferInboxScan.run,
+            InboxScanInput(authority="camden", bucket=s.s3_bucket),
+            id=f"transfer-inbox-scan-replay-{uuid.uuid4().hex[:8]}",
+            task_queue=receiver.task_queue,
+        )
+        assert (await handle.result()).started == [tid]
+        await receiver_client.get_workflow_handle(intake_workflow_id(tid)).result()
+        await transfer.terminate("recorded")  # its hourly acknowledgement poll is not recorded
+    return {"transfer_inbox_scan": handle}
 
 
 async def retention(client: Client, s: Settings) -> dict[str, WorkflowHandle]:
@@ -298,6 +364,8 @@ RECORDERS: list[tuple[Recorder, tuple[str, ...]]] = [
     (consent_withdrawal, ("consent_withdrawal",)),
     (erasure, ("erasure",)),
     (transfer, ("portability_transfer", "transfer_intake")),
+    (portability_person, ("portability_person",)),
+    (transfer_inbox_scan, ("transfer_inbox_scan",)),
     (retention, ("retention_sweep", "service_sweep")),
 ]
 
