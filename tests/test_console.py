@@ -806,3 +806,42 @@ def test_a_restriction_and_a_portability_request_are_filed_for_the_council_chose
     assert wid == f"portability-{rid}" and arg.service == "lewisham_family_thrive"
     filed = [e for e in register.audit_trail(rid) if e.action.endswith("filed")]
     assert [(e.action, e.actor) for e in filed] == [("portability.filed", "console:dana")]
+
+
+def test_a_request_is_assigned_to_a_dpo_the_queue_filters_by_it_and_it_is_audited(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, _ = console
+    add_user(register, "omar", "dpo", PASSWORD)
+    today = date.today()
+    mine = a_request(register, today - timedelta(days=3), today + timedelta(days=25))
+    theirs = a_request(register, today - timedelta(days=2), today + timedelta(days=26))
+    client = signed_in(app, "dana")
+    page = client.get(f"/requests/{mine}").text
+    assert "Nobody yet" in page and '<option value="omar">' in page
+    assert '<option value="rita">' not in page  # only DPOs take requests
+    token = csrf_of(page)
+    r = client.post(f"/requests/{mine}/actions/assign", data={"csrf_token": token, "assignee": "rita"})
+    assert r.status_code == 400 and 'href="#assignee"' in r.text
+    assert register.get_request(mine).assignee is None
+    r = client.post(
+        f"/requests/{mine}/actions/assign",
+        data={"csrf_token": token, "assignee": "dana"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and register.get_request(mine).assignee == "dana"
+    client.post(f"/requests/{theirs}/actions/assign", data={"csrf_token": token, "assignee": "omar"})
+    queue = client.get("/requests").text
+    assert "Assignee" in queue and mine in queue and theirs in queue
+    row = queue[queue.index(f'data-request="{mine}"') :]
+    assert '<td class="govuk-table__cell rf-assignee">dana</td>' in row[: row.index("</tr>")]
+    only_mine = client.get("/requests?mine=1").text
+    assert mine in only_mine and theirs not in only_mine
+    assert client.get("/requests.csv?mine=1").text.splitlines()[1].endswith(",dana")
+    trail = [(e.actor, e.action, e.detail) for e in register.audit_trail(mine) if "assigned" in e.action]
+    assert trail == [("console:dana", "console.request.assigned", {"assignee": "dana", "previous": None})]
+    # an auditor or a service lead cannot assign
+    audrey = signed_in(app, "audrey")
+    r = audrey.post(
+        f"/requests/{mine}/actions/assign",
+        data={"csrf_token": csrf_of(audrey.get("/requests").text), "assignee": "audrey"},
+    )
+    assert r.status_code == 403 and register.get_request(mine).assignee == "dana"

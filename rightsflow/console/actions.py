@@ -31,6 +31,7 @@ NOTICES = {
     "reject": "The request has been refused.",
     "matches": "The match decisions have been recorded.",
     "review": "The redaction decisions have been recorded.",
+    "assign": "The request's caseworker has been recorded.",
 }
 DOWNLOAD_SECONDS = 300  # a console download link lives five minutes
 
@@ -123,6 +124,8 @@ ACTION_LABELS = {
     "subject.revealed": "Subject's details shown",
     "pack.downloaded": "Pack downloaded",
     "letter.downloaded": "Letter downloaded",
+    "request.assigned": "Assigned to a caseworker",
+    "request.unassigned": "No longer assigned to a caseworker",
 }
 
 
@@ -215,6 +218,10 @@ async def run_action(
     rid = req.request_id
     if name == "matches":
         return await _matches(request, req, form)
+    if name == "assign":
+        from .assignment import assign
+
+        return assign(request, req, form)
     from .rights_actions import ACTIONS, run_rights_action
 
     if name in ACTIONS:

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from rightsflow.identity import SubjectIdentifiers
 from rightsflow.register import RightsRequest
 
-from . import actions, filing, rights_actions
+from . import actions, assignment, filing, rights_actions
 from .queue import SORTS, TYPE_LABELS, queue_rows, rows_csv, sort_rows, stage_label
 from .security import checked_form, form_str, require
 from .web import render, subject_view
@@ -43,13 +43,16 @@ def _queue(request: Request) -> tuple[list[Any], dict[str, str]]:
     kind = q.get("type") if q.get("type") in TYPE_LABELS else ""
     sort = q.get("sort") if q.get("sort") in SORTS else "deadline"
     order = "desc" if q.get("order") == "desc" else "asc"
+    mine = "1" if q.get("mine") == "1" else ""
     rows = queue_rows(
         request.app.state.register,
         show=show,
         request_type=kind or None,
         service=user.service if user.role == "service_lead" else None,
+        assignee=user.username if mine else None,
     )
-    return sort_rows(rows, sort, order == "desc"), {"show": show, "type": kind, "sort": sort, "order": order}
+    params = {"show": show, "type": kind, "mine": mine, "sort": sort, "order": order}
+    return sort_rows(rows, sort, order == "desc"), params
 
 
 async def queue_page(request: Request) -> Response:
@@ -149,6 +152,7 @@ async def _detail(request: Request, request_id: str, *, revealed: bool = False, 
         decision_services=rights_actions.decision_services(request, req, rights, user),
         exemptions=rights_actions.EXEMPTION_LABELS,
         available=actions.available_actions(user, req, live, rights),
+        assignable=assignment.assignable(register) if user.role == "dpo" else [],
         notice=_notice(request),
         today=date.today().isoformat(),
         **extra,

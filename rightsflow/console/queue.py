@@ -106,6 +106,7 @@ class QueueRow:
     days_left: int | None
     badge: Badge
     services: tuple[str, ...]
+    assignee: str | None = None
 
 
 def badge_for(status: str, deadline: date | None, days_left: int | None, paused: bool) -> Badge:
@@ -147,9 +148,11 @@ def queue_rows(
     show: str = "open",
     request_type: str | None = None,
     service: str | None = None,
+    assignee: str | None = None,
     today: date | None = None,
 ) -> list[QueueRow]:
-    """Every request (not subject searches) by ``show`` (open, closed, all), type and service."""
+    """Every request (not subject searches) by ``show`` (open, closed, all), type, service and
+    the caseworker it is assigned to."""
     today = today or date.today()
     with register.session() as s:
         q = select(RightsRequest).where(RightsRequest.request_type != "subject_search")
@@ -159,6 +162,8 @@ def queue_rows(
             q = q.where(RightsRequest.status == "closed")
         if request_type:
             q = q.where(RightsRequest.request_type == request_type)
+        if assignee:
+            q = q.where(RightsRequest.assignee == assignee)
         requests = list(s.scalars(q))
         services: dict[str, set[str]] = {}
         ids = [r.request_id for r in requests]
@@ -187,6 +192,7 @@ def queue_rows(
                 days_left=left,
                 badge=badge_for(r.status, r.deadline, left, r.request_id in paused),
                 services=tuple(sorted(services.get(r.request_id, ()))),
+                assignee=r.assignee,
             )
         )
     return rows
@@ -215,7 +221,17 @@ def rows_csv(rows: list[QueueRow]) -> str:
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(
-        ["Request", "Type", "Stage", "Received", "Clock start", "Deadline", "Working days left", "Status"]
+        [
+            "Request",
+            "Type",
+            "Stage",
+            "Received",
+            "Clock start",
+            "Deadline",
+            "Working days left",
+            "Status",
+            "Assignee",
+        ]
     )
     for r in rows:
         w.writerow(
@@ -228,6 +244,7 @@ def rows_csv(rows: list[QueueRow]) -> str:
                 r.deadline or "",
                 "" if r.days_left is None else r.days_left,
                 r.badge.text,
+                r.assignee or "",
             ]
         )
     return out.getvalue()
