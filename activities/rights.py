@@ -21,7 +21,7 @@ from temporalio import activity
 
 from activities.errors import fails_fast, service_entry
 from activities.heartbeat import heartbeats
-from activities.subject_access import ICO, ClaimStore, _jinja, _Typed
+from activities.subject_access import ClaimStore, _Typed
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
 from rightsflow.contracts.rights import (  # noqa: F401  (re-exported for callers)
@@ -42,11 +42,12 @@ from rightsflow.contracts.rights import (  # noqa: F401  (re-exported for caller
 from rightsflow.db import store_engine
 from rightsflow.erasure import case_note_target, field_label, rectifiable_fields
 from rightsflow.keys import keyed_hash, load_hash_key
-from rightsflow.letters import Letters
+from rightsflow.letters import ICO, Letters
 from rightsflow.mail import Mailer
 from rightsflow.nhs import normalise_nhs_number, spaced
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, put_locked_object
+from rightsflow.sar_pack import pack_jinja as _jinja
 from rightsflow.storemap import StoreMap
 
 LETTER_LOCK_DAYS = 730

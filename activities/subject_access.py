@@ -9,14 +9,11 @@ entries carry deterministic idempotency keys, and the pack key is a keyed hash o
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
-import zipfile
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -41,6 +38,7 @@ from rightsflow.contracts.subject_access import (  # noqa: F401  (re-exported fo
 )
 from rightsflow.db import store_engine
 from rightsflow.keys import keyed_hash, load_codec_keys, load_hash_key
+from rightsflow.letters import ICO as LETTER_ICO
 from rightsflow.redaction import (
     BASES,
     DPO_ADDED,
@@ -52,6 +50,7 @@ from rightsflow.redaction import (
 )
 from rightsflow.register import Register
 from rightsflow.s3 import ensure_archive_bucket, opaque_key, presigned_get, put_locked_object, s3_client
+from rightsflow.sar_pack import pack_files, pack_jinja, zip_pack
 from rightsflow.storemap import StoreMap, json_default, plain_value
 
 # -- inputs and results (opaque references only) ---------------------------------------------------
@@ -472,130 +471,6 @@ def redact_dossiers(
     return out, sorted(found.values(), key=lambda r: (r.service, r.collection, r.record_key, r.field))
 
 
-# -- pack rendering ---------------------------------------------------------------------------------
-
-ICO = {
-    "name": "Information Commissioner's Office",
-    "address": "Wycliffe House, Water Lane, Wilmslow, Cheshire SK9 5AF",
-    "telephone": "0303 123 1113",
-    "website": "https://ico.org.uk/make-a-complaint/",
-}
-
-
-def _jinja(settings: Settings) -> Any:
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-    env = Environment(
-        loader=FileSystemLoader(str(settings.templates_dir)),
-        autoescape=select_autoescape(["html", "j2"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["label"] = lambda s: str(s).replace("_", " ")
-    return env
-
-
-def _rule_text(rule: Any) -> str:
-    parts = []
-    if rule.period.years:
-        parts.append(f"{rule.period.years} year{'s' if rule.period.years != 1 else ''}")
-    if rule.period.months:
-        parts.append(f"{rule.period.months} month{'s' if rule.period.months != 1 else ''}")
-    trigger, action = rule.trigger.replace("_", " "), rule.action.replace("_", " ")
-    return f"{' and '.join(parts)} from {trigger}, then {action}"
-
-
-def pack_files(
-    settings: Settings,
-    catalog: Catalog,
-    subject: dict[str, Any],
-    inp: PackInput,
-    services: list[dict[str, Any]],
-    redactions: list[Redaction],
-    today: date,
-) -> dict[str, bytes]:
-    """The response pack: cover letter, records (HTML, PDF), JSON and CSV exports."""
-    env = _jinja(settings)
-    holding = [s for s in services if any(c["rows"] for c in s["collections"])]
-    art15 = []
-    for s in holding:
-        cat = catalog[s["service"]]
-        art15.append(
-            {
-                "service": cat,
-                "retention": [(r.record_class, _rule_text(r), r.source) for r in cat.retention],
-            }
-        )
-    withheld = [r for r in redactions if not r.released]
-    by_basis: dict[str, int] = {}
-    for r in withheld:
-        by_basis[r.legal_basis] = by_basis.get(r.legal_basis, 0) + 1
-    ctx = {
-        "request_id": inp.request_id,
-        "today": today.isoformat(),
-        "subject": subject,
-        "received_on": inp.received_on,
-        "clock_start": inp.clock_start,
-        "deadline": inp.deadline,
-        "services": holding,
-        "art15": art15,
-        "ico": ICO,
-        "withheld_by_basis": by_basis,
-        "searched": [catalog[s].name for s in inp.services_searched],
-        "not_holding": [s["name"] for s in services if s not in holding],
-    }
-    letter = env.get_template("sar_cover_letter.html.j2").render(**ctx)
-    records_html = env.get_template("sar_records.html.j2").render(**ctx)
-    from weasyprint import HTML
-
-    pdf = HTML(string=letter + '<div style="page-break-before: always"></div>' + records_html).write_pdf()
-    export = {
-        "request_id": inp.request_id,
-        "generated_on": today.isoformat(),
-        "subject": subject,
-        "services": [
-            {
-                "service": s["service"],
-                "name": s["name"],
-                "authority": s["authority"],
-                "records": {c["collection"]: c["rows"] for c in s["collections"] if c["rows"]},
-            }
-            for s in holding
-        ],
-        "redactions": [r.public() for r in withheld],
-    }
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["service", "collection", "record", "field", "value"])
-    for s in holding:
-        for c in s["collections"]:
-            for i, r in enumerate(c["rows"]):
-                rk = r.get(c["key_field"]) if c["key_field"] else i
-                for k, v in r.items():
-                    w.writerow([s["service"], c["collection"], rk, k, "" if v is None else v])
-    files = {
-        "cover_letter.html": letter.encode(),
-        "records.html": records_html.encode(),
-        "records.pdf": pdf,
-        "records.json": json.dumps(export, indent=2, default=json_default).encode(),
-        "records.csv": buf.getvalue().encode(),
-    }
-    return files
-
-
-def zip_pack(files: dict[str, bytes]) -> bytes:
-    manifest = {name: hashlib.sha256(body).hexdigest() for name, body in files.items()}
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # stable bytes on retry
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, files[name])
-        info = zipfile.ZipInfo("manifest-sha256.json", date_time=(2020, 1, 1, 0, 0, 0))
-        z.writestr(info, json.dumps(manifest, indent=2, sort_keys=True))
-    return out.getvalue()
-
-
 # -- the activities ---------------------------------------------------------------------------------
 
 
@@ -761,7 +636,7 @@ class SubjectAccessActivities:
     @fails_fast
     def write_letter(self, inp: LetterInput) -> str:
         """The extension or refusal letter, stored under Object Lock; returns its (opaque) key."""
-        env = _jinja(self.settings)
+        env = pack_jinja(self.settings)
         html = (
             env.get_template(f"sar_{inp.kind}_letter.html.j2")
             .render(
@@ -772,7 +647,7 @@ class SubjectAccessActivities:
                 deadline=inp.deadline,
                 extended_deadline=inp.extended_deadline,
                 today=datetime.now(UTC).date().isoformat(),
-                ico=ICO,
+                ico=LETTER_ICO,
             )
             .encode()
         )

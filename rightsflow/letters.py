@@ -117,7 +117,14 @@ def jinja_env(settings: Settings, catalog: Catalog | None = None) -> Any:
     )
     env.filters["longdate"] = long_date
     # A value that is a date reads as one ("29 February 2016"); anything else as it is.
-    env.filters["value"] = lambda v: long_date(v) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(v or "")) else v
+    # A yes/no reads Yes or No, never True/False.
+    env.filters["value"] = lambda v: (
+        ("Yes" if v else "No")
+        if isinstance(v, bool)
+        else long_date(v)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(v or ""))
+        else v
+    )
     # Services by their name, never their id ("Early Help Team", not "lewisham_early_help").
     names = {svc.service: svc.name for svc in catalog} if catalog is not None else {}
     env.filters["service"] = lambda s: names.get(str(s), str(s).replace("_", " "))
