@@ -234,12 +234,16 @@ async def test_a_sar_at_camden_gathers_the_records_imported_from_another_authori
     body = urllib.request.urlopen(result.pack.link).read()  # noqa: S310 - presigned URL to the local S3
     export = json.loads(zipfile.ZipFile(io.BytesIO(body)).read("records.json"))
     [camden] = export["services"]
-    assert camden["service"] == CF
-    records = camden["records"]
+    cat = load_catalog(receiver.catalog_dir)[CF]
+    assert camden["service"] == cat.name  # the pack's JSON speaks in the catalogue's labels
+    records = {c["collection"]: c["records"] for c in camden["collections"]}
+    person, note = cat.collection_label("cfs_person"), cat.collection_label("cfs_note")
+    born, nhs = cat.field_label("cfs_person", "birth_date"), cat.field_label("cfs_person", "nhs_number")
+    note_text = cat.field_label("cfs_note", "note_body")
     # the child's date of birth as Lewisham had it, now read from Camden's store
-    assert [p["birth_date"] for p in records["cfs_person"] if p["nhs_number"] == child] == [dob.isoformat()]
+    assert [p[born] for p in records[person] if p[nhs] == child] == [dob.isoformat()]
     # the imported case notes, as Lewisham wrote them, with only other people's names withheld
-    pack_notes = [n["note_body"] for n in records.get("cfs_note", []) if n.get("note_body")]
+    pack_notes = [n[note_text] for n in records.get(note, []) if n.get(note_text)]
     assert pack_notes, "no imported case note in the pack"
     for text in pack_notes:
         pattern = re.escape(text).replace(re.escape(WITHHELD), ".+?")
