@@ -23,8 +23,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeats
-from activities.subject_access import ClaimStore, _primary_key
-from activities.transfer import (
+from activities.subject_access import ClaimStore
+from rightsflow.bagging import safe_extract as _safe_extract
+from rightsflow.bagging import validate_bag_dir
+from rightsflow.catalog import Catalog, ServiceCatalog
+from rightsflow.config import Settings
+from rightsflow.contracts.transfer import (
     AckInput,
     AckNotice,
     ImportInput,
@@ -32,21 +36,19 @@ from activities.transfer import (
     TransferEvent,
     ValidateInput,
     ValidationResult,
-    _audited,
-    _is_int_key,
-    _lock_until,
-    _object_exists,
-    exchange_ack_key,
-    exchange_rejection_key,
 )
-from rightsflow.bagging import safe_extract as _safe_extract
-from rightsflow.bagging import validate_bag_dir
-from rightsflow.catalog import Catalog, ServiceCatalog
-from rightsflow.config import Settings
 from rightsflow.db import store_engine
 from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, put_locked_object
+from rightsflow.storemap import is_int_key, primary_key
+from rightsflow.transfer_exchange import (
+    audited,
+    exchange_ack_key,
+    exchange_rejection_key,
+    lock_until,
+    object_exists,
+)
 
 
 class TransferIntakeActivities:
@@ -132,8 +134,8 @@ class TransferIntakeActivities:
         token = keyed_hash(load_hash_key(self.settings), inp.transfer_id, "transfer.received")[:32]
         staged = opaque_key("received", token, "package.zip")
         client, bucket = self.claims.client, self.claims.bucket
-        if not _object_exists(client, bucket, staged):
-            put_locked_object(client, bucket, staged, body, "application/zip", _lock_until(inp.lock_days))
+        if not object_exists(client, bucket, staged):
+            put_locked_object(client, bucket, staged, body, "application/zip", lock_until(inp.lock_days))
         counts = {c["name"]: c["rows"] for c in manifest["collections"]}
         self.register.audit(
             f"intake:{inp.transfer_id}:validated",
@@ -180,10 +182,10 @@ class TransferIntakeActivities:
             record = json.loads((root / "data" / RECORD_FILE).read_text(encoding="utf-8"))
         md = MetaData()
         int_keys = any(
-            (pk := _primary_key(tcat, c.name)) and _is_int_key(Table(c.name, md, autoload_with=engine), pk)
+            (pk := primary_key(tcat, c.name)) and is_int_key(Table(c.name, md, autoload_with=engine), pk)
             for c in tcat.dataset.collections
         )
-        if int_keys and _audited(self.register, done_key):
+        if int_keys and audited(self.register, done_key):
             raise ApplicationError(
                 f"transfer {inp.transfer_id} was imported already (a store with integer keys is not re-run)",
                 type="AlreadyImported",
@@ -238,7 +240,7 @@ class TransferIntakeActivities:
         client, bucket = self.claims.client, self.claims.bucket
         today = datetime.now(UTC).date().isoformat()
         rows = sum(inp.imported.inserted.values())
-        if _object_exists(client, bucket, key):
+        if object_exists(client, bucket, key):
             doc = json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
         else:
             doc = {
@@ -263,7 +265,7 @@ class TransferIntakeActivities:
                 key,
                 json.dumps(doc, indent=2, sort_keys=True).encode(),
                 "application/json",
-                _lock_until(inp.lock_days),
+                lock_until(inp.lock_days),
             )
         exchange = self._exchange_copy(inp, doc) if inp.exchange_bucket else None
         self.register.audit(
@@ -302,10 +304,10 @@ class TransferIntakeActivities:
         }
         client = s3_client(self.settings)
         try:
-            if not _object_exists(client, inp.notice.bucket, key):
+            if not object_exists(client, inp.notice.bucket, key):
                 body = json.dumps(doc, indent=2, sort_keys=True).encode()
                 put_locked_object(
-                    client, inp.notice.bucket, key, body, "application/json", _lock_until(inp.lock_days)
+                    client, inp.notice.bucket, key, body, "application/json", lock_until(inp.lock_days)
                 )
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code"))
@@ -335,11 +337,11 @@ class TransferIntakeActivities:
         body = json.dumps(doc, indent=2, sort_keys=True).encode()
         try:
             # written once; anything else found there (stale or forged) gets our version on top
-            if not _object_exists(client, inp.exchange_bucket, key) or (
+            if not object_exists(client, inp.exchange_bucket, key) or (
                 client.get_object(Bucket=inp.exchange_bucket, Key=key)["Body"].read() != body
             ):
                 put_locked_object(
-                    client, inp.exchange_bucket, key, body, "application/json", _lock_until(inp.lock_days)
+                    client, inp.exchange_bucket, key, body, "application/json", lock_until(inp.lock_days)
                 )
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code"))
