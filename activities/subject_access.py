@@ -14,6 +14,7 @@ import json
 import os
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,6 +40,7 @@ from rightsflow.contracts.subject_access import (  # noqa: F401  (re-exported fo
 from rightsflow.db import store_engine
 from rightsflow.keys import keyed_hash, load_codec_keys, load_hash_key
 from rightsflow.letters import ICO as LETTER_ICO
+from rightsflow.letters import Letters
 from rightsflow.redaction import (
     BASES,
     DPO_ADDED,
@@ -589,7 +591,13 @@ class SubjectAccessActivities:
         redactions = [Redaction(**r) for r in doc["redactions"]]
         subject = self._subject(inp.subject_ref)
         today = datetime.now(UTC).date()
-        files = pack_files(self.settings, self.catalog, subject, inp, doc["services"], redactions, today)
+        letters = Letters(self.settings, self.catalog, self.register, self.claims.client)
+        cover = None
+        if letters.controller_code(inp.request_id):  # the council's letter, signed, addressed
+            cover = partial(letters.render_html, inp.request_id, "sar_cover")
+        files = pack_files(
+            self.settings, self.catalog, subject, inp, doc["services"], redactions, today, cover
+        )
         body = zip_pack(files)
         token = keyed_hash(load_hash_key(self.settings), inp.request_id, "sar.pack")[:32]
         key = opaque_key("packs", token, "subject-access-pack.zip")

@@ -277,9 +277,7 @@ class Letters:
             found = s.get(Letter, letter_id)
             if found is not None:
                 return found
-        ctx = self.context(request_id, facts or {}, recipient=recipient)
-        ctx["letter_kind"], ctx["letter_title"], ctx["letter_id"] = kind, spec.title, letter_id
-        html = jinja_env(self.settings, self.catalog).get_template(spec.template).render(**ctx)
+        html, ctx = self._render(request_id, kind, facts or {}, recipient=recipient, letter_id=letter_id)
         pdf = render_pdf(html, base_url=str(self.settings.templates_dir))
         token = letter_id[3:]
         html_key = opaque_key("letters", token, f"{kind}.html")
@@ -318,6 +316,21 @@ class Letters:
             detail={"letter_id": letter_id, "pdf_key": pdf_key, "html_key": html_key, "sha256": sha},
         )
         return row
+
+    def _render(
+        self, request_id: str, kind: str, facts: dict[str, Any], *, recipient: str | None, letter_id: str
+    ) -> tuple[str, dict[str, Any]]:
+        spec = KINDS[kind]
+        ctx = self.context(request_id, facts, recipient=recipient)
+        ctx["letter_kind"], ctx["letter_title"], ctx["letter_id"] = kind, spec.title, letter_id
+        return jinja_env(self.settings, self.catalog).get_template(spec.template).render(**ctx), ctx
+
+    def render_html(self, request_id: str, kind: str, facts: dict[str, Any]) -> str:
+        """A letter to the requester as HTML, neither stored nor recorded: a letter that travels
+        inside something else (the SAR pack's cover letter)."""
+        if kind not in KINDS:
+            raise LetterError(f"unknown letter kind {kind!r}")
+        return self._render(request_id, kind, facts, recipient=None, letter_id="")[0]
 
     def context(
         self, request_id: str, facts: dict[str, Any], *, recipient: str | None = None

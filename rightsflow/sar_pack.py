@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -192,14 +193,19 @@ def pack_files(
     services: list[dict[str, Any]],
     redactions: list[Redaction],
     today: date,
+    cover_letter: Callable[[dict[str, Any]], str] | None = None,
 ) -> dict[str, bytes]:
     """The response pack: cover letter, records (HTML, PDF), JSON and CSV exports.
 
     ``inp`` is the workflow's PackInput (request id, received, clock start, deadline, the services
-    searched); ``services`` the redacted dossiers of gathering.
+    searched); ``services`` the redacted dossiers of gathering. ``cover_letter(facts)`` renders the
+    council's letter (``letter_sar_cover``: letterhead, addressee, signature) with the Article 15
+    information; without it (a request recorded without a council, in a catalogue of several
+    and no default) the unsigned cover letter is used.
     """
     env = pack_jinja(settings)
-    holding = _labelled(catalog, [s for s in services if any(c["rows"] for c in s["collections"])])
+    held = [s for s in services if any(c["rows"] for c in s["collections"])]
+    holding = _labelled(catalog, held)
     art15 = [
         {
             "service": s["cat"],
@@ -224,10 +230,24 @@ def pack_files(
         "ico": ICO,
         "withheld_by_basis": by_basis,
         "searched": [catalog[s].name for s in inp.services_searched],
-        "not_holding": [s["name"] for s in services if not any(c["rows"] for c in s["collections"])],
+        "not_holding": [s["name"] for s in services if s not in held],
         "shown": shown,
     }
-    letter = env.get_template("sar_cover_letter.html.j2").render(**ctx)
+    if cover_letter is not None:
+        letter = cover_letter(
+            {
+                "searched": list(inp.services_searched),
+                "holding": [s["service"] for s in holding],
+                "not_holding": [
+                    s["service"] for s in services if not any(c["rows"] for c in s["collections"])
+                ],
+                "withheld_by_basis": by_basis,
+                "deadline": inp.deadline,
+                "art15": art15,
+            }
+        )
+    else:
+        letter = env.get_template("sar_cover_letter.html.j2").render(**ctx)
     records_html = env.get_template("sar_records.html.j2").render(**ctx)
     from weasyprint import HTML
 

@@ -81,3 +81,64 @@ def test_the_readable_records_show_yes_and_no(settings):
     assert "<th>Shared with consent</th><td>Yes</td>" in html
     assert "<th>Shared with consent</th><td>No</td>" in html
     assert files["records.pdf"].startswith(b"%PDF")
+
+
+def test_the_packs_cover_letter_is_the_councils_signed_letter_with_the_article_15_information(settings):
+    from functools import partial
+
+    from rightsflow.identity import SubjectIdentifiers
+    from rightsflow.letters import Letters
+    from rightsflow.register import Register
+
+    catalog = load_catalog(settings.catalog_dir)
+    register = Register(settings)
+    register.create_schema()
+    ref = register.register_subject(
+        SubjectIdentifiers(nhs_number="9434765919", given_name="Amelia", family_name="Okafor")
+    )
+    req = register.create_request(
+        "subject_access",
+        ref,
+        received_on=date(2026, 11, 2),
+        controller="lewisham",
+        requester_details={"kind": "self", "name": "Amelia Okafor", "email": "a.okafor@example.com"},
+    )
+    letters = Letters(settings, catalog, register)
+    cover = partial(letters.render_html, req.request_id, "sar_cover")
+    services = [
+        {
+            "service": FT,
+            "name": catalog[FT].name,
+            "authority": catalog[FT].authority,
+            "collections": [
+                {"collection": "ft_share", "level": "person", "key_field": "share_id", "rows": ROWS}
+            ],
+        }
+    ]
+    inp = PackInput(
+        request_id=req.request_id,
+        subject_ref=ref,
+        redacted_key="unused",
+        services_searched=[FT, "lewisham_early_help"],
+        received_on="2026-11-02",
+        clock_start="2026-11-02",
+        deadline="2026-12-02",
+    )
+    files = pack_files(
+        settings, catalog, {"name": "Amelia Okafor"}, inp, services, [], date(2026, 12, 1), cover
+    )
+    letter = files["cover_letter.html"].decode()
+    lewisham = catalog.controller("lewisham")
+    for expected in (
+        lewisham.legal_name,  # the letterhead
+        lewisham.signature.name,  # signed by the council
+        lewisham.dpo.email,
+        "Dear Amelia Okafor",
+        "Why we use the information (purposes)",  # the Article 15 information, per service
+        "How long we keep it (retention)",
+        catalog[FT].purposes[0],
+        "Information Commissioner",
+        catalog["lewisham_early_help"].name,  # searched, nothing found
+    ):
+        assert expected in letter, expected
+    assert "lewisham_early_help" not in letter and FT not in letter
