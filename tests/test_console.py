@@ -845,3 +845,164 @@ def test_a_request_is_assigned_to_a_dpo_the_queue_filters_by_it_and_it_is_audite
         data={"csrf_token": csrf_of(audrey.get("/requests").text), "assignee": "audrey"},
     )
     assert r.status_code == 403 and register.get_request(mine).assignee == "dana"
+
+
+def test_a_records_manager_places_and_lifts_a_legal_hold_by_case_reference(console) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine, text
+
+    from tests.support import seed_demo, store_urls
+
+    app, register, _ = console
+    settings = app.state.settings
+    urls = store_urls(settings, (HUB, THRIVE))
+    seed_demo(urls, families=6)
+    hub = create_engine(urls[HUB])
+    with hub.connect() as conn:
+        case = conn.execute(
+            text(
+                "SELECT household_ref FROM household_member WHERE household_ref NOT IN "
+                "(SELECT household_ref FROM household_flag "
+                "WHERE kind = 'legal_hold' AND household_ref IS NOT NULL)"
+            )
+        ).scalar()
+    assert case
+    rita = signed_in(app, "rita")
+    page = rita.get("/retention").text
+    assert "Place a hold on a family" in page
+    token = csrf_of(page)
+    # a case reference the service does not have is refused, nothing is written
+    r = rita.post(
+        "/retention/holds",
+        data={
+            "csrf_token": token,
+            "hold_service": HUB,
+            "case_ref": "NO-SUCH-CASE",
+            "hold_kind": "legal_hold",
+            "hold_reason": "claim against the council",
+        },
+    )
+    assert (
+        r.status_code == 400
+        and 'href="#case_ref"' in r.text
+        and "no family with this case reference" in r.text
+    )
+    r = rita.post(
+        "/retention/holds",
+        data={
+            "csrf_token": token,
+            "hold_service": HUB,
+            "case_ref": case,
+            "hold_kind": "legal_hold",
+            "hold_reason": "claim against the council",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    with hub.connect() as conn:
+        active = conn.execute(
+            text(
+                "SELECT count(*) FROM household_flag WHERE household_ref = :c "
+                "AND kind = 'legal_hold' AND cleared_on IS NULL"
+            ),
+            {"c": case},
+        ).scalar()
+    assert active == 1  # the row the sweep honours
+    page = rita.get("/retention").text
+    row = page[page.index(f'data-hold="{HUB}/{case}/legal_hold"') :]
+    row = row[: row.index("</tr>")]
+    assert "Legal hold" in row and "claim against the council" in row and "console:rita" in row
+    # an auditor sees the hold but cannot place or lift one
+    audrey = signed_in(app, "audrey")
+    seen = audrey.get("/retention").text
+    assert f'data-hold="{HUB}/{case}/legal_hold"' in seen and "Place a hold on a family" not in seen
+    r = audrey.post(
+        "/retention/holds/lift",
+        data={
+            "csrf_token": csrf_of(seen),
+            "service": HUB,
+            "case_ref": case,
+            "hold_kind": "legal_hold",
+            "lift_reason": "claim settled",
+        },
+    )
+    assert r.status_code == 403
+    r = rita.post(
+        "/retention/holds/lift",
+        data={
+            "csrf_token": token,
+            "service": HUB,
+            "case_ref": case,
+            "hold_kind": "legal_hold",
+            "lift_reason": "claim settled",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    with hub.connect() as conn:
+        ended = conn.execute(
+            text("SELECT cleared_on FROM household_flag WHERE household_ref = :c AND kind = 'legal_hold'"),
+            {"c": case},
+        ).scalar()
+    assert ended is not None
+    assert f'data-hold="{HUB}/{case}/legal_hold"' not in rita.get("/retention").text
+    with register.session() as s:
+        actions = [
+            (e.actor, e.action, e.detail)
+            for e in s.query(AuditEntry).filter(AuditEntry.action.like("retention.hold.%"))
+        ]
+    assert [(a, b) for a, b, _ in actions] == [
+        ("console:rita", "retention.hold.placed"),
+        ("console:rita", "retention.hold.lifted"),
+    ]
+    assert all(
+        case not in d and "claim" not in d for _, _, d in actions
+    )  # no case reference or reason in the log
+
+
+def test_review_items_show_the_case_reference_and_can_move_to_another_rule(console) -> None:  # type: ignore[no-untyped-def]
+    from rightsflow.retention import RetentionReview
+
+    app, register, _ = console
+    svc = app.state.catalog["lewisham_childrens_social_care"]
+    rules = [r.rule_id for r in svc.retention]
+    assert len(rules) > 1
+    ref = "rh" + "1" * 22
+    with register.session() as s:
+        s.add(
+            RetentionReview(
+                service=svc.service,
+                household_ref=ref,
+                rule_id=rules[0],
+                household_keys=json.dumps({"people": ["P-0042", "P-0043"], "groups": []}),
+                stages=1,
+                stage=1,
+                due_on=date.today(),
+                status="open",
+                opened_sweep="sweep-test",
+                opened_on=date.today(),
+            )
+        )
+    rita = signed_in(app, "rita")
+    page = rita.get("/retention").text
+    row = page[page.index(f'data-ref="{ref}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<td class="govuk-table__cell rf-case-ref">P-0042</td>' in row
+    assert (
+        f'<option value="{rules[1]}">' in row
+        and f'<option value="{rules[0]}">' not in row.split('name="move_to"')[1]
+    )
+    r = rita.post(
+        f"/retention/reviews/{ref}",
+        data={
+            "csrf_token": csrf_of(page),
+            "decision": "move",
+            "move_to": rules[1],
+            "service": svc.service,
+            "rule": rules[0],
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    with register.session() as s:
+        item = s.get(RetentionReview, (svc.service, ref, rules[0]))
+        assert item.status == "moved" and item.moved_to == rules[1]

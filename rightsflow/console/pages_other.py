@@ -46,11 +46,16 @@ def _sweeps(request: Request, limit: int = 20) -> list[dict[str, Any]]:
 
 async def retention_page(request: Request, **extra: Any) -> Response:
     require(request, *RETENTION_ROLES)
+    from rightsflow.catalog import HOLD_KINDS
     from rightsflow.review import list_reviews
 
+    from . import holds
+
     catalog = request.app.state.catalog
+    register = request.app.state.register
     rules = {(svc.service, r.rule_id): r for svc in catalog for r in svc.retention}
-    items = list_reviews(request.app.state.register.engine)
+    items = list_reviews(register.engine)
+    done = request.query_params.get("done", "")
     return render(
         request,
         "console/retention.html.j2",
@@ -58,12 +63,94 @@ async def retention_page(request: Request, **extra: Any) -> Response:
         sweeps=_sweeps(request),
         items=items,
         rules=rules,
+        other_rules={
+            svc.service: [(r.rule_id, r.record_class or r.rule_id) for r in svc.retention] for svc in catalog
+        },
+        case_refs=holds.review_case_refs(items, register),
+        holds=holds.active_holds(request.app.state.settings, catalog, register),
+        placeable=holds.PLACEABLE,
+        hold_kinds=[(k, holds.KIND_LABELS.get(k, k)) for k in HOLD_KINDS],
         services=list(catalog),
+        hold_services=[svc for svc in catalog if svc.roles.flags is not None],
         today=date.today().isoformat(),
-        notice=actions.NOTICES.get(request.query_params.get("done", ""))
-        or {"decided": "The review decision has been recorded."}.get(request.query_params.get("done", "")),
+        notice=actions.NOTICES.get(done)
+        or {
+            "decided": "The review decision has been recorded.",
+            "hold_placed": "The hold has been placed: the sweep keeps the family's records.",
+            "hold_lifted": "The hold has been lifted.",
+        }.get(done),
         **extra,
     )
+
+
+async def hold_place(request: Request) -> Response:
+    """Place a legal hold or an inquiry hold on a family's records, by case reference."""
+    form = await checked_form(request)
+    user = require(request, "records_manager")
+    from .holds import PLACEABLE, HoldError, place_hold
+
+    errors = FormErrors()
+    service, case_ref = form_str(form, "hold_service"), form_str(form, "case_ref")
+    kind, reason = form_str(form, "hold_kind"), form_str(form, "hold_reason")
+    if service not in {svc.service for svc in request.app.state.catalog}:
+        errors.add("hold_service", "Choose the service that holds the family's records")
+    if not case_ref or len(case_ref) > 64:
+        errors.add("case_ref", "Enter the family's case reference in that service")
+    if kind not in PLACEABLE:
+        errors.add("hold_kind", "Choose the kind of hold")
+    if len(reason) < 5:
+        errors.add("hold_reason", "Enter why the records must be kept")
+    if not errors:
+        try:
+            place_hold(
+                request.app.state.settings,
+                request.app.state.catalog,
+                request.app.state.register,
+                service=service,
+                case_ref=case_ref,
+                kind=kind,
+                reason=reason,
+                actor=console_actor(user.username),
+            )
+        except HoldError as exc:
+            errors.add("case_ref", f"The hold could not be placed: {exc}")
+    if errors:
+        return await retention_page(request, errors=errors, form=dict(form), status_code=400)
+    return RedirectResponse("/retention?done=hold_placed#holds", status_code=303)
+
+
+async def hold_lift(request: Request) -> Response:
+    form = await checked_form(request)
+    user = require(request, "records_manager")
+    from .holds import HoldError, lift_hold
+
+    errors = FormErrors()
+    service, case_ref, kind = (
+        form_str(form, "service"),
+        form_str(form, "case_ref"),
+        form_str(form, "hold_kind"),
+    )
+    reason = form_str(form, "lift_reason")
+    field = f"lift-{service}-{case_ref}-{kind}"
+    if len(reason) < 5:
+        errors.add(field, "Enter why the hold is lifted")
+    if not errors:
+        try:
+            lift_hold(
+                request.app.state.settings,
+                request.app.state.catalog,
+                request.app.state.register,
+                service=service,
+                case_ref=case_ref,
+                kind=kind,
+                reason=reason,
+                actor=console_actor(user.username),
+            )
+        except HoldError as exc:
+            errors.add(field, f"The hold could not be lifted: {exc}")
+    if errors:
+        return await retention_page(request, errors=errors, status_code=400)
+    return RedirectResponse("/retention?done=hold_lifted#holds", status_code=303)
 
 
 async def dry_run(request: Request) -> Response:
@@ -303,6 +390,8 @@ def routes() -> list[Route]:
         Route("/retention", retention_page),
         Route("/retention/dry-run", dry_run, methods=["POST"]),
         Route("/retention/reviews/{ref}", review_decide, methods=["POST"]),
+        Route("/retention/holds", hold_place, methods=["POST"]),
+        Route("/retention/holds/lift", hold_lift, methods=["POST"]),
         Route("/retention/certificates/{sweep_id}/{service}", certificate),
         Route("/transfers", transfers_page),
         Route("/transfers/{request_id}", transfer_decide, methods=["POST"]),

@@ -47,6 +47,7 @@ MODEL_MODULES: list[str] = [
     "rightsflow.register",
     "rightsflow.retention",
     "rightsflow.console.accounts",
+    "rightsflow.console.holds",
 ]
 
 
