@@ -5,11 +5,13 @@ gives a killed worker's activity to another worker. :func:`heartbeats` sends one
 from a helper thread for as long as the activity body runs, whatever it is doing (a store query
 per collection, a PDF rendering, a batch of updates), and the workflow gives these activities a
 heartbeat timeout of 20 seconds: a dead worker's activity is retried on a live one about twenty
-seconds later. The helper thread stops with the activity; a killed process sends nothing.
+seconds later. The helper thread stops with the activity; a killed process sends nothing. An
+``async`` activity gets a task on its event loop instead of a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import threading
@@ -24,7 +26,9 @@ INTERVAL_SECONDS = 5.0
 
 
 def heartbeats(fn: F) -> F:
-    """Heartbeat every ``INTERVAL_SECONDS`` while the (synchronous) activity runs."""
+    """Heartbeat every ``INTERVAL_SECONDS`` while the activity runs."""
+    if asyncio.iscoroutinefunction(fn):
+        return _heartbeats_async(fn)  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -50,3 +54,23 @@ def heartbeats(fn: F) -> F:
             thread.join(timeout=INTERVAL_SECONDS)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _heartbeats_async(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not activity.in_activity():
+            return await fn(*args, **kwargs)
+
+        async def beat() -> None:
+            while True:
+                activity.heartbeat()
+                await asyncio.sleep(INTERVAL_SECONDS)
+
+        beating = asyncio.create_task(beat())
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            beating.cancel()
+
+    return wrapper

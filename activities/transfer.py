@@ -33,6 +33,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.heartbeat import heartbeats
 from activities.subject_access import ClaimStore, gather_records
 from rightsflow.bagging import (  # noqa: F401 - re-exported: the bag is built and checked there
     BAG_PROFILE,
@@ -155,6 +156,7 @@ class TransferActivities:
         )
 
     @activity.defn
+    @heartbeats
     def resolve_family(self, inp: ResolveInput) -> FamilyCheck:
         """The family's store keys, and what restricts or holds them. Records the keys as matches,
         so a retention sweep leaves the family alone while the transfer is open."""
@@ -206,6 +208,7 @@ class TransferActivities:
         return check
 
     @activity.defn
+    @heartbeats
     def gather_family(self, inp: GatherFamilyInput) -> GatheredFamily:
         """Every mapped record of every member, as a claim-check object (encrypted) in S3."""
         cat = self.catalog[inp.service]
@@ -224,6 +227,7 @@ class TransferActivities:
         return GatheredFamily(claim_key=key, records=sum(counts.values()), collections=counts)
 
     @activity.defn
+    @heartbeats
     def build_package(self, inp: PackageInput) -> PackageResult:
         """The BagIt package under Object Lock at an opaque key. Written once: a retry finds it."""
         cat = self.catalog[inp.service]
@@ -274,6 +278,7 @@ class TransferActivities:
         )
 
     @activity.defn
+    @heartbeats
     async def deliver(self, inp: DeliverInput) -> Delivered:
         """Copy the locked package to the receiver's inbox and tell its intake workflow (signal-with-start).
 
@@ -352,6 +357,7 @@ class TransferActivities:
         )
 
     @activity.defn
+    @heartbeats
     def mark_transferred(self, inp: MarkInput) -> MarkResult:
         """A contact dated the transfer day (retention's last-contact trigger reads the contacts role)
         and a sharing-log entry naming the receiving authority (Art 19), each once."""
@@ -379,6 +385,7 @@ class TransferActivities:
         return MarkResult(contacts_added=contacts, shares_logged=shares)
 
     @activity.defn
+    @heartbeats
     def remove_package(self, inp: RemoveInput) -> int:
         """Delete every version of the package and its inbox copies; a still-locked version fails
         the attempt (retried later). Idempotent: nothing left is nothing to do."""
@@ -401,6 +408,7 @@ class TransferActivities:
         return n
 
     @activity.defn
+    @heartbeats
     def purge_transfer_work(self, transfer_id: str) -> int:
         return self.claims.purge(opaque_key("work", transfer_id) + "/")
 

@@ -83,7 +83,7 @@ async def test_a_worker_killed_at_a_random_point_loses_nothing_and_does_nothing_
     _assert_clean(run)
 
 
-@pytest.mark.parametrize("victim", ["kill-receiver"])
+@pytest.mark.parametrize("victim", ["kill", "kill-receiver"])
 async def test_a_transfer_survives_either_councils_worker_being_killed(rig: FaultRig, victim: str) -> None:
     # Westminster's worker killed while it packages or delivers; Camden's while it validates,
     # imports or acknowledges: every member arrives once and the package is removed once.

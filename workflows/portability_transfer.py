@@ -28,6 +28,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows.kit import HEARTBEAT
+
 with workflow.unsafe.imports_passed_through():
     from rightsflow.clock import LONDON, add_working_days, end_of_day, reminder_dates
     from rightsflow.contracts.correspondence import StaffNoticeInput
@@ -229,6 +231,7 @@ class PortabilityTransfer:
                 lock_days=self._inp.lock_days,
             ),
             start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=HEARTBEAT,
             result_type=Delivered,
             retry_policy=QUICK,
             activity_id=f"deliver-{attempt}",
@@ -399,6 +402,7 @@ class PortabilityTransfer:
                 family_ref=inp.family_ref,
             ),
             start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=HEARTBEAT,
             result_type=FamilyCheck,
             retry_policy=STORE,
         )
@@ -408,6 +412,7 @@ class PortabilityTransfer:
                 transfer_id=inp.transfer_id, service=inp.service, member_keys=self._check.member_keys
             ),
             start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=HEARTBEAT,
             result_type=GatheredFamily,
             retry_policy=STORE,
         )
@@ -418,6 +423,7 @@ class PortabilityTransfer:
                 "purge_transfer_work",
                 inp.transfer_id,
                 start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=HEARTBEAT,
                 result_type=int,
                 retry_policy=QUICK,
             )
@@ -442,6 +448,7 @@ class PortabilityTransfer:
                 lock_days=inp.lock_days,
             ),
             start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=HEARTBEAT,
             result_type=PackageResult,
             retry_policy=QUICK,
         )
@@ -449,6 +456,7 @@ class PortabilityTransfer:
             "purge_transfer_work",
             inp.transfer_id,
             start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=HEARTBEAT,
             result_type=int,
             retry_policy=QUICK,
         )
@@ -485,6 +493,7 @@ class PortabilityTransfer:
                 transfer_date=today.isoformat(),
             ),
             start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=HEARTBEAT,
             result_type=MarkResult,
             retry_policy=STORE,
         )
@@ -497,6 +506,7 @@ class PortabilityTransfer:
                 keys=[self._package.package_key, *(d.inbox_key for d in self._deliveries)],
             ),
             start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=HEARTBEAT,
             result_type=int,
             schedule_to_close_timeout=timedelta(days=7),
             retry_policy=REMOVAL,
