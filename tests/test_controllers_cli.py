@@ -142,3 +142,16 @@ async def test_the_default_council_scopes_a_filing_to_its_services_and_is_record
             services=["lewisham_family_thrive"],
         )
     assert len(client.started) == 1
+
+
+def test_the_laptop_stack_files_to_the_demo_council_unless_told_otherwise(settings, monkeypatch):
+    import os
+
+    from rightsflow.cli.stack import _default_council_for_the_demo
+
+    monkeypatch.delenv("RIGHTSFLOW_DEFAULT_CONTROLLER", raising=False)
+    _default_council_for_the_demo()
+    assert os.environ["RIGHTSFLOW_DEFAULT_CONTROLLER"] == "lewisham"  # inherited by the worker, console
+    monkeypatch.setenv("RIGHTSFLOW_DEFAULT_CONTROLLER", "westminster")
+    _default_council_for_the_demo()
+    assert os.environ["RIGHTSFLOW_DEFAULT_CONTROLLER"] == "westminster"
