@@ -1,11 +1,14 @@
 """Fault bench: requests and sweeps carried to their end through faults, and CLI exits counted.
 
-For the subject access request, erasure and retention sweep workflows (each run on a fresh copy of
-seeded demo stores and an empty register, on a Temporal dev server with its histories on a database
-file, a moto S3 server, and the real worker as its own process):
+For the subject access request, erasure, retention sweep and transfer workflows (each run on a
+fresh copy of seeded demo stores and an empty register, on a Temporal dev server with its histories
+on a database file, a moto S3 server, and the real worker as its own process; a transfer has the
+receiving council's worker in a process of its own too):
 
 * ``kill``: the worker is killed with SIGKILL at ``--points`` seeded random points (``--seed``)
   after filing, and a new worker is started;
+* ``kill-receiver`` (transfers): the receiving council's worker killed likewise while the exchange
+  is under way (a transfer's ``kill`` point is likewise after approval, during the exchange);
 * ``two-workers``: two workers on the queue, one killed;
 * ``server``: the Temporal dev server killed with SIGKILL and restarted;
 * ``s3``: the S3 server stopped for ``--outage`` seconds;
@@ -13,7 +16,8 @@ file, a moto S3 server, and the real worker as its own process):
   ``--postgres``), reached through a TCP relay that is closed for ``--outage`` seconds.
 
 Each request must complete exactly once: one pack sent, each service erased once, each household
-disposed of once and as many as the dry run predicted. "seconds to recover" runs from the fault
+disposed of once and as many as the dry run predicted, each transferred family member imported
+into the receiving council's store once. "seconds to recover" runs from the fault
 being over (the new worker polling its queue; the server, S3 or store back) to the last request
 completing. The table printed: scenario, runs, requests, completed, completed exactly once, lost,
 done twice, seconds to recover (median, max).
@@ -165,7 +169,7 @@ async def main() -> None:
     ap.add_argument(
         "--scenario",
         action="append",
-        choices=["kill", "two-workers", "server", "s3", "store"],
+        choices=["kill", "kill-receiver", "two-workers", "server", "s3", "store"],
         help="default: all",
     )
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds a run may take to complete")
@@ -173,7 +177,7 @@ async def main() -> None:
     ap.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
     kinds = args.kind or list(KINDS)
-    scenarios = args.scenario or ["kill", "two-workers", "server", "s3", "store"]
+    scenarios = args.scenario or ["kill", "kill-receiver", "two-workers", "server", "s3", "store"]
     rng = random.Random(args.seed)
 
     from moto.server import ThreadedMotoServer
@@ -202,7 +206,10 @@ async def main() -> None:
             if "kill" in scenarios:
                 for _ in range(args.points):
                     report(await run_scenario(rig, "kill", kind, rng, timeout=args.timeout))
-            if "two-workers" in scenarios:
+            if "kill-receiver" in scenarios and kind == "transfer":
+                for _ in range(args.points):
+                    report(await run_scenario(rig, "kill-receiver", kind, rng, timeout=args.timeout))
+            if "two-workers" in scenarios and kind != "transfer":
                 report(await run_scenario(rig, "two-workers", kind, rng, timeout=args.timeout))
         if "server" in scenarios:
             report(await run_scenario(rig, "server", "sar", rng, server=server, timeout=args.timeout))
