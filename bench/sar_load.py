@@ -5,8 +5,9 @@ stores and register, and ``--workers`` real worker processes, ``python -m rights
 
 1. every catalogued store is seeded with ``--families`` families (seed 11, as of 1 November 2026);
 2. ``--requests`` subject access requests are filed at once through the request service, as
-   ``rightsflow sar`` files them (NHS number, name and date of birth of a different child each,
-   made to Lewisham, so Family Thrive, children's social care and Early Help are searched);
+   ``rightsflow sar`` files them (a different child each, by NHS number, name and date of birth,
+   every other one by name and date of birth only; made to Lewisham, so Family Thrive, children's
+   social care and Early Help are searched);
 3. each is driven as a DPO would: identity verified on filing; any candidate match (found by name
    and date of birth, not NHS number) confirmed; approved once its records are gathered and
    redacted; then the pack is built, locked in S3 and sent.
@@ -93,6 +94,11 @@ class Tracked:
 
 def subjects(rig: FaultRig, n: int) -> list[dict[str, Any]]:
     """``n`` different children of Lewisham Family Thrive, spread over the store, with an NHS number."""
+    return subjects_in(rig.urls[FT], n)
+
+
+def subjects_in(url: str, n: int) -> list[dict[str, Any]]:
+    """``n`` different children of the Family Thrive store at ``url`` (see ``subjects``)."""
     from sqlalchemy import select
 
     from rightsflow.db import engine_for_url
@@ -101,7 +107,7 @@ def subjects(rig: FaultRig, n: int) -> list[dict[str, Any]]:
 
     table_name, key, nhs, dob, given, family = PERSON_TABLES[FT]
     t = SCHEMAS[FT].tables[table_name]
-    with engine_for_url(rig.urls[FT]).connect() as conn:
+    with engine_for_url(url).connect() as conn:
         people = conn.execute(
             select(t.c[nhs], t.c[given], t.c[family], t.c[dob])
             .where(t.c[nhs].is_not(None), t.c[dob] > date(2010, 1, 1))
@@ -208,7 +214,12 @@ def main() -> None:
         rig = FaultRig(root / "runs", f"http://127.0.0.1:{port}", server.address, families=args.families)
         seeded = time.perf_counter() - seeded
         s, env = rig.home("load")
-        items = [Tracked(subject) for subject in subjects(rig, args.requests)]
+        # Every other request gives no NHS number (name and date of birth only, as a letter from a
+        # parent often does): its matches are candidates the DPO confirms before they are gathered.
+        items = [
+            Tracked(subject if n % 2 == 0 else {k: v for k, v in subject.items() if k != "nhs_number"})
+            for n, subject in enumerate(subjects(rig, args.requests))
+        ]
         workers = [Worker(env, s.home / f"worker-{n}.log") for n in range(args.workers)]
         for w in workers:
             w.ready()
@@ -240,7 +251,7 @@ def main() -> None:
     delivered = [i.delivered_at - i.filed_at for i in done]  # type: ignore[operator]
     span = max(i.delivered_at for i in done) - started  # type: ignore[type-var]
     confirmed = sum(len(i.confirmed) for i in items)
-    print(f"delivered: {len(done)} of {len(items)} ({confirmed} candidate matches confirmed)")
+    print(f"delivered: {len(done)} of {len(items)} ({confirmed} candidate matches confirmed by the DPO)")
     for label, values in (("filing -> gathered", gathered), ("filing -> pack delivered", delivered)):
         p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
         print(f"{label:26} p50 {p50:6.1f} s   p95 {p95:6.1f} s   mean {statistics.mean(values):6.1f} s")
