@@ -185,7 +185,46 @@ class Objection(LiftsAfterTelling):
         deadline = deadline_for(inp.received_on)
         await self._to("discovering", clock_start=inp.received_on, deadline=deadline)
         await discover(rid, inp.subject_ref, inp.services, self._matches, self._match_decisions)
-        found = {s: m.keys for s, m in self._matches.items() if m.keys}
+        held = await self._assess({s: m.keys for s, m in self._matches.items() if m.keys})
+        stopped, weighing = self._route("stop"), self._route("weigh")
+        await self._restrict_all(held, stopped, weighing)
+        letter_keys = [await self._tell_received(stopped, weighing)]
+        upheld: list[str] = []
+        overridden: list[str] = []
+        if weighing:
+            upheld, overridden = await self._weigh(weighing)
+            # The person is told the outcome, and of any lifting, before anything is lifted (Art 18(3)).
+            letter_keys.append(await self._tell_decided(upheld, overridden))
+            if overridden:
+                await self._lift(held, overridden)
+        outcome = {"stopped": stopped, "upheld": upheld, "overridden": overridden}
+        cert = await self._certify(held, outcome, deadline, letter_keys)
+        self._stage = "completed"
+        await record(
+            rid,
+            "stage:completed",
+            "objection.completed",
+            {**outcome, "erasure_offered": self._offered, "certificate_key": cert},
+            stage="completed",
+            status="closed",
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return ObjectionResult(
+            request_id=rid,
+            stopped=stopped,
+            upheld=upheld,
+            overridden=overridden,
+            erasure_offered=list(self._offered),
+            notices_sent=sum(n.sent for n in self._notices),
+            letter_keys=letter_keys,
+            certificate_key=cert,
+        )
+
+    # -- the stages of run, in order (each keeps its commands in the order recorded histories hold) --
+
+    async def _assess(self, found: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Assess every service holding the subject, route each (stop or weigh); the held ones' keys."""
+        rid = self._inp.request_id
         results = await asyncio.gather(
             *(
                 act(
@@ -203,8 +242,14 @@ class Objection(LiftsAfterTelling):
         self._routes = {
             s: route(a.facts.consent_based, a.facts.holds) for s, a in self._assessed.items() if a.facts.held
         }
-        held = {s: found[s] for s in self._routes}
-        stopped, weighing = self._route("stop"), self._route("weigh")
+        return {s: found[s] for s in self._routes}
+
+    async def _restrict_all(
+        self, held: dict[str, list[str]], stopped: list[str], weighing: list[str]
+    ) -> None:
+        """Consent-based services stop (consent withdrawn, erasure offered); every holding service is
+        restricted and its recipients told; the others are recorded as being weighed."""
+        rid, inp = self._inp.request_id, self._inp
         await self._to("restricting")
         for s in stopped:  # the objection withdraws consent, dated the day it arrived
             self._consents[s] = await _withdraw(rid, s, held[s], inp.received_on)
@@ -237,27 +282,29 @@ class Objection(LiftsAfterTelling):
                 {"service": s, "holds": self._assessed[s].facts.holds},
                 legal_basis=BASIS_PENDING[:200],
             )
-        letter_keys = [
-            await letter(
-                LetterInput(
-                    request_id=rid,
-                    subject_ref=inp.subject_ref,
-                    template="objection_letter.html.j2",
-                    name="objection-received",
-                    context={
-                        "decided": False,
-                        "received_on": inp.received_on,
-                        "stopped": stopped,
-                        "weighing": weighing,
-                        "complaint": ICO_COMPLAINT,
-                        "court": COURT,
-                    },
-                )
+
+    async def _tell_received(self, stopped: list[str], weighing: list[str]) -> str:
+        """The letter saying what stopped and what is weighed, and the certificate of the restriction."""
+        inp = self._inp
+        key = await letter(
+            LetterInput(
+                request_id=inp.request_id,
+                subject_ref=inp.subject_ref,
+                template="objection_letter.html.j2",
+                name="objection-received",
+                context={
+                    "decided": False,
+                    "received_on": inp.received_on,
+                    "stopped": stopped,
+                    "weighing": weighing,
+                    "complaint": ICO_COMPLAINT,
+                    "court": COURT,
+                },
             )
-        ]
+        )
         await certificate(
             CertificateInput(
-                request_id=rid,
+                request_id=inp.request_id,
                 kind="objection",
                 name="restricted",
                 body={
@@ -270,55 +317,67 @@ class Objection(LiftsAfterTelling):
                 },
             )
         )
-        upheld: list[str] = []
-        overridden: list[str] = []
-        if weighing:
-            await self._to("awaiting_decision")
-            await workflow.wait_condition(lambda: all(s in self._decisions for s in weighing))
-            upheld = [s for s in weighing if self._decisions[s].decision == "uphold"]
-            overridden = [s for s in weighing if self._decisions[s].decision == "override"]
-            for s in weighing:
-                d = self._decisions[s]
-                await self._decision(
-                    s,
-                    f"objection_{'upheld' if d.decision == 'uphold' else 'overridden'}",
-                    self._decided_by,
-                    decision_basis(d.decision),
-                    {"route": "weigh", "decision": d.decision, "reasons": "stated in the decision letter"},
-                )
-            for s in upheld:
-                await _offer_erasure(rid, s, "objection", ERASURE_AFTER_OBJECTION)
-                self._offered.append(s)
-            # The person is told the outcome, and of any lifting, before anything is lifted (Art 18(3)).
-            letter_keys.append(
-                await letter(
-                    LetterInput(
-                        request_id=rid,
-                        subject_ref=inp.subject_ref,
-                        template="objection_letter.html.j2",
-                        name="objection-decision",
-                        context={
-                            "decided": True,
-                            "received_on": inp.received_on,
-                            "upheld": [{"service": s, "reason": self._decisions[s].reason} for s in upheld],
-                            "overridden": [
-                                {"service": s, "reason": self._decisions[s].reason} for s in overridden
-                            ],
-                            "notice_days": self._wait_days,
-                            "complaint": ICO_COMPLAINT,
-                            "court": COURT,
-                        },
-                    )
-                )
+        return key
+
+    async def _weigh(self, weighing: list[str]) -> tuple[list[str], list[str]]:
+        """Wait for the DPO's decision on every weighed service, record each; (upheld, overridden)."""
+        await self._to("awaiting_decision")
+        await workflow.wait_condition(lambda: all(s in self._decisions for s in weighing))
+        upheld = [s for s in weighing if self._decisions[s].decision == "uphold"]
+        overridden = [s for s in weighing if self._decisions[s].decision == "override"]
+        for s in weighing:
+            d = self._decisions[s]
+            await self._decision(
+                s,
+                f"objection_{'upheld' if d.decision == 'uphold' else 'overridden'}",
+                self._decided_by,
+                decision_basis(d.decision),
+                {"route": "weigh", "decision": d.decision, "reasons": "stated in the decision letter"},
             )
-            if overridden:
-                await self._wait_before_lifting()
-                await asyncio.gather(*(_restrict(rid, s, held[s], False, "objection") for s in overridden))
-                self._lifted = list(overridden)
-                await self._notify(held, overridden, "restriction_lifted")
-        cert = await certificate(
+        for s in upheld:
+            await _offer_erasure(self._inp.request_id, s, "objection", ERASURE_AFTER_OBJECTION)
+            self._offered.append(s)
+        return upheld, overridden
+
+    async def _tell_decided(self, upheld: list[str], overridden: list[str]) -> str:
+        """The decision letter: each service's outcome and reasons, and the wait before any lifting."""
+        inp = self._inp
+        return await letter(
+            LetterInput(
+                request_id=inp.request_id,
+                subject_ref=inp.subject_ref,
+                template="objection_letter.html.j2",
+                name="objection-decision",
+                context={
+                    "decided": True,
+                    "received_on": inp.received_on,
+                    "upheld": [{"service": s, "reason": self._decisions[s].reason} for s in upheld],
+                    "overridden": [{"service": s, "reason": self._decisions[s].reason} for s in overridden],
+                    "notice_days": self._wait_days,
+                    "complaint": ICO_COMPLAINT,
+                    "court": COURT,
+                },
+            )
+        )
+
+    async def _lift(self, held: dict[str, list[str]], overridden: list[str]) -> None:
+        """After the wait the person was told of, lift the overridden restrictions; recipients told."""
+        await self._wait_before_lifting()
+        await asyncio.gather(
+            *(_restrict(self._inp.request_id, s, held[s], False, "objection") for s in overridden)
+        )
+        self._lifted = list(overridden)
+        await self._notify(held, overridden, "restriction_lifted")
+
+    async def _certify(
+        self, held: dict[str, list[str]], outcome: dict[str, list[str]], deadline: str, letter_keys: list[str]
+    ) -> str:
+        """The outcome certificate (references and counts only); its key."""
+        inp = self._inp
+        stopped, upheld, overridden = outcome["stopped"], outcome["upheld"], outcome["overridden"]
+        return await certificate(
             CertificateInput(
-                request_id=rid,
+                request_id=inp.request_id,
                 kind="objection",
                 name="outcome",
                 body={
@@ -350,32 +409,6 @@ class Objection(LiftsAfterTelling):
                     "letter_keys": letter_keys,
                 },
             )
-        )
-        self._stage = "completed"
-        await record(
-            rid,
-            "stage:completed",
-            "objection.completed",
-            {
-                "stopped": stopped,
-                "upheld": upheld,
-                "overridden": overridden,
-                "erasure_offered": self._offered,
-                "certificate_key": cert,
-            },
-            stage="completed",
-            status="closed",
-        )
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return ObjectionResult(
-            request_id=rid,
-            stopped=stopped,
-            upheld=upheld,
-            overridden=overridden,
-            erasure_offered=list(self._offered),
-            notices_sent=sum(n.sent for n in self._notices),
-            letter_keys=letter_keys,
-            certificate_key=cert,
         )
 
     @workflow.query
