@@ -54,6 +54,30 @@ class FakeService:
     async def refuse_transfer(self, request_id: str, *, reason: str, actor: str) -> None:
         self.calls.append(("refuse_transfer", request_id, {"reason": reason, "actor": actor}))
 
+    async def redactions(self, request_id: str) -> dict:
+        from rightsflow.redaction import MASK
+
+        row = {
+            "session_ref": "S1",
+            "notes": f"Visit with {MASK} and Sam at home",
+            "activity": "Stay and play",
+        }
+        where = {"service": HUB, "collection": "hub_session", "record_key": "S1", "field": "notes"}
+        return {
+            "services": [
+                {
+                    "service": HUB,
+                    "name": "Bessborough Family Hub",
+                    "authority": "Westminster",
+                    "collections": [{"collection": "hub_session", "key_field": "session_ref", "rows": [row]}],
+                }
+            ],
+            "redactions": [
+                {**where, "text": "Kelly Brown", "released": False, "redaction_id": "r1", "legal_basis": "x"},
+                {**where, "text": "Sam", "released": True, "redaction_id": "r2", "legal_basis": "x"},
+            ],
+        }
+
     async def decide_erasure(self, request_id: str, **kw: object) -> None:
         self.calls.append(("decide_erasure", request_id, kw))
 
@@ -1006,3 +1030,26 @@ def test_review_items_show_the_case_reference_and_can_move_to_another_rule(conso
     with register.session() as s:
         item = s.get(RetentionReview, (svc.service, ref, rules[0]))
         assert item.status == "moved" and item.moved_to == rules[1]
+
+
+def test_the_pack_preview_shows_the_records_as_the_pack_will_with_withheld_text_replaced(console) -> None:  # type: ignore[no-untyped-def]
+    app, register, _ = console
+    rid = a_request(register)
+    register.update_request(rid, stage="awaiting_review")
+    client = signed_in(app, "dana")
+    assert f'href="/requests/{rid}/redactions/preview"' in client.get(f"/requests/{rid}/redactions").text
+    preview = client.get(f"/requests/{rid}/redactions/preview")
+    assert preview.status_code == 200 and preview.headers["cache-control"] == "no-store"
+    page = preview.text
+    assert (
+        "Preview: not sent" in page and "Session at the hub" in page and "Notes" in page
+    )  # the pack's labels
+    assert "Visit with [withheld: third party] and Sam at home" in page  # released text back in
+    assert "Kelly Brown" not in page and "notes" not in page and "hub_session" not in page
+    assert "Okafor" not in page  # the person's name is not shown by a preview
+    # a service lead has no pack to look at; an erasure has none at all
+    hugh = signed_in(app, "hugh")
+    register.record_matches(rid, HUB, [("H1", "exact_identifier")])
+    assert hugh.get(f"/requests/{rid}/redactions/preview").status_code == 403
+    erasure = a_right(register, "erasure", "awaiting_decision")
+    assert client.get(f"/requests/{erasure}/redactions/preview").status_code == 404

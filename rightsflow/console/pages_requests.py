@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from rightsflow.identity import SubjectIdentifiers
@@ -212,6 +212,41 @@ async def redactions_page(request: Request, **extra: Any) -> Response:
     )
 
 
+async def pack_preview(request: Request) -> Response:
+    """The records as the response pack will show them, from the current redacted version: the
+    pack's own records template, withheld text replaced by its mark, released text back in. The
+    person's name is left out (the page is not a reveal); the pack itself carries it."""
+    request_id = request.path_params["request_id"]
+    req = load_request(request, request_id)
+    require(request, "dpo", "auditor")
+    if req.request_type != "subject_access":
+        raise HTTPException(404, "Only a subject access request has a pack to preview.")
+    try:
+        doc = await actions.service(request).redactions(req.request_id)
+    except Exception as exc:  # noqa: BLE001 - nothing under review: say why
+        raise HTTPException(404, f"There is no pack to preview now: {actions._refusal(exc)}") from None
+    from rightsflow.sar_pack import _labelled, pack_jinja, shown
+
+    settings, catalog = request.app.state.settings, request.app.state.catalog
+    held = [s for s in doc["services"] if any(c["rows"] for c in s["collections"])]
+    html = (
+        pack_jinja(settings)
+        .get_template("sar_records.html.j2")
+        .render(
+            request_id=req.request_id,
+            today=date.today().isoformat(),
+            subject={},
+            services=_labelled(catalog, held),
+            shown=shown,
+        )
+    )
+    banner = (
+        '<p style="background:#fff7bf;padding:.5em;border:2px solid #ffdd00">Preview: not sent. '
+        f'<a href="/requests/{req.request_id}/redactions">Back to the redaction review</a></p>'
+    )
+    return HTMLResponse(html.replace("<body>", "<body>" + banner, 1))
+
+
 async def redactions_post(request: Request) -> Response:
     request_id = request.path_params["request_id"]
     form = await checked_form(request)
@@ -255,5 +290,6 @@ def routes() -> list[Route]:
         Route("/requests/{request_id}/actions/{action}", act, methods=["POST"]),
         Route("/requests/{request_id}/redactions", redactions_page),
         Route("/requests/{request_id}/redactions", redactions_post, methods=["POST"]),
+        Route("/requests/{request_id}/redactions/preview", pack_preview),
         Route("/requests/{request_id}/download/{what}", download),
     ]
