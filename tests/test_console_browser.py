@@ -377,3 +377,45 @@ def test_a_service_lead_sees_only_their_service(browser: Any, system: Console) -
     assert "Bessborough Family Hub" in matches and "Possible: same name and date of birth" in matches
     assert lead.goto(f"{system.url}/retention").status == 403
     assert len(system.axe_checked) >= 10
+
+
+def test_a_dpo_files_an_erasure_and_decides_it_service_by_service(browser: Any, system: Console) -> None:
+    """The erasure's stage actions in the browser against the real workflow: the form's choices
+    reach its decide update, and its validators' refusals come back as the page's error."""
+    from rightsflow.catalog import load_catalog
+    from rightsflow.register import Decision, Register
+    from rightsflow.seed import shared_child_example
+
+    settings = system.settings()
+    catalog = load_catalog(settings.catalog_dir)
+    child = shared_child_example(store_urls(settings))
+    council = catalog[child.services[0]].controller
+    page = sign_in(browser, system, "dana")
+    visit(page, system, "/requests/new")
+    page.get_by_label("Kind of request").select_option("erasure")
+    page.get_by_label("The council the request is made to").select_option(council)
+    page.get_by_label("NHS number").fill(child.nhs_number)
+    page.get_by_label("Date the request was received").fill(date.today().isoformat())
+    page.get_by_label("Ground for erasure (erasure requests only)").select_option("no-longer-needed")
+    page.get_by_role("button", name="File the request").click()
+    page.wait_for_url(re.compile(r"/requests/rq_"))
+    request_id = page.url.rsplit("/", 1)[1].split("?")[0]
+    reload_until(page, system, "Decide the erasure, service by service", timeout=120)
+    check_axe(page, system)
+
+    # nothing chosen: the GOV.UK error summary, nothing sent to the workflow
+    page.get_by_role("button", name="Record the erasure decisions").click()
+    assert "at least one service" in page.locator(".govuk-error-summary").inner_text()
+    check_axe(page, system)
+
+    # every service takes its proposal (erase where the ground applies, refuse with its exemption)
+    page.get_by_label("Every service not decided above takes its proposed decision").check()
+    page.get_by_role("button", name="Record the erasure decisions").click()
+    page.wait_for_url(re.compile(r"done=decide_erasure"))
+    assert "The erasure decisions have been recorded" in page.content()
+    reload_until(page, system, "Completed", timeout=120)
+    check_axe(page, system)
+    register = Register(settings)
+    with register.session() as s:
+        decided = {d.decided_by for d in s.query(Decision).filter_by(request_id=request_id)}
+    assert decided == {"console:dana"}
