@@ -38,6 +38,7 @@ from rightsflow.contracts.transfer import (
     ValidationResult,
 )
 from rightsflow.db import store_engine
+from rightsflow.import_ledger import ensure_ledger, imported_before, record_import
 from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, put_locked_object
@@ -169,7 +170,8 @@ class TransferIntakeActivities:
         offered for confirmation; what has no field of its own is filed, labelled, as additional
         information or a case note, and listed. Text keys are derived from the transfer and the
         sender's row, so a re-run finds them and inserts nothing twice; a store with integer keys
-        is not imported twice (the register's record of the import stops a second run).
+        records the import in its own ledger in the same transaction (``rightsflow.import_ledger``),
+        so a re-run returns the first run's outcome.
         """
         from rightsflow.canonical import RECORD_FILE, import_record
 
@@ -185,35 +187,45 @@ class TransferIntakeActivities:
             (pk := primary_key(tcat, c.name)) and is_int_key(Table(c.name, md, autoload_with=engine), pk)
             for c in tcat.dataset.collections
         )
-        if int_keys and audited(self.register, done_key):
-            raise ApplicationError(
-                f"transfer {inp.transfer_id} was imported already (a store with integer keys is not re-run)",
-                type="AlreadyImported",
-                non_retryable=True,
-            )
+        if int_keys:
+            ensure_ledger(engine)
         day = date.fromisoformat(str((record.get("source") or {}).get("transfer_date") or date.today())[:10])
         with engine.begin() as conn:
-            out = import_record(
-                tcat,
-                conn,
-                record,
-                transfer_id=inp.transfer_id,
-                transfer_date=day,
-                catalog_dir=self.settings.catalog_dir,
-            )
-        labelled: dict[str, int] = {}
-        for name, n in out.inserted.items():
-            label = tcat.collection_label(name)
-            labelled[label] = labelled.get(label, 0) + n
-        result = ImportResult(
-            people_new=out.people_new,
-            people_matched=out.people_matched,
-            inserted=out.inserted,
-            already_present=out.already_present,
-            not_placed=out.not_placed,
-            candidates=out.candidates,
-            labelled=labelled,
-        )
+            # the store's own ledger, written in this transaction: a worker that died after the
+            # commit and before the audit entry left the family imported, and a re-run says so
+            result = imported_before(conn, inp.transfer_id) if int_keys else None
+            if result is None:
+                if int_keys and audited(self.register, done_key):
+                    # imported by a release without the ledger: nothing tells which rows are its
+                    raise ApplicationError(
+                        f"transfer {inp.transfer_id} was imported already (a store with integer keys "
+                        "is not re-run)",
+                        type="AlreadyImported",
+                        non_retryable=True,
+                    )
+                out = import_record(
+                    tcat,
+                    conn,
+                    record,
+                    transfer_id=inp.transfer_id,
+                    transfer_date=day,
+                    catalog_dir=self.settings.catalog_dir,
+                )
+                labelled: dict[str, int] = {}
+                for name, n in out.inserted.items():
+                    label = tcat.collection_label(name)
+                    labelled[label] = labelled.get(label, 0) + n
+                result = ImportResult(
+                    people_new=out.people_new,
+                    people_matched=out.people_matched,
+                    inserted=out.inserted,
+                    already_present=out.already_present,
+                    not_placed=out.not_placed,
+                    candidates=out.candidates,
+                    labelled=labelled,
+                )
+                if int_keys:
+                    record_import(conn, inp.transfer_id, result)
         self.register.audit(
             done_key,
             actor="rightsflow",
@@ -221,12 +233,12 @@ class TransferIntakeActivities:
             request_id=inp.transfer_id,
             service=inp.target_service,
             detail={
-                "people_new": out.people_new,
-                "people_matched": out.people_matched,
-                "candidates": len(out.candidates),
-                "inserted": out.inserted,
-                "already_present": out.already_present,
-                "not_placed": out.not_placed,
+                "people_new": result.people_new,
+                "people_matched": result.people_matched,
+                "candidates": len(result.candidates),
+                "inserted": result.inserted,
+                "already_present": result.already_present,
+                "not_placed": result.not_placed,
             },
         )
         return result
