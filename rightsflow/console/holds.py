@@ -16,6 +16,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import String, Text, and_, inspect, or_, select, update
@@ -140,6 +141,9 @@ def active_holds(settings: Settings, catalog: Catalog, register: Register) -> li
         fl = svc.roles.flags
         if fl is None:
             continue
+        url = svc.store.resolved_url(settings.home)
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            continue  # a laptop store not seeded yet: reading it would create an empty file
         m = StoreMap(svc)
         t = m.t(fl.collection)
         cols = [t.c[fl.code_field], t.c[fl.date_field], t.c[fl.ended_field]]
