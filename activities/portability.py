@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import func, select
 from temporalio import activity
 
+from activities.heartbeat import heartbeats
 from activities.subject_access import ClaimStore, gather_records, redact_dossiers
 from activities.transfer import (
     MANIFEST_VERSION,
@@ -89,6 +90,7 @@ class PortabilityActivities:
         self.claims = claims or ClaimStore(settings)
 
     @activity.defn
+    @heartbeats
     def check_portability(self, inp: CheckInput) -> PortabilityCheck:
         from activities.discovery import EXACT, find_in_store
 
@@ -137,6 +139,7 @@ class PortabilityActivities:
         return check
 
     @activity.defn
+    @heartbeats
     def gather_own_records(self, inp: GatherOwnInput) -> GatheredOwn:
         """The subject's own records, redacted as for a SAR, kept as an encrypted claim check."""
         cat = self.catalog[inp.service]
@@ -169,6 +172,7 @@ class PortabilityActivities:
         )
 
     @activity.defn
+    @heartbeats
     def send_portability_package(self, inp: SendInput) -> SentPackage:
         """The BagIt package under Object Lock, written once, and a fresh expiring link to it."""
         cat = self.catalog[inp.service]

@@ -21,7 +21,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from workflows.kit import acknowledge
+from workflows.kit import HEARTBEAT, acknowledge
 
 with workflow.unsafe.imports_passed_through():
     from rightsflow.clock import LONDON, compute_deadline
@@ -127,6 +127,7 @@ class PortabilityToPerson:
             "purge_transfer_work",
             self._inp.request_id,
             start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=HEARTBEAT,
             result_type=int,
             retry_policy=QUICK,
         )
@@ -141,6 +142,7 @@ class PortabilityToPerson:
             "check_portability",
             CheckInput(request_id=inp.request_id, subject_ref=inp.subject_ref, service=inp.service),
             start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=HEARTBEAT,
             result_type=PortabilityCheck,
             retry_policy=STORE,
         )
@@ -161,6 +163,7 @@ class PortabilityToPerson:
                 request_id=inp.request_id, service=inp.service, record_keys=self._check.record_keys
             ),
             start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=HEARTBEAT,
             result_type=GatheredOwn,
             retry_policy=STORE,
         )
@@ -185,6 +188,7 @@ class PortabilityToPerson:
                 link_expiry_seconds=max(1, min(int(inp.link_expiry_hours * 3600), 7 * 24 * 3600)),
             ),
             start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=HEARTBEAT,
             result_type=SentPackage,
             retry_policy=QUICK,
         )
@@ -197,6 +201,7 @@ class PortabilityToPerson:
             "remove_package",
             RemoveInput(transfer_id=inp.request_id, keys=[sent.package_key]),
             start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=HEARTBEAT,
             result_type=int,
             schedule_to_close_timeout=timedelta(days=7),
             retry_policy=REMOVAL,
