@@ -1053,3 +1053,36 @@ def test_the_pack_preview_shows_the_records_as_the_pack_will_with_withheld_text_
     assert hugh.get(f"/requests/{rid}/redactions/preview").status_code == 403
     erasure = a_right(register, "erasure", "awaiting_decision")
     assert client.get(f"/requests/{erasure}/redactions/preview").status_code == 404
+
+
+def test_a_transfer_is_filed_to_the_council_the_family_moved_to(settings: Settings) -> None:
+    from rightsflow.console.bridge import ConsoleService
+
+    register = Register(settings)
+    register.create_schema()
+    add_user(register, "dana", "dpo", PASSWORD)
+    temporal = StartedWorkflows()
+    app = create_app(settings, register=register, service=ConsoleService(settings, client=temporal))
+    client = signed_in(app, "dana")
+    token = csrf_of(client.get("/requests/new").text)
+    base = {
+        "csrf_token": token,
+        "received": date.today().isoformat(),
+        "nhs_number": "943 476 5919",
+        "request_type": "transfer",
+        "controller": "lewisham",
+        "from_service": THRIVE,
+    }
+    r = client.post("/requests/new", data={**base, "to_authority": "lewisham"})
+    assert r.status_code == 400 and 'href="#to_authority"' in _summary(r.text) and temporal.started == []
+    r = client.post("/requests/new", data={**base, "from_service": HUB, "to_authority": "camden"})
+    assert 'href="#from_service"' in _summary(r.text)  # not one of Lewisham's services
+    r = client.post("/requests/new", data={**base, "to_authority": "camden"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    rid = r.headers["location"].removeprefix("/requests/").split("?")[0]
+    [(arg, wid)] = temporal.started
+    assert wid == f"transfer-{rid}" and arg.transfer_id == rid and arg.service == THRIVE
+    assert arg.from_authority == "lewisham" and arg.to_authority == "camden" and arg.to_task_queue
+    req = register.get_request(rid)
+    assert req.request_type == "transfer" and req.controller == "lewisham"
+    assert rid in client.get("/transfers").text

@@ -88,6 +88,62 @@ class ConsoleService(RequestService):
             ),
         )
 
+    async def file_transfer(
+        self,
+        *,
+        actor: str,
+        subject: Any,
+        received_on: Any,
+        service: str,
+        to_authority: str,
+        requester: str = "self",
+        controller: str | None = None,
+        requester_details: dict[str, object] | None = None,
+    ) -> Any:
+        """A family moving area: their records from one service to the receiving council, through
+        the request service's general filing, with the workflow, intake queue and defaults
+        ``rightsflow transfer`` uses. The family is found from the member named."""
+        from rightsflow.cli.common import env_number
+        from rightsflow.cli.transfer import intake_queue_for
+        from rightsflow.request_checks import check_received
+        from rightsflow.request_service import Refused, _subject
+        from workflows.portability_transfer import PortabilityTransfer, TransferInput
+
+        cat = self.catalog[service]
+        if to_authority == cat.authority_code:
+            raise Refused("the receiving authority is the sending one")
+        if to_authority not in self.catalog.controllers:
+            raise Refused("the receiving authority is not a council in the catalogue")
+        ids = _subject(subject)
+        day = check_received(received_on)
+        options = {
+            "ack_working_days": int(env_number("RIGHTSFLOW_TRANSFER_ACK_WORKING_DAYS", 15)),
+            "lock_days": env_number("RIGHTSFLOW_TRANSFER_LOCK_DAYS", 35),
+            "remove_after_days": env_number("RIGHTSFLOW_TRANSFER_REMOVE_AFTER_DAYS", 90),
+            "ack_poll_hours": env_number("RIGHTSFLOW_TRANSFER_ACK_POLL_HOURS", 24),
+        }
+        return await self.file(
+            actor=actor,
+            request_type="transfer",
+            subject=ids,
+            received_on=day,
+            requester=requester,
+            controller=controller,
+            requester_details=requester_details,
+            workflow=PortabilityTransfer.run,
+            workflow_id_prefix="transfer",
+            make_input=lambda rid, ref: TransferInput(
+                transfer_id=rid,
+                subject_ref=ref,
+                service=service,
+                from_authority=cat.authority_code,
+                to_authority=to_authority,
+                to_task_queue=intake_queue_for(to_authority),
+                reason="moved-area",
+                **options,
+            ),
+        )
+
     async def _transfer(self, request_id: str, update: Any, arg: Any) -> Any:
         from activities.transfer import transfer_workflow_id
 

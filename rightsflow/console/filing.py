@@ -33,6 +33,7 @@ FILEABLE = {
     "objection": "Objection (Article 21)",
     "consent_withdrawal": "Consent withdrawal (Article 7(3))",
     "portability": "Portability: a copy of their records for the person (Article 20)",
+    "transfer": "Transfer of a family's records to another council (the family moved)",
 }
 GROUNDS = {
     "consent-withdrawn": "Consent withdrawn",
@@ -217,15 +218,20 @@ async def file_request(request: Request, kind: str, form: FormData) -> tuple[For
         elif len(value) > 200:
             errors.add("value", "The corrected value must be 200 characters or fewer")
         extra.update(field=field, value=value)
-    elif kind == "portability":
+    elif kind in ("portability", "transfer"):
         service = form_str(form, "from_service")
         catalog = request.app.state.catalog
         reach = catalog.services_of(controller) if controller in codes else []
         if service not in reach:
-            errors.add("from_service", "Choose the council's service the copy comes from")
-        if ids is not None and not (ids.nhs_number or ids.upn):
+            errors.add("from_service", "Choose the council's service the records come from")
+        if kind == "portability" and ids is not None and not (ids.nhs_number or ids.upn):
             errors.add("nhs_number", "Enter the person's NHS number: a copy needs an exact identifier")
         extra["service"] = service
+        if kind == "transfer":
+            to = form_str(form, "to_authority")
+            if to not in codes or to == controller:
+                errors.add("to_authority", "Choose the council the family moved to")
+            extra["to_authority"] = to
     if errors or ids is None or received is None:
         return errors, ""
     svc = _service(request)
