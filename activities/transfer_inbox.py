@@ -26,6 +26,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.heartbeat import heartbeats
 from activities.subject_access import ClaimStore
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
@@ -80,6 +81,7 @@ class TransferInboxActivities:
         return read_json(self._s3(bucket), bucket, key)
 
     @activity.defn
+    @heartbeats
     async def scan_transfer_inbox(self, inp: InboxScanInput) -> InboxScanResult:
         """Start (or signal) a TransferIntake for every notice in ``inbox/<code>/`` not yet taken."""
         from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy

@@ -13,6 +13,8 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.kit import HEARTBEAT
+
 with workflow.unsafe.imports_passed_through():
     from rightsflow.contracts.transfer import InboxScanInput, InboxScanResult
 
@@ -27,6 +29,7 @@ class TransferInboxScan:
             "scan_transfer_inbox",
             inp,
             start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=HEARTBEAT,
             result_type=InboxScanResult,
             retry_policy=QUICK,
         )
