@@ -45,6 +45,16 @@ STAGE_LABELS = {
     "awaiting_removal": "Awaiting removal",
     "waiting_for_delivery": "Waiting for delivery",
     "not_applicable": "Not applicable",
+    "discovering": "Finding the person's records",
+    "assessing": "Assessing each service",
+    "awaiting_decision": "Awaiting a decision",
+    "erasing": "Erasing",
+    "writing": "Writing the letters",
+    "restricted": "Restricted",
+    "restricting": "Restricting",
+    "lift_notified": "Person told: lifting after the wait",
+    "withdrawing": "Withdrawing consent",
+    "closed_unresolved": "Closed without an outcome",
 }
 
 SOON_WORKING_DAYS = 5
