@@ -155,3 +155,22 @@ def test_the_laptop_stack_files_to_the_demo_council_unless_told_otherwise(settin
     monkeypatch.setenv("RIGHTSFLOW_DEFAULT_CONTROLLER", "westminster")
     _default_council_for_the_demo()
     assert os.environ["RIGHTSFLOW_DEFAULT_CONTROLLER"] == "westminster"
+
+
+async def test_a_portability_request_is_made_to_the_council_running_the_service(settings):
+    from rightsflow.catalog import load_catalog
+    from rightsflow.cli.portability import start_portability
+    from rightsflow.identity import SubjectIdentifiers
+    from rightsflow.register import Register
+
+    client = _Client()
+    rid, _ = await start_portability(
+        client,
+        settings,
+        load_catalog(settings.catalog_dir),
+        service="westminster_family_hub",
+        ids=SubjectIdentifiers.parse(nhs_number="943 476 5919"),
+    )
+    # its acknowledgement and every other letter carry Westminster's letterhead, not the default's
+    assert Register(settings).get_request(rid).controller == "westminster"
+    assert len(client.started) == 1

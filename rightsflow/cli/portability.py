@@ -76,7 +76,11 @@ async def start_portability(
     register.create_schema()
     ref = register.register_subject(ids)
     received = received or date.today()
-    req = register.create_request("portability", ref, received_on=received, request_id=new_ref("pt"))
+    # The request is made to the council running the service: its letters carry that letterhead.
+    council = cat.controller if cat.controller in catalog.controllers else None
+    req = register.create_request(
+        "portability", ref, received_on=received, request_id=new_ref("pt"), controller=council
+    )
     wf_id = portability_workflow_id(req.request_id)
     register.update_request(req.request_id, workflow_id=wf_id)
     handle = await client.start_workflow(
