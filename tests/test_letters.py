@@ -221,3 +221,44 @@ def test_print_batch_command_prints_the_batch_key_and_a_link(ls):
     assert "Patel" not in result.output
     assert "No postal letters to print" in runner.invoke(app, ["print-batch"]).output
     assert runner.invoke(app, ["print-batch", "--date", "yesterday"]).exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("request_type", "asked", "expected"),
+    [
+        (
+            "erasure",
+            {"ground": "consent-withdrawn"},
+            "because you have withdrawn your consent (UK GDPR Article 17)",
+        ),
+        ("rectification", {"field": "date of birth"}, "correct the date of birth we hold"),
+        ("restriction", {"reason": "accuracy"}, "while the accuracy of the records is checked"),
+        ("objection", {}, "(UK GDPR Article 21)"),
+        ("consent_withdrawal", {}, "(UK GDPR Article 7(3))"),
+        ("portability", {}, "(UK GDPR Article 20)"),
+    ],
+)
+def test_each_rights_request_is_acknowledged_with_what_was_asked_the_deadline_and_the_dpo(
+    ls, request_type, asked, expected
+):
+    reg = Register(ls)
+    ref = reg.register_subject(
+        SubjectIdentifiers(nhs_number="9434765919", given_name="Amelia", family_name="Okafor")
+    )
+    req = reg.create_request(
+        request_type, ref, received_on=date(2026, 11, 2), controller="lewisham", requester_details=PARENT
+    )
+    letters = Letters(ls, load_catalog(ls.catalog_dir), reg)
+    facts = {"deadline": "2026-12-02", "services": ["lewisham_family_thrive"], "asked": asked}
+    letter = letters.issue(req.request_id, "acknowledgement", facts)
+    text = _text(letters.read(letter.pdf_key))
+    for needle in (
+        expected,
+        "2 November 2026",  # received
+        "2 December 2026",  # the statutory deadline
+        "Family Thrive",  # the council's services it searches, by name
+        "dpo@lewisham.example.org",  # the DPO's contact
+        "020 7946 0101",
+    ):
+        assert needle in text, needle
+    assert "lewisham_family_thrive" not in text and "consent-withdrawn" not in text
