@@ -9,24 +9,18 @@ Temporal deployment. Nothing personal crosses Temporal.
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
-import tempfile
-import zipfile
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
-from sqlalchemy import MetaData, Table
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeats
 from activities.subject_access import ClaimStore
-from rightsflow.bagging import safe_extract as _safe_extract
-from rightsflow.bagging import validate_bag_dir
-from rightsflow.catalog import Catalog, ServiceCatalog
+from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
 from rightsflow.contracts.transfer import (
     AckInput,
@@ -42,14 +36,15 @@ from rightsflow.import_ledger import ensure_ledger, imported_before, record_impo
 from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, put_locked_object
-from rightsflow.storemap import is_int_key, primary_key
 from rightsflow.transfer_exchange import (
+    ack_notice,
     audited,
     exchange_ack_key,
     exchange_rejection_key,
     lock_until,
     object_exists,
 )
+from rightsflow.transfer_receive import acknowledgement, canonical_record, check_bag, integer_keyed, rejection
 
 
 class TransferIntakeActivities:
@@ -62,15 +57,6 @@ class TransferIntakeActivities:
         self.catalog = catalog
         self.register = register
         self.claims = claims or ClaimStore(settings)
-
-    def _target(
-        self, to_authority: str, wanted: str | None, manifest: dict[str, Any] | None
-    ) -> ServiceCatalog | None:
-        if wanted:
-            return self.catalog.services.get(wanted)
-        # the canonical record fits every catalogued store: the authority's first service takes it
-        mine = [s for s in self.catalog if s.authority_code == to_authority]
-        return mine[0] if mine else None
 
     @activity.defn
     @heartbeats
@@ -96,48 +82,32 @@ class TransferIntakeActivities:
                     ok=False, reasons=[f"the package could not be fetched from the inbox ({code})"]
                 )
             raise
-        sha = hashlib.sha256(body).hexdigest()
-        reasons: list[str] = []
-        if sha != inp.notice.sha256:
-            reasons.append("the package's SHA-256 differs from the digest the sender announced")
-        manifest = None
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                root = _safe_extract(body, Path(tmp))
-            except (zipfile.BadZipFile, ValueError) as exc:
-                return ValidationResult(
-                    ok=False, reasons=[*reasons, f"the package is not a readable zip bag ({exc})"][:20]
-                )
-            # peek at the manifest to find the target store, then validate against it
-            try:
-                peek = json.loads((root / "data" / "manifest.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                peek = None
-            tcat = self._target(inp.to_authority, inp.target_service, peek)
-            if tcat is None:
-                reasons.append(
-                    f"no service of authority {inp.to_authority} in the receiving catalogue fits the bag"
-                )
-            bag_reasons, manifest = validate_bag_dir(root, tcat)
-            reasons += bag_reasons
-            if manifest and manifest.get("transfer_id") != inp.transfer_id:
-                reasons.append("the bag belongs to another transfer")
-        if reasons:
+        check = check_bag(
+            body,
+            announced_sha256=inp.notice.sha256,
+            catalog=self.catalog,
+            to_authority=inp.to_authority,
+            wanted=inp.target_service,
+            transfer_id=inp.transfer_id,
+        )
+        sha = check.sha256
+        if not check.ok:
             self.register.audit(
                 f"intake:{inp.transfer_id}:rejected:{inp.notice.attempt}",
                 actor="rightsflow",
                 action="transfer_intake.rejected",
                 request_id=inp.transfer_id,
-                detail={"attempt": inp.notice.attempt, "reasons": reasons[:50]},
+                detail={"attempt": inp.notice.attempt, "reasons": check.reasons},
             )
-            return ValidationResult(ok=False, reasons=reasons[:50], sha256=sha)
-        assert tcat is not None and manifest is not None
+            return ValidationResult(ok=False, reasons=check.reasons, sha256=sha)
+        tcat = check.target
+        assert tcat is not None
         token = keyed_hash(load_hash_key(self.settings), inp.transfer_id, "transfer.received")[:32]
         staged = opaque_key("received", token, "package.zip")
         client, bucket = self.claims.client, self.claims.bucket
         if not object_exists(client, bucket, staged):
             put_locked_object(client, bucket, staged, body, "application/zip", lock_until(inp.lock_days))
-        counts = {c["name"]: c["rows"] for c in manifest["collections"]}
+        counts = check.collections
         self.register.audit(
             f"intake:{inp.transfer_id}:validated",
             actor="rightsflow",
@@ -173,20 +143,14 @@ class TransferIntakeActivities:
         records the import in its own ledger in the same transaction (``rightsflow.import_ledger``),
         so a re-run returns the first run's outcome.
         """
-        from rightsflow.canonical import RECORD_FILE, import_record
+        from rightsflow.canonical import import_record
 
         done_key = f"intake:{inp.transfer_id}:imported"
         tcat = self.catalog[inp.target_service]
         engine = store_engine(tcat, self.settings)
         body = self.claims.client.get_object(Bucket=self.claims.bucket, Key=inp.staged_key)["Body"].read()
-        with tempfile.TemporaryDirectory() as tmp:
-            root = _safe_extract(body, Path(tmp))
-            record = json.loads((root / "data" / RECORD_FILE).read_text(encoding="utf-8"))
-        md = MetaData()
-        int_keys = any(
-            (pk := primary_key(tcat, c.name)) and is_int_key(Table(c.name, md, autoload_with=engine), pk)
-            for c in tcat.dataset.collections
-        )
+        record = canonical_record(body)
+        int_keys = integer_keyed(tcat, engine)
         if int_keys:
             ensure_ledger(engine)
         day = date.fromisoformat(str((record.get("source") or {}).get("transfer_date") or date.today())[:10])
@@ -250,27 +214,10 @@ class TransferIntakeActivities:
         token = keyed_hash(load_hash_key(self.settings), inp.transfer_id, "transfer.ack")[:32]
         key = opaque_key("acks", token, "acknowledgement.json")
         client, bucket = self.claims.client, self.claims.bucket
-        today = datetime.now(UTC).date().isoformat()
-        rows = sum(inp.imported.inserted.values())
         if object_exists(client, bucket, key):
             doc = json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
         else:
-            doc = {
-                "transfer_id": inp.transfer_id,
-                "from_authority": inp.from_authority,
-                "to_authority": inp.to_authority,
-                "accepted_on": today,
-                "attempt": inp.attempt,
-                "package_sha256": inp.sha256,
-                "people_new": inp.imported.people_new,
-                "people_matched": inp.imported.people_matched,
-                "rows_inserted": rows,
-                "imported": inp.imported.labelled,
-                "not_placed": inp.imported.not_placed,
-                "candidates_to_confirm": len(inp.imported.candidates),
-                "statement": f"{inp.to_authority} accepts responsibility for the records of transfer "
-                f"{inp.transfer_id} from {inp.from_authority}.",
-            }
+            doc = acknowledgement(inp, datetime.now(UTC).date())
             put_locked_object(
                 client,
                 bucket,
@@ -287,17 +234,8 @@ class TransferIntakeActivities:
             request_id=inp.transfer_id,
             detail={"ack_key": key, "attempt": inp.attempt, "exchange_ack_key": exchange},
         )
-        return AckNotice(
-            attempt=inp.attempt,
-            ack_key=key,
-            sha256=inp.sha256,
-            accepted_on=doc["accepted_on"],
-            people_new=doc["people_new"],
-            people_matched=doc["people_matched"],
-            rows_inserted=doc["rows_inserted"],
-            not_placed=list(doc.get("not_placed") or []),
-            imported=dict(doc.get("imported") or {}),
-        )
+        # the attempt this run acknowledges (a document kept from an earlier attempt names its own)
+        return dataclasses.replace(ack_notice(doc, key, inp.sha256), attempt=inp.attempt)
 
     def _exchange_rejection(self, inp: ValidateInput, reasons: list[str]) -> str | None:
         """A locked rejection beside the delivery in the sender's bucket, for a sender on another
@@ -306,14 +244,14 @@ class TransferIntakeActivities:
         from rightsflow.s3 import s3_client
 
         key = exchange_rejection_key(inp.to_authority, inp.transfer_id, inp.notice.attempt)
-        doc = {
-            "transfer_id": inp.transfer_id,
-            "to_authority": inp.to_authority,
-            "attempt": inp.notice.attempt,
-            "package_sha256": inp.notice.sha256,
-            "rejected_on": datetime.now(UTC).date().isoformat(),
-            "reasons": reasons,
-        }
+        doc = rejection(
+            inp.transfer_id,
+            inp.to_authority,
+            inp.notice.attempt,
+            inp.notice.sha256,
+            datetime.now(UTC).date(),
+            reasons,
+        )
         client = s3_client(self.settings)
         try:
             if not object_exists(client, inp.notice.bucket, key):
