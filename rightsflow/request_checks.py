@@ -8,10 +8,11 @@ personal data and would land in terminals and logs.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from .catalog import Catalog
@@ -174,3 +175,31 @@ def validate_rectification(catalog: Catalog, field: str, value: str, services: l
     if "integer" in kinds and not re.fullmatch(r"-?\d{1,18}", value):
         raise _refused("the corrected value must be a whole number for this field")
     return value
+
+
+def check_notice_days(days: int) -> None:
+    if days < 1:
+        raise _refused("the notice must be at least one day (the person is told before it is lifted)")
+    if days > 366:
+        raise _refused("the notice can be at most 366 days")
+
+
+def sar_options() -> dict[str, int]:
+    """Pack retention and link expiry from the environment (RIGHTSFLOW_SAR_*)."""
+
+    def env_int(name: str, default: int) -> int:
+        raw = os.environ.get(name)
+        try:
+            value = int(raw) if raw else default
+        except ValueError:
+            raise _refused(f"{name} must be a whole number") from None
+        if value < 1:
+            raise _refused(f"{name} must be at least 1")
+        return value
+
+    return {
+        "pack_retention_days": env_int("RIGHTSFLOW_SAR_PACK_RETENTION_DAYS", 730),
+        "link_expiry_seconds": min(
+            env_int("RIGHTSFLOW_SAR_LINK_EXPIRY_HOURS", 168) * 3600, int(timedelta(days=7).total_seconds())
+        ),
+    }

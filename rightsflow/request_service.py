@@ -67,7 +67,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, TypeVar
 
 from .catalog import Catalog, load_catalog
@@ -77,9 +77,11 @@ from .nhs import InvalidIdentifier
 from .request_checks import (
     REQUESTERS,
     check_controller,
+    check_notice_days,
     check_received,
     check_services,
     parse_day,
+    sar_options,
     scope_services,
     validate_rectification,
 )
@@ -435,7 +437,7 @@ class RequestService(RequestDecisions):
 
         if reason not in RESTRICTION_REASONS:
             raise Refused(f"the reason must be one of {', '.join(RESTRICTION_REASONS)}")
-        _check_notice_days(notice_days)
+        check_notice_days(notice_days)
         chosen = self._scoped(services, common)
         return await self._file_right(
             "restriction",
@@ -457,7 +459,7 @@ class RequestService(RequestDecisions):
         from rightsflow.contracts.objection import ObjectionInput
         from workflows.objection import Objection
 
-        _check_notice_days(notice_days)
+        check_notice_days(notice_days)
         chosen = self._scoped(services, common)
         return await self._file_right(
             "objection",
@@ -590,35 +592,6 @@ class RequestService(RequestDecisions):
                 f"{which} occurs in none of the records gathered for request {request_id}: check the "
                 "spelling (nothing was added)"
             )
-
-
-def _check_notice_days(days: int) -> None:
-    if days < 1:
-        raise Refused("the notice must be at least one day (the person is told before it is lifted)")
-    if days > 366:
-        raise Refused("the notice can be at most 366 days")
-
-
-def sar_options() -> dict[str, int]:
-    """Pack retention and link expiry from the environment (RIGHTSFLOW_SAR_*)."""
-    import os
-
-    def env_int(name: str, default: int) -> int:
-        raw = os.environ.get(name)
-        try:
-            value = int(raw) if raw else default
-        except ValueError:
-            raise Refused(f"{name} must be a whole number") from None
-        if value < 1:
-            raise Refused(f"{name} must be at least 1")
-        return value
-
-    return {
-        "pack_retention_days": env_int("RIGHTSFLOW_SAR_PACK_RETENTION_DAYS", 730),
-        "link_expiry_seconds": min(
-            env_int("RIGHTSFLOW_SAR_LINK_EXPIRY_HOURS", 168) * 3600, int(timedelta(days=7).total_seconds())
-        ),
-    }
 
 
 __all__ = [
