@@ -2,10 +2,12 @@
 
 Core ``insert()`` with a list of dicts sends one parameter set per row; on PostgreSQL each is an
 INSERT the server parses and executes (500,000 families took 14 minutes). COPY streams a table's
-whole batch as one command: 2.4 times the rows per second at 2,000 families per store
-(bench/seed_speed.py). On MariaDB, PyMySQL's executemany already folds the rows into multi-row
-``INSERT ... VALUES (...), (...)`` statements of up to about 1 MB, and a hand-built version of the
-same measured no faster, so it keeps executemany; so does SQLite, a local file with no round trip.
+whole batch as one command: 1.3 to 2.4 times the rows per second at 2,000 and 20,000 families per
+store, depending on how busy the machine was (bench/seed_speed.py). What is left is mostly Python
+building the rows (about 100,000 rows a second on one core). On MariaDB, PyMySQL's executemany
+already folds the rows into multi-row ``INSERT ... VALUES (...), (...)`` statements of up to about
+1 MB, and a hand-built version of the same measured no faster, so it keeps executemany; so does
+SQLite, a local file with no round trip.
 
 The rows written are the same whichever way: every column a row leaves out gets the column's
 Python-side default (as Core ``insert()`` would) and otherwise NULL.
