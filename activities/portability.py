@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,30 +53,11 @@ from rightsflow.contracts.portability import (  # noqa: F401 - re-exported: the 
 )
 from rightsflow.db import store_engine
 from rightsflow.keys import keyed_hash, load_hash_key
+from rightsflow.portability import art20_applies, art20_refusal, portability_workflow_id  # noqa: F401
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, presigned_get, put_locked_object
 from rightsflow.storemap import StoreMap
 from rightsflow.transfer_package import mapped_rows
-
-_CONTRACT = re.compile(r"6\s*\(\s*1\s*\)\s*\(\s*b\s*\)")
-
-
-def portability_workflow_id(request_id: str) -> str:
-    return f"portability-{request_id}"
-
-
-def art20_applies(cat: ServiceCatalog) -> bool:
-    """Consent (the catalogue's ``consent_based``) or contract (Art 6(1)(b) named in ``article_6``)."""
-    return cat.lawful_basis.consent_based or bool(_CONTRACT.search(cat.lawful_basis.article_6))
-
-
-def art20_refusal(cat: ServiceCatalog) -> str:
-    return (
-        f"Article 20 portability does not apply to {cat.service}: it applies only where processing rests "
-        "on consent or a contract, and this service processes under "
-        f"{re.split(r'[:;]', cat.lawful_basis.article_6)[0].strip()} "
-        "(a subject access request gives the person a copy)"
-    )
 
 
 class PortabilityActivities:

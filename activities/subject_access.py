@@ -10,20 +10,18 @@ entries carry deterministic idempotency keys, and the pack key is a keyed hash o
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import and_, inspect, or_, select
 from temporalio import activity
 
 from activities.errors import fails_fast, service_entry
 from activities.heartbeat import heartbeats
 from rightsflow.catalog import Catalog, ServiceCatalog
+from rightsflow.claims import ClaimStore, work_prefix  # noqa: F401 - re-exported for callers
 from rightsflow.config import Settings
 from rightsflow.contracts.subject_access import (  # noqa: F401  (re-exported for callers)
     AddedRedaction,
@@ -38,7 +36,7 @@ from rightsflow.contracts.subject_access import (  # noqa: F401  (re-exported fo
     RedactResult,
 )
 from rightsflow.db import store_engine
-from rightsflow.keys import keyed_hash, load_codec_keys, load_hash_key
+from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.letters import ICO as LETTER_ICO
 from rightsflow.letters import Letters
 from rightsflow.redaction import (
@@ -51,79 +49,11 @@ from rightsflow.redaction import (
     Redactor,
 )
 from rightsflow.register import Register
-from rightsflow.s3 import ensure_archive_bucket, opaque_key, presigned_get, put_locked_object, s3_client
+from rightsflow.s3 import opaque_key, presigned_get, put_locked_object
 from rightsflow.sar_pack import pack_files, pack_jinja, zip_pack
-from rightsflow.storemap import StoreMap, json_default, plain_value
+from rightsflow.storemap import StoreMap, plain_value
 
 # -- inputs and results (opaque references only) ---------------------------------------------------
-
-
-# -- claim check -----------------------------------------------------------------------------------
-
-
-class ClaimStore:
-    """Working objects in the archive bucket, AES-GCM encrypted with the codec key, unlocked."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.bucket = settings.s3_bucket
-        self._client: Any = None
-        key_id, keys = load_codec_keys(settings)
-        self._key_id, self._keys = key_id, keys
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = s3_client(self.settings)
-            ensure_archive_bucket(self._client, self.bucket)
-        return self._client
-
-    def put(self, key: str, doc: Any) -> None:
-        body = json.dumps(doc, default=json_default, sort_keys=True).encode()
-        nonce = os.urandom(12)
-        sealed = AESGCM(self._keys[self._key_id]).encrypt(nonce, body, key.encode())
-        header = json.dumps({"kid": self._key_id}).encode() + b"\n"
-        self.client.put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=header + nonce + sealed,
-            ContentType="application/octet-stream",
-            ServerSideEncryption="AES256",
-        )
-
-    def get(self, key: str) -> Any:
-        raw = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        header, _, rest = raw.partition(b"\n")
-        kid = json.loads(header)["kid"]
-        plain = AESGCM(self._keys[kid]).decrypt(rest[:12], rest[12:], key.encode())
-        return json.loads(plain)
-
-    def purge(self, prefix: str) -> int:
-        """Delete every version of every object under ``prefix`` (working copies only).
-
-        Falls back to plain deletes where the server cannot list versions.
-        """
-        from botocore.exceptions import ClientError
-
-        n = 0
-        try:
-            paginator = self.client.get_paginator("list_object_versions")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                    self.client.delete_object(Bucket=self.bucket, Key=v["Key"], VersionId=v["VersionId"])
-                    n += 1
-            return n
-        except ClientError:
-            pass
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                self.client.delete_object(Bucket=self.bucket, Key=obj["Key"])
-                n += 1
-        return n
-
-
-def work_prefix(request_id: str) -> str:
-    return opaque_key("work", request_id) + "/"
 
 
 # -- gathering (catalogue-driven) --------------------------------------------------------------------

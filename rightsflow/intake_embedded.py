@@ -22,7 +22,7 @@ DEMO_RECEIVER = "camden_family_support"
 
 
 def _queue(code: str) -> str:
-    from activities.transfer import intake_task_queue
+    from rightsflow.transfer_exchange import intake_task_queue
 
     return intake_task_queue(code)
 

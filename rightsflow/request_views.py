@@ -161,7 +161,7 @@ def _claims(service: RequestService, read: Any) -> Any:
     from .request_service import Unavailable
 
     try:
-        from activities.subject_access import ClaimStore
+        from rightsflow.claims import ClaimStore
 
         return read(ClaimStore(service.settings))
     except Exception as exc:  # noqa: BLE001 - keys first; otherwise the archive did not answer

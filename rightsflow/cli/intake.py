@@ -49,7 +49,7 @@ async def ensure_intake_schedule(
         ScheduleUpdate,
     )
 
-    from activities.transfer_inbox import InboxScanInput
+    from rightsflow.contracts.transfer import InboxScanInput
     from workflows.transfer_inbox_scan import TransferInboxScan
 
     bucket = bucket or settings.s3_bucket

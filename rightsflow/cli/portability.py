@@ -21,10 +21,10 @@ from typing import Annotated, Any
 
 import typer
 
-from activities.portability import art20_applies, art20_refusal, portability_workflow_id
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
 from rightsflow.identity import SubjectIdentifiers
+from rightsflow.portability import art20_applies, art20_refusal, portability_workflow_id
 from rightsflow.register import Register, new_ref
 
 from .common import env_number, fail, settings_and_catalog, temporal_call, temporal_client

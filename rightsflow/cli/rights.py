@@ -393,7 +393,7 @@ def decide(
 ) -> None:
     """The DPO's decisions: per service for an erasure or an objection, accept/decline for a
     rectification, matches."""
-    from activities.rights import NoticeException
+    from rightsflow.contracts.rights import NoticeException
     from workflows.erasure import ConfirmInput, DecideInput, Erasure, ServiceDecision
     from workflows.objection import ObjectionDecideInput, ObjectionDecision
 

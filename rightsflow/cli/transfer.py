@@ -26,7 +26,6 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from activities.transfer import intake_task_queue, intake_workflow_id, transfer_workflow_id
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
 from rightsflow.db import store_engine
@@ -34,6 +33,7 @@ from rightsflow.identity import SubjectIdentifiers
 from rightsflow.nhs import InvalidIdentifier, normalise_nhs_number
 from rightsflow.register import Register, new_ref
 from rightsflow.storemap import StoreMap
+from rightsflow.transfer_exchange import intake_task_queue, intake_workflow_id, transfer_workflow_id
 
 from .common import env_number, fail, settings_and_catalog, temporal_call, temporal_client
 from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt, parse_identifiers

@@ -55,7 +55,7 @@ class ConsoleService(RequestService):
         """Article 20 to the person: a structured copy of one service's records, through the
         request service's general filing (so the register records who filed it, and for which
         council), with the workflow and options ``rightsflow portability`` uses."""
-        from activities.portability import art20_applies, art20_refusal
+        from rightsflow.portability import art20_applies, art20_refusal
         from rightsflow.request_service import Refused, _subject
         from workflows.portability_person import PortabilityInput, PortabilityToPerson
 
@@ -145,7 +145,7 @@ class ConsoleService(RequestService):
         )
 
     async def _transfer(self, request_id: str, update: Any, arg: Any) -> Any:
-        from activities.transfer import transfer_workflow_id
+        from rightsflow.transfer_exchange import transfer_workflow_id
 
         client = await self.client()
         handle = client.get_workflow_handle(transfer_workflow_id(request_id))
