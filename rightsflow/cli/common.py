@@ -101,6 +101,12 @@ def operator() -> str:
     return f"cli:{user}"
 
 
+def actor(by: str | None) -> str:
+    """Who decides, for the audit log: the operating-system user, or whom ``--by`` names (kept for
+    scripts that pass it; ``dpo``, the old default, means the operator)."""
+    return f"cli:{by.strip()}" if by and by.strip() and by.strip() != "dpo" else operator()
+
+
 def run(awaitable: Awaitable[T]) -> T:
     """Run one coroutine of the request service (or any Temporal call) to completion."""
 

@@ -23,6 +23,7 @@ from rightsflow.erasure import EXEMPTIONS, GROUNDS, RESTRICTION_REASONS
 from rightsflow.register import Register
 
 from .common import (
+    actor,
     call,
     council,
     fail,
@@ -281,9 +282,7 @@ def withdraw_consent(
             fail(f"controller {who.controller} has no consent-based service: there is no consent to withdraw")
     chosen = service or (consent_based if who.services is not None else None)
     request_id = _filed(
-        request_service(settings, catalog).file_consent_withdrawal(
-            services=chosen, **_common(ids, day, who)
-        )
+        request_service(settings, catalog).file_consent_withdrawal(services=chosen, **_common(ids, day, who))
     )
     services = sorted(set(service or consent_based))
     typer.echo(request_id)
@@ -337,9 +336,7 @@ def rectify(
         (controller, requester, requester_name, requester_email, requester_address),
         service,
     )
-    filing = svc.file_rectification(
-        field=field, value=value, services=services, **common
-    )
+    filing = svc.file_rectification(field=field, value=value, services=services, **common)
     typer.echo(_filed(filing))
 
 
@@ -393,81 +390,56 @@ def decide(
 ) -> None:
     """The DPO's decisions: per service for an erasure or an objection, accept/decline for a
     rectification, matches."""
-    from rightsflow.contracts.rights import NoticeException
-    from workflows.erasure import ConfirmInput, DecideInput, Erasure, ServiceDecision
-    from workflows.objection import ObjectionDecideInput, ObjectionDecision
-
     if uphold is not None and not service:
         fail("--uphold/--override needs the --service it is for")
     if uphold is not None and not reason.strip():
         fail("--uphold/--override needs the --reason told to the person")
     settings = load_settings()
     kind = _request_type(settings, request_id)
-    wid = workflow_id(kind, request_id)
-    wf = _workflow_class(kind)
+    svc, who = request_service(settings), actor(by)
     if confirm_match or reject_match:
-        inp = ConfirmInput(confirm=list(confirm_match or []), reject=list(reject_match or []), decided_by=by)
-        _run(settings, wid, lambda h: h.execute_update(wf.confirm, inp))
+        call(
+            svc.confirm_matches(
+                request_id, actor=who, confirm=confirm_match or (), reject=reject_match or ()
+            )
+        )
         typer.echo("match decisions recorded")
     if kind == "erasure" and (erase_in or refuse or confirm_proposals or no_notice):
-        decisions = [
-            ServiceDecision(service=s, decision="erase", exemption=None, reason=reason)
-            for s in erase_in or []
-        ]
-        for item in refuse or []:
-            svc, _, exemption = item.partition("=")
-            decisions.append(
-                ServiceDecision(service=svc, decision="refuse", exemption=exemption or None, reason=reason)
-            )
+        refusals = dict(item.partition("=")[::2] for item in refuse or [])
         exceptions = []
         for item in no_notice or []:
             where, _, why = item.partition("=")
-            svc, _, recipient = where.partition("/")
-            exceptions.append(NoticeException(service=svc, recipient=recipient, reason=why))
-        views = _run(
-            settings,
-            wid,
-            lambda h: h.execute_update(
-                Erasure.decide,
-                DecideInput(
-                    decisions=decisions,
-                    confirm_proposals=confirm_proposals,
-                    notice_exceptions=exceptions,
-                    decided_by=by,
-                ),
-            ),
+            place, _, recipient = where.partition("/")
+            exceptions.append((place, recipient, why))
+        views = call(
+            svc.decide_erasure(
+                request_id,
+                actor=who,
+                erase=erase_in or (),
+                refuse={k: v or None for k, v in refusals.items()},
+                confirm_proposals=confirm_proposals,
+                no_notice=exceptions,
+                reason=reason,
+            )
         )
         for v in views:
             typer.echo(f"{v.service:40} {v.decision or 'undecided':10} {v.exemption or ''}")
     elif kind == "objection" and uphold is not None:
-        decision = "uphold" if uphold else "override"
-        objection_views = _run(
-            settings,
-            wid,
-            lambda h: h.execute_update(
-                wf.decide,
-                ObjectionDecideInput(
-                    decisions=[
-                        ObjectionDecision(service=s, decision=decision, reason=reason) for s in service or []
-                    ],
-                    decided_by=by,
-                ),
-            ),
+        objection_views = call(
+            svc.decide_objection(
+                request_id, actor=who, services=service or (), uphold=uphold, reason=reason
+            )
         )
         for ov in objection_views:
             typer.echo(f"{ov.service:40} {ov.state:12} {ov.decision or ''}")
     elif kind == "rectification" and accept is not None:
-        from workflows.rectification import Rectification, RectifyDecision
-
-        out = _run(
-            settings,
-            wid,
-            lambda h: h.execute_update(
-                Rectification.decide,
-                RectifyDecision(accept=accept, reason=reason, statement=statement, decided_by=by),
-            ),
+        typer.echo(
+            call(
+                svc.decide_rectification(
+                    request_id, actor=who, accept=accept, reason=reason, statement=statement
+                )
+            )
         )
-        typer.echo(out)
     elif not (confirm_match or reject_match):
         fail("nothing to decide: see --help")
 
@@ -478,25 +450,7 @@ def lift(
     by: ByOpt = "dpo",
 ) -> None:
     """Lift a restriction (or end an objection): the person is told, then after the wait it is lifted."""
-    from workflows.restriction import LiftInput, Restriction
-
-    settings = load_settings()
-    kind = _request_type(settings, request_id)
-    if kind == "objection":
-        fail(
-            "an objection is ended per service: "
-            f"rightsflow decide {request_id} --service S --override --reason TEXT"
-        )
-    if kind != "restriction":
-        fail(f"request {request_id} is a {kind} request: there is no restriction to lift on its own")
-    wid = workflow_id(kind, request_id)
-    typer.echo(
-        _run(
-            settings,
-            wid,
-            lambda h: h.execute_update(Restriction.lift, LiftInput(reason=reason, decided_by=by)),
-        )
-    )
+    typer.echo(call(request_service().lift(request_id, actor=actor(by), reason=reason)))
 
 
 def shorten(
@@ -505,17 +459,7 @@ def shorten(
     by: ByOpt = "dpo",
 ) -> None:
     """Shorten the wait between telling the person and lifting the restriction."""
-    from workflows.restriction import ShortenInput
-
-    settings = load_settings()
-    kind = _request_type(settings, request_id)
-    wf = _workflow_class(kind)
-    if not hasattr(wf, "shorten"):
-        fail(f"request {request_id} is a {kind} request: there is no lifting wait to shorten")
-    wid = workflow_id(kind, request_id)
-    typer.echo(
-        _run(settings, wid, lambda h: h.execute_update(wf.shorten, ShortenInput(days=days, decided_by=by)))
-    )
+    typer.echo(call(request_service().shorten(request_id, actor=actor(by), days=days)))
 
 
 def rights_status(request_id: RequestId, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

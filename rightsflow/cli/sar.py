@@ -22,7 +22,16 @@ from rich.table import Table
 from rightsflow.config import Settings, load_settings
 from rightsflow.register import Register
 
-from .common import call, council, fail, operator, request_service, settings_and_catalog, temporal_client
+from .common import (
+    actor,
+    call,
+    council,
+    fail,
+    operator,
+    request_service,
+    settings_and_catalog,
+    temporal_client,
+)
 from .parties import (
     ControllerOpt,
     RequesterAddressOpt,
@@ -44,11 +53,6 @@ ByOpt = Annotated[
 ]
 
 REQUESTERS = ("self", "parent", "representative")
-
-
-def _actor(by: str | None) -> str:
-    """Who decides: the operating-system user, or whom --by names (kept for scripts that pass it)."""
-    return f"cli:{by.strip()}" if by and by.strip() and by.strip() != "dpo" else operator()
 
 
 def workflow_id(request_id: str) -> str:
@@ -191,7 +195,7 @@ def verify(
     view = call(
         request_service().verify(
             request_id,
-            actor=_actor(by),
+            actor=actor(by),
             identity_received=identity_received,
             authority_received=authority_received,
             fee_received=fee_received,
@@ -213,7 +217,7 @@ def extend(
     by: ByOpt = None,
 ) -> None:
     """Extend the deadline to three months from the start (only within the first month)."""
-    _echo_clock(call(request_service().extend(request_id, actor=_actor(by), reason=reason)))
+    _echo_clock(call(request_service().extend(request_id, actor=actor(by), reason=reason)))
 
 
 def clarify(
@@ -258,7 +262,7 @@ def redactions(request_id: RequestId, as_json: JsonOpt = False) -> None:
 def _review(request_id: str, release_ids: list[str], texts: list[str], basis: str, by: str | None) -> None:
     result = call(
         request_service().review(
-            request_id, actor=_actor(by), release=release_ids, withhold=texts, basis=basis
+            request_id, actor=actor(by), release=release_ids, withhold=texts, basis=basis
         )
     )
     typer.echo(f"withheld {result.redactions}, released {result.released}")
@@ -292,7 +296,7 @@ def withhold(
 
 def approve(request_id: RequestId, by: ByOpt = None) -> None:
     """Approve the response: the pack is built, stored under Object Lock and a link is issued."""
-    call(request_service().approve(request_id, actor=_actor(by)))
+    call(request_service().approve(request_id, actor=actor(by)))
     typer.echo(f"approved {request_id}: the pack is being prepared (see `rightsflow status {request_id}`)")
 
 
@@ -302,7 +306,7 @@ def reject(
     by: ByOpt = None,
 ) -> None:
     """Refuse the request, stating the exemption; a refusal letter names the ICO and the courts."""
-    call(request_service().reject(request_id, actor=_actor(by), exemption=exemption))
+    call(request_service().reject(request_id, actor=actor(by), exemption=exemption))
     typer.echo(f"refused {request_id}")
 
 
