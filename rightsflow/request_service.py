@@ -66,7 +66,7 @@ Errors are ``RequestError`` subclasses, each with a one-line ``message`` that na
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
@@ -86,6 +86,7 @@ from .request_checks import (
     validate_rectification,
 )
 from .request_decisions import RequestDecisions
+from .request_moves import FilesMoves
 
 T = TypeVar("T")
 
@@ -131,6 +132,7 @@ class Filed:
     request_id: str
     workflow_id: str
     subject_ref: str
+    handle: Any = field(default=None, compare=False, repr=False)  # the started workflow's handle
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ def _key_error(exc: Exception) -> RequestError | None:
     return None
 
 
-class RequestService(RequestDecisions):
+class RequestService(RequestDecisions, FilesMoves):
     """Files requests and passes decisions to their workflows; see the module docstring."""
 
     def __init__(self, settings: Settings, catalog: Catalog | None = None, *, client: Any = None) -> None:
@@ -297,6 +299,7 @@ class RequestService(RequestDecisions):
         requester: str = "self",
         controller: str | None = None,
         requester_details: dict[str, object] | None = None,
+        id_prefix: str | None = None,
     ) -> Filed:
         """Register the subject, create the request, start ``workflow`` with ``make_input(id, ref)``.
 
@@ -311,6 +314,7 @@ class RequestService(RequestDecisions):
             raise Refused(f"the requester must be one of {', '.join(REQUESTERS)}")
         client = await self.client()  # connect first: nothing is recorded if Temporal is away
         register = self.register()
+        from .register import new_ref
         try:
             ref = register.register_subject(ids)
             req = register.create_request(
@@ -321,6 +325,7 @@ class RequestService(RequestDecisions):
                 actor=actor,
                 controller=controller,
                 requester_details=requester_details,
+                request_id=new_ref(id_prefix) if id_prefix else None,
             )
         except Exception as exc:  # noqa: BLE001
             raise _key_error(exc) or exc from None
@@ -328,7 +333,7 @@ class RequestService(RequestDecisions):
         wid = f"{prefix}-{req.request_id}"
         register.update_request(req.request_id, workflow_id=wid)
         try:
-            await client.start_workflow(
+            handle = await client.start_workflow(
                 workflow, make_input(req.request_id, ref), id=wid, task_queue=self.settings.task_queue
             )
         except Exception as exc:  # noqa: BLE001 - recorded, then said plainly
@@ -337,7 +342,7 @@ class RequestService(RequestDecisions):
                 f"request {req.request_id} was recorded but its workflow could not start "
                 f"({type(exc).__name__}); Temporal at {self.settings.temporal_address} must be running"
             ) from None
-        return Filed(request_id=req.request_id, workflow_id=wid, subject_ref=ref)
+        return Filed(request_id=req.request_id, workflow_id=wid, subject_ref=ref, handle=handle)
 
     def _controller(self, code: str | None) -> str:
         """The council the request is made to (refused, nothing written, when it cannot be told)."""

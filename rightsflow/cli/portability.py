@@ -25,29 +25,14 @@ from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
 from rightsflow.identity import SubjectIdentifiers
 from rightsflow.portability import art20_applies, art20_refusal, portability_workflow_id
-from rightsflow.register import Register, new_ref
+from rightsflow.request_moves import MAX_LINK_HOURS, portability_options  # noqa: F401
 
-from .common import env_number, fail, settings_and_catalog, temporal_call, temporal_client
+from .common import fail, operator, settings_and_catalog, temporal_call, temporal_client
 from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt, parse_identifiers
 
 RequestId = Annotated[
     str, typer.Argument(metavar="ID", help="The request id printed by `rightsflow portability`.")
 ]
-MAX_LINK_HOURS = 7 * 24
-
-
-def portability_options() -> dict[str, float]:
-    hours = env_number(
-        "RIGHTSFLOW_PORTABILITY_LINK_EXPIRY_HOURS", env_number("RIGHTSFLOW_SAR_LINK_EXPIRY_HOURS", 168)
-    )
-    hours = max(1 / 3600, min(hours, MAX_LINK_HOURS))
-    remove = env_number("RIGHTSFLOW_PORTABILITY_REMOVE_AFTER_DAYS", 30)
-    return {
-        "link_expiry_hours": hours,
-        # locked for the link's life, never beyond the removal day
-        "lock_days": min(hours / 24, remove),
-        "remove_after_days": remove,
-    }
 
 
 async def start_portability(
@@ -61,41 +46,22 @@ async def start_portability(
     check_basis: bool = True,
     **options: Any,
 ) -> tuple[str, Any]:
-    """File the request and start its workflow; returns (request id, handle).
+    """File the request through the request service and start its workflow; returns (request id,
+    handle). Raises ValueError (before recording anything) where Article 20 does not apply."""
+    from rightsflow.request_service import RequestError, RequestService
 
-    Raises ValueError (before recording anything) where Article 20 does not apply to the service.
-    """
-    from workflows.portability_person import PortabilityInput, PortabilityToPerson
-
-    cat = catalog[service]
-    if check_basis and not art20_applies(cat):
-        raise ValueError(art20_refusal(cat))
-    if not (ids.nhs_number or ids.upn):
-        raise ValueError("portability needs an exact identifier: --nhs-number or --upn")
-    register = Register(settings)
-    register.create_schema()
-    ref = register.register_subject(ids)
-    received = received or date.today()
-    # The request is made to the council running the service: its letters carry that letterhead.
-    council = cat.controller if cat.controller in catalog.controllers else None
-    req = register.create_request(
-        "portability", ref, received_on=received, request_id=new_ref("pt"), controller=council
-    )
-    wf_id = portability_workflow_id(req.request_id)
-    register.update_request(req.request_id, workflow_id=wf_id)
-    handle = await client.start_workflow(
-        PortabilityToPerson.run,
-        PortabilityInput(
-            request_id=req.request_id,
-            subject_ref=ref,
+    try:
+        filed = await RequestService(settings, catalog, client=client).file_portability(
+            actor=operator(),
+            subject=ids,
+            received_on=received,
             service=service,
-            received_on=received.isoformat(),
-            **{**portability_options(), **options},
-        ),
-        id=wf_id,
-        task_queue=settings.task_queue,
-    )
-    return req.request_id, handle
+            check_basis=check_basis,
+            **options,
+        )
+    except RequestError as exc:
+        raise ValueError(exc.message) from None
+    return filed.request_id, filed.handle
 
 
 def start_from_command(

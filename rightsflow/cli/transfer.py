@@ -17,110 +17,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
-from rightsflow.db import store_engine
 from rightsflow.identity import SubjectIdentifiers
-from rightsflow.nhs import InvalidIdentifier, normalise_nhs_number
-from rightsflow.register import Register, new_ref
-from rightsflow.storemap import StoreMap
-from rightsflow.transfer_exchange import intake_task_queue, intake_workflow_id, transfer_workflow_id
+from rightsflow.request_moves import REASONS, family_identifiers, intake_queue_for  # noqa: F401
+from rightsflow.transfer_exchange import intake_task_queue, intake_workflow_id, transfer_workflow_id  # noqa: F401
 
-from .common import env_number, fail, settings_and_catalog, temporal_call, temporal_client
+from .common import fail, operator, settings_and_catalog, temporal_call, temporal_client
 from .search import DobOpt, NameOpt, NhsOpt, PostcodeOpt, UpnOpt, parse_identifiers
 
-REASONS = ("moved-area", "portability")
 _AUTHORITY = re.compile(r"^[a-z][a-z0-9_-]{1,40}$")
 
 TransferId = Annotated[
     str, typer.Argument(metavar="ID", help="The transfer id printed by `rightsflow transfer`.")
 ]
-
-
-def intake_queue_for(authority: str) -> str:
-    return os.environ.get(
-        f"RIGHTSFLOW_INTAKE_QUEUE_{authority.upper().replace('-', '_')}"
-    ) or intake_task_queue(authority)
-
-
-def family_identifiers(
-    settings: Settings, catalog: Catalog, service: str, family_ref: str
-) -> SubjectIdentifiers:
-    """Identifiers of one member of the family (for the register), read through the catalogue."""
-    cat = catalog[service]
-    smap = StoreMap(cat)
-    subj, hh = cat.subject, cat.subject.household
-    person = smap.t(subj.collection)
-    nhs = smap.first("nhs_number")
-    first, last, dob = (
-        smap.first("name", "user.name.first"),
-        smap.first("name", "user.name.last"),
-        smap.first("date_of_birth"),
-    )
-    with store_engine(cat, settings).connect() as conn:
-        if hh.via == "relationship":
-            q = select(person).where(person.c[subj.key] == family_ref)
-        else:
-            link = smap.t(hh.collection)
-            assert hh.group_column
-            if hh.collection == subj.collection:
-                q = select(person).where(person.c[hh.group_column] == family_ref)
-            else:
-                members = select(link.c[hh.person_column]).where(link.c[hh.group_column] == family_ref)
-                q = select(person).where(person.c[subj.key].in_(members))
-        rows = [dict(r._mapping) for r in conn.execute(q)]
-    for r in rows:
-        if nhs and nhs[0] == subj.collection and r.get(nhs[1]):
-            try:
-                return SubjectIdentifiers(nhs_number=normalise_nhs_number(str(r[nhs[1]])))
-            except InvalidIdentifier:
-                continue
-    for r in rows:
-        if first and last and dob and r.get(last[1]) and r.get(dob[1]):
-            d = r[dob[1]]
-            return SubjectIdentifiers(
-                given_name=r.get(first[1]),
-                family_name=r[last[1]],
-                date_of_birth=d if isinstance(d, date) else date.fromisoformat(str(d)[:10]),
-            )
-    raise LookupError(f"no family {family_ref} in {service}")
-
-
-def file_transfer(
-    settings: Settings,
-    catalog: Catalog,
-    *,
-    service: str,
-    to_authority: str,
-    family_ref: str | None = None,
-    ids: SubjectIdentifiers | None = None,
-    reason: str = "moved-area",
-    today: date | None = None,
-) -> tuple[str, str]:
-    """Record the transfer in the register; returns (transfer id, subject reference)."""
-    if reason not in REASONS:
-        raise ValueError(f"reason must be one of {', '.join(REASONS)}")
-    if (family_ref is None) == (ids is None):
-        raise ValueError("give either a family reference or the identifiers of a family member")
-    if ids is None:
-        assert family_ref is not None
-        ids = family_identifiers(settings, catalog, service, family_ref)
-    register = Register(settings)
-    register.create_schema()
-    ref = register.register_subject(ids)
-    kind = "portability" if reason == "portability" else "transfer"
-    req = register.create_request(kind, ref, received_on=today or date.today(), request_id=new_ref("tr"))
-    register.update_request(req.request_id, workflow_id=transfer_workflow_id(req.request_id))
-    return req.request_id, ref
 
 
 async def start_transfer(
@@ -136,52 +52,26 @@ async def start_transfer(
     to_task_queue: str | None = None,
     **options: Any,
 ) -> tuple[str, Any]:
-    """File the transfer and start its workflow; returns the transfer id and the workflow handle."""
-    from workflows.portability_transfer import PortabilityTransfer, TransferInput
+    """File the transfer through the request service and start its workflow; returns the
+    transfer id and the workflow handle. A refusal (nothing recorded) is a ValueError."""
+    from rightsflow.request_service import RequestError, RequestService
 
-    cat = catalog[service]
-    if to_authority == cat.authority_code:
-        raise ValueError("the receiving authority is the sending one")
-    # A receiving authority is one the catalogue knows (catalog/controllers/<code>.yaml): a typo
-    # would otherwise start a transfer that waits for an intake no council will ever run.
-    if catalog.controllers and to_authority not in catalog.controllers:
-        known = ", ".join(sorted(set(catalog.controllers) - {cat.authority_code}))
-        raise ValueError(
-            f"no receiving authority {to_authority} in the catalogue (known: {known}): add "
-            f"controllers/{to_authority}.yaml to the catalogue first"
-        )
-    transfer_id, subject_ref = file_transfer(
-        settings,
-        catalog,
-        service=service,
-        to_authority=to_authority,
-        family_ref=family_ref,
-        ids=ids,
-        reason=reason,
-    )
-    defaults = {
-        "ack_working_days": int(env_number("RIGHTSFLOW_TRANSFER_ACK_WORKING_DAYS", 15)),
-        "lock_days": env_number("RIGHTSFLOW_TRANSFER_LOCK_DAYS", 35),
-        "remove_after_days": env_number("RIGHTSFLOW_TRANSFER_REMOVE_AFTER_DAYS", 90),
-        "ack_poll_hours": env_number("RIGHTSFLOW_TRANSFER_ACK_POLL_HOURS", 24),
-    }
-    handle = await client.start_workflow(
-        PortabilityTransfer.run,
-        TransferInput(
-            transfer_id=transfer_id,
-            subject_ref=subject_ref,
+    service_ = RequestService(settings, catalog, client=client)
+    try:
+        filed = await service_.file_transfer(
+            actor=operator(),
+            subject=ids,
+            received_on=None,
             service=service,
-            from_authority=cat.authority_code,
             to_authority=to_authority,
-            to_task_queue=intake_queue_for(to_authority) if to_task_queue is None else to_task_queue,
-            reason=reason,
             family_ref=family_ref,
-            **{**defaults, **options},
-        ),
-        id=transfer_workflow_id(transfer_id),
-        task_queue=settings.task_queue,
-    )
-    return transfer_id, handle
+            reason=reason,
+            to_task_queue=to_task_queue,
+            **options,
+        )
+    except RequestError as exc:
+        raise ValueError(exc.message) from None
+    return filed.request_id, filed.handle
 
 
 def _run(settings: Settings, call: Any) -> Any:
@@ -228,7 +118,7 @@ def transfer(
     """Transfer a family's records to another authority (with --reason portability and no --to: a
     person their own records); prints the id."""
     if reason not in REASONS:
-        fail(f"--reason must be one of {', '.join(REASONS)}")
+        fail(f"--reason must be one of {', '.join(REASONS)}")  # before anything is read
     if to_authority is None:
         if reason != "portability":
             fail("--to is required (the receiving authority), except with --reason portability")
