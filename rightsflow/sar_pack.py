@@ -28,6 +28,7 @@ from .storemap import json_default
 YES, NO = "Yes", "No"
 _TRUE = {1, "1", "true", "True", "yes", "Yes", "y", "Y", "t"}
 _FALSE = {0, "0", "false", "False", "no", "No", "n", "N", "f"}
+RECORDS_FORMAT = "rightsflow-sar-records/2"  # records.json: services -> record types -> records
 
 
 def pack_jinja(settings: Settings) -> Any:
@@ -253,6 +254,8 @@ def pack_files(
 
     pdf = HTML(string=letter + '<div style="page-break-before: always"></div>' + records_html).write_pdf()
     export = {
+        # the layout's version: 2 names services, record types and fields by their labels
+        "format": RECORDS_FORMAT,
         "request_id": inp.request_id,
         "generated_on": today.isoformat(),
         "subject": subject,

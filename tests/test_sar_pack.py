@@ -52,6 +52,7 @@ def test_records_json_and_csv_use_labels_and_yes_no_not_table_and_column_names(s
     catalog, files = _pack(settings)
     cat = catalog[FT]
     export = json.loads(files["records.json"])
+    assert export["format"] == "rightsflow-sar-records/2"  # a reader can tell this layout from the first
     [service] = export["services"]
     assert service["service"] == cat.name and service["authority"] == cat.authority
     [coll] = service["collections"]
