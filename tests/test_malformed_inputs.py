@@ -77,7 +77,16 @@ def _cases() -> list[Case]:
         cases.append(_c(f"sar-received-{kind}", "sar", *ok_nhs, "--received", value))
         cases.append(_c(f"erase-received-{kind}", "erase", *ok_nhs, "--received", value))
         cases.append(_c(f"verify-identity-{kind}", "verify", "{SAR}", "--identity-received", value))
-        cases.append(_c(f"sweep-as-of-{kind}", "sweep", "--as-of", value, "--dry-run"))
+        # a dry run may rehearse a later day; a sweep that disposes may not
+        cases.append(
+            _c(
+                f"sweep-as-of-{kind}",
+                "sweep",
+                "--as-of",
+                value,
+                "--wait" if kind == "future" else "--dry-run",
+            )
+        )
     for kind in ("iso-week", "basic", "impossible", "before-2000"):
         cases.append(_c(f"deadline-received-{kind}", "deadline", "--received", BAD_DATES[kind], "--json"))
     for kind in ("iso-week", "basic"):

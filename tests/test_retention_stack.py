@@ -9,7 +9,7 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +116,8 @@ def _urls(s: Settings) -> dict[str, str]:
     return {svc.service: svc.store.resolved_url(s.home) for svc in load_catalog(s.catalog_dir)}
 
 
-def _sweep(*flags: str) -> dict[str, Any]:
-    out = CliRunner().invoke(app, ["sweep", "--as-of", AS_OF.isoformat(), *flags, "--json"])
+def _sweep(*flags: str, as_of: date = AS_OF) -> dict[str, Any]:
+    out = CliRunner().invoke(app, ["sweep", "--as-of", as_of.isoformat(), *flags, "--json"])
     assert out.exit_code == 0, out.output
     return json.loads(out.output)
 
@@ -166,6 +166,18 @@ def test_dry_run_and_sweep_agree_dispose_certify_and_dispose_nothing_twice(stack
     dry = _sweep("--dry-run")
     assert dry["dry_run"] is True and set(_by_service(dry)) == set(SERVICES)
     assert _store(s).people == before.people  # the dry run changed nothing
+
+    # A records manager rehearses a day ahead of today: more is due then, and nothing changes.
+    ahead = date.today() + timedelta(days=3 * 365)
+    later = _sweep("--dry-run", as_of=ahead)
+    assert later["dry_run"] is True and _store(s).people == before.people
+
+    def due(doc: dict[str, Any]) -> int:
+        return sum(row["disposed"] + row["anonymised"] for row in doc["services"])
+
+    assert due(later) > due(dry)
+    refused = CliRunner().invoke(app, ["sweep", "--as-of", ahead.isoformat(), "--wait", "--json"])
+    assert refused.exit_code == 2 and "--dry-run" in refused.output
 
     real = _sweep("--wait")
     assert real["dry_run"] is False

@@ -179,9 +179,16 @@ def sweep(
         when = parse_day(as_of, "--as-of")
     except InvalidIdentifier as exc:
         fail(str(exc))
-    # A sweep dated ahead would dispose of records before their time; before 2000 is a typo.
-    if when > date.today():
-        fail("--as-of is in the future: a sweep assesses retention as of today or an earlier day")
+    # A sweep dated ahead would dispose of records before their time; a dry run changes nothing, so
+    # a records manager may rehearse a later day's disposals (within the bank-holiday calendar).
+    # Before 2000 is a typo.
+    if when > date.today() and not dry_run:
+        fail(
+            "--as-of is in the future: a sweep disposes as of today or an earlier day "
+            "(rehearse a later day with --dry-run)"
+        )
+    if when.year > 2099:
+        fail("--as-of is after 2099: check the date")
     if when < EARLIEST_DATE:
         fail(f"--as-of is before {EARLIEST_DATE.isoformat()}: check the date")
     settings, catalog = settings_and_catalog()
