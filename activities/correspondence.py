@@ -82,6 +82,7 @@ class CorrespondenceActivities:
         )
 
     @activity.defn
+    @heartbeats
     def notify_staff(self, inp: StaffNoticeInput) -> int:
         code = inp.controller or (self._controller(inp.request_id) if inp.request_id else None)
         if not code:

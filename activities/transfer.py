@@ -413,6 +413,7 @@ class TransferActivities:
         return self.claims.purge(opaque_key("work", transfer_id) + "/")
 
     @activity.defn
+    @heartbeats
     def check_rejection(self, inp: CheckRejectionInput) -> RejectionNotice | None:
         """The receiver's rejection of delivery ``attempt`` left in our bucket, if any (read-only).
         A document for another transfer, authority or attempt is recorded once and ignored."""
@@ -440,6 +441,7 @@ class TransferActivities:
         return RejectionNotice(attempt=inp.attempt, reasons=reasons)
 
     @activity.defn
+    @heartbeats
     def check_acknowledgement(self, inp: CheckAckInput) -> AckNotice | None:
         """The receiver's acknowledgement left in our bucket (``exchange_ack_key``), if any.
 

@@ -62,13 +62,14 @@ def _table(rows: list[dict], cli: tuple[int, int, dict[int, int]] | None) -> str
 
     out = [
         "| scenario | runs | requests | completed | completed exactly once | lost | done twice "
-        "| seconds to recover (median / max) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| fault after the work | seconds to recover (median / max) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         out.append(
             f"| {r['scenario']} | {r['runs']} | {r['requests']} | {r['completed']} | {r['once']} | "
-            f"{r['lost']} | {r['twice']} | {sec(r['recover_median'])} / {sec(r['recover_max'])} |"
+            f"{r['lost']} | {r['twice']} | {r['missed'] or '-'} | "
+            f"{sec(r['recover_median'])} / {sec(r['recover_max'])} |"
         )
     if cli is not None:
         runs, aborts, codes = cli

@@ -376,6 +376,7 @@ class Run:
     lost: int = 0
     twice: int = 0
     recover: float | None = None
+    missed: int = 0  # faults that came after the work they were meant to interrupt
     note: str = ""
 
 
@@ -770,6 +771,7 @@ def summarise(runs: list[Run]) -> list[dict[str, Any]]:
                 "once": sum(r.once for r in mine),
                 "lost": sum(r.lost for r in mine),
                 "twice": sum(r.twice for r in mine),
+                "missed": sum(r.missed for r in mine),
                 "recover_median": statistics.median(rec) if rec else None,
                 "recover_max": max(rec) if rec else None,
             }

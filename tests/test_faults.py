@@ -89,6 +89,7 @@ async def test_a_transfer_survives_either_councils_worker_being_killed(rig: Faul
     # imports or acknowledges: every member arrives once and the package is removed once.
     run = await run_scenario(rig, victim, "transfer", random.Random(f"{SEED}-transfer-{victim}"), timeout=90)
     _assert_clean(run)
+    assert run.missed == 0, f"the fault came after the exchange: {run}"
 
 
 async def test_two_workers_on_the_queue_one_killed(rig: FaultRig) -> None:

@@ -114,7 +114,7 @@ class PortabilityToPerson:
             TransferEvent(
                 transfer_id=self._inp.request_id, key=key, action=action, detail=detail or {}, **extra
             ),
-            start_to_close_timeout=timedelta(seconds=60),
+            start_to_close_timeout=timedelta(seconds=20),  # one register write: retried soon if killed
             retry_policy=QUICK,
         )
 

@@ -185,6 +185,7 @@ class SubjectAccessRequest(SarUpdates):
                 request_id=rid,
             ),
             start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=RetryPolicy(maximum_attempts=5),
         )
 

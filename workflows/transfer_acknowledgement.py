@@ -67,7 +67,7 @@ class AwaitsAcknowledgement:
             TransferEvent(
                 transfer_id=self._inp.transfer_id, key=key, action=action, detail=detail or {}, **extra
             ),
-            start_to_close_timeout=timedelta(seconds=60),
+            start_to_close_timeout=timedelta(seconds=20),  # one register write: retried soon if killed
             retry_policy=QUICK,
         )
 
@@ -107,6 +107,7 @@ class AwaitsAcknowledgement:
                     service=inp.service,
                 ),
                 start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=HEARTBEAT,
                 retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(minutes=5)),
             )
         except ActivityError:
@@ -161,6 +162,7 @@ class AwaitsAcknowledgement:
                 sha256=self._package.sha256,
             ),
             start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=HEARTBEAT,
             result_type=AckNotice | None,
             retry_policy=QUICK,
         )
@@ -178,6 +180,7 @@ class AwaitsAcknowledgement:
                         attempt=attempt,
                     ),
                     start_to_close_timeout=timedelta(minutes=2),
+                    heartbeat_timeout=HEARTBEAT,
                     result_type=RejectionNotice | None,
                     retry_policy=QUICK,
                 )

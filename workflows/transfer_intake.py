@@ -99,7 +99,7 @@ class TransferIntake:
         await workflow.execute_activity(
             "record_intake_event",
             TransferEvent(transfer_id=self._inp.transfer_id, key=key, action=action, detail=detail),
-            start_to_close_timeout=timedelta(seconds=60),
+            start_to_close_timeout=timedelta(seconds=20),  # one register write: retried soon if killed
             retry_policy=QUICK,
         )
 
