@@ -15,6 +15,7 @@ import asyncio
 import collections
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -28,12 +29,19 @@ BIN = Path(sys.executable).parent
 RIGHTSFLOW = str(BIN / "rightsflow")
 
 
+WHY: collections.Counter[str] = collections.Counter()  # the first line of each failing run's error
+
+
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        RIGHTSFLOW, *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        RIGHTSFLOW, *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode()
+    out, err = await proc.communicate()
+    code = proc.returncode or 0
+    if code not in (0, 2):
+        line = (err.decode(errors="replace").strip().splitlines() or ["(nothing on stderr)"])[-1]
+        WHY[f"{args[0]}: exit {code}: {re.sub(r'rq_[0-9a-f]+', 'ID', line)[:160]}"] += 1
+    return code, out.decode()
 
 
 async def main(runs: int) -> int:
@@ -111,6 +119,10 @@ async def main(runs: int) -> int:
     print(f"{aborted} aborted (exit 134) in {runs} runs ({elapsed:.0f} s)")
     for key, n in sorted(codes.items()):
         print(f"  {key:24} {n}")
+    if WHY:
+        print("why the other failing runs failed (last line of stderr):")
+        for key, n in WHY.most_common():
+            print(f"  {n:4}  {key}")
     return 1 if aborted else 0
 
 
