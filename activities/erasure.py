@@ -20,7 +20,6 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import fail, fails_fast, service_entry
 from activities.heartbeat import heartbeats
 from activities.rights import chunks, subject_groups
-from activities.subject_access import _primary_key, _Typed
 from rightsflow.catalog import Catalog, ServiceCatalog
 from rightsflow.config import Settings
 from rightsflow.contracts.erasure import (  # noqa: F401  (re-exported for callers)
@@ -39,6 +38,7 @@ from rightsflow.erasure import (
     field_rules,
     propose,
 )
+from rightsflow.gathering import _primary_key, _Typed
 from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.redaction import ERASED_BASIS, Redaction, erased_person_redactor
 from rightsflow.register import Register

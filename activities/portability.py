@@ -31,7 +31,6 @@ from sqlalchemy import func, select
 from temporalio import activity
 
 from activities.heartbeat import heartbeats
-from activities.subject_access import ClaimStore, gather_records, redact_dossiers
 from activities.transfer import (
     MANIFEST_VERSION,
     _object_exists,
@@ -41,6 +40,7 @@ from activities.transfer import (
     payload_files,
 )
 from rightsflow.catalog import Catalog, ServiceCatalog
+from rightsflow.claims import ClaimStore
 from rightsflow.config import Settings
 from rightsflow.contracts.portability import (  # noqa: F401 - re-exported: the activities' inputs and results
     ART20_BASIS,
@@ -52,6 +52,7 @@ from rightsflow.contracts.portability import (  # noqa: F401 - re-exported: the 
     SentPackage,
 )
 from rightsflow.db import store_engine
+from rightsflow.gathering import gather_records, redact_dossiers
 from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.portability import art20_applies, art20_refusal, portability_workflow_id  # noqa: F401
 from rightsflow.register import Register

@@ -21,8 +21,8 @@ from temporalio import activity
 
 from activities.errors import fails_fast, service_entry
 from activities.heartbeat import heartbeats
-from activities.subject_access import ClaimStore, _Typed
 from rightsflow.catalog import Catalog, ServiceCatalog
+from rightsflow.claims import ClaimStore
 from rightsflow.config import Settings
 from rightsflow.contracts.rights import (  # noqa: F401  (re-exported for callers)
     CertificateInput,
@@ -41,6 +41,7 @@ from rightsflow.contracts.rights import (  # noqa: F401  (re-exported for caller
 )
 from rightsflow.db import store_engine
 from rightsflow.erasure import case_note_target, field_label, rectifiable_fields
+from rightsflow.gathering import _Typed
 from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.letters import ICO, Letters
 from rightsflow.mail import Mailer

@@ -34,7 +34,6 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.heartbeat import heartbeats
-from activities.subject_access import ClaimStore, gather_records
 from rightsflow.bagging import (  # noqa: F401 - re-exported: the bag is built and checked there
     BAG_PROFILE,
     MANIFEST_VERSION,
@@ -45,6 +44,7 @@ from rightsflow.bagging import (  # noqa: F401 - re-exported: the bag is built a
 )
 from rightsflow.bagging import safe_extract as _safe_extract  # noqa: F401
 from rightsflow.catalog import Catalog, ServiceCatalog
+from rightsflow.claims import ClaimStore
 from rightsflow.config import Settings
 from rightsflow.contracts.transfer import (  # noqa: F401 - re-exported: the activities' inputs and results
     AckInput,
@@ -72,6 +72,7 @@ from rightsflow.contracts.transfer import (  # noqa: F401 - re-exported: the act
     ValidationResult,
 )
 from rightsflow.db import store_engine
+from rightsflow.gathering import gather_records
 from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, put_locked_object

@@ -27,8 +27,8 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.heartbeat import heartbeats
-from activities.subject_access import ClaimStore
 from rightsflow.catalog import Catalog
+from rightsflow.claims import ClaimStore
 from rightsflow.config import Settings
 from rightsflow.contracts.transfer import (  # noqa: F401 - the scan's input and result are re-exported
     DeliveryNotice,

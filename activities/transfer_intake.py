@@ -19,8 +19,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeats
-from activities.subject_access import ClaimStore
 from rightsflow.catalog import Catalog
+from rightsflow.claims import ClaimStore
 from rightsflow.config import Settings
 from rightsflow.contracts.transfer import (
     AckInput,
