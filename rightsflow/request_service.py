@@ -86,6 +86,7 @@ from .request_checks import (
     validate_rectification,
 )
 from .request_decisions import RequestDecisions
+from .request_errors import KeysMissing, NotFound, Refused, RequestError, Unavailable  # noqa: F401
 from .request_moves import FilesMoves
 
 T = TypeVar("T")
@@ -99,32 +100,6 @@ PREFIX = {
     "objection": "objection",
     "consent_withdrawal": "consent-withdrawal",
 }
-
-
-class RequestError(Exception):
-    exit_code = 1
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class Refused(RequestError):
-    """The input was refused, or the workflow refused the decision; nothing was written."""
-
-    exit_code = 2
-
-
-class NotFound(RequestError):
-    exit_code = 2
-
-
-class Unavailable(RequestError):
-    """Temporal, the register or the archive could not be reached."""
-
-
-class KeysMissing(RequestError):
-    """Production mode and a key is not provided (the message says which and how)."""
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,8 @@ def unmapped_fields(cat: ServiceCatalog, catalog_dir: Path | None = None) -> lis
     ]
 
 
-from .mapping import ImportOutcome, export_record, import_record  # noqa: E402
+from .export import export_record  # noqa: E402
+from .mapping import ImportOutcome, import_record  # noqa: E402
 
 __all__ = [
     "ENTITIES",
