@@ -38,11 +38,10 @@ from rightsflow.erasure import (
     field_rules,
     propose,
 )
-from rightsflow.gathering import _primary_key, _Typed
 from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.redaction import ERASED_BASIS, Redaction, erased_person_redactor
 from rightsflow.register import Register
-from rightsflow.storemap import StoreMap
+from rightsflow.storemap import StoreMap, TypedKeys, primary_key
 
 log = logging.getLogger("rightsflow.activities")
 
@@ -200,7 +199,7 @@ def remove_mentions(
         if not note.group_column:
             continue
         t = smap.t(note.collection)
-        pk = _primary_key(cat, note.collection)
+        pk = primary_key(cat, note.collection)
         if pk is None:  # no way to change one note and not another
             raise fail("MissingCatalogueEntry", "erase_service: a case-notes collection has no primary key")
         text = [
@@ -282,7 +281,7 @@ class ErasureActivities:
         cat = service_entry(self.catalog, inp.service)
         engine = store_engine(cat, self.settings)
         smap = self.maps[inp.service]
-        keys = _Typed(engine).values(cat.subject.collection, cat.subject.key, inp.record_keys)
+        keys = TypedKeys(engine).values(cat.subject.collection, cat.subject.key, inp.record_keys)
         with engine.connect() as conn:
             t = smap.t(cat.subject.collection)
             held = (
@@ -346,7 +345,7 @@ class ErasureActivities:
         cat = service_entry(self.catalog, inp.service)
         engine = store_engine(cat, self.settings)
         smap = self.maps[inp.service]
-        keys = _Typed(engine).values(cat.subject.collection, cat.subject.key, inp.record_keys)
+        keys = TypedKeys(engine).values(cat.subject.collection, cat.subject.key, inp.record_keys)
         plan = self.plan(inp.service)
         with engine.begin() as conn:
             names = _subject_names(conn, cat, smap, keys)  # before the rows go

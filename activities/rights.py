@@ -41,7 +41,6 @@ from rightsflow.contracts.rights import (  # noqa: F401  (re-exported for caller
 )
 from rightsflow.db import store_engine
 from rightsflow.erasure import case_note_target, field_label, rectifiable_fields
-from rightsflow.gathering import _Typed
 from rightsflow.keys import keyed_hash, load_hash_key
 from rightsflow.letters import ICO, Letters
 from rightsflow.mail import Mailer
@@ -49,7 +48,7 @@ from rightsflow.nhs import normalise_nhs_number, spaced
 from rightsflow.register import Register
 from rightsflow.s3 import opaque_key, put_locked_object
 from rightsflow.sar_pack import pack_jinja as _jinja
-from rightsflow.storemap import StoreMap
+from rightsflow.storemap import StoreMap, TypedKeys
 
 LETTER_LOCK_DAYS = 730
 # The outcome letters' templates of requests filed before controllers, and the letter each now is.
@@ -174,7 +173,7 @@ class RightsActivities:
     def _keys(self, service: str, record_keys: list[str]) -> tuple[ServiceCatalog, Any, list[Any]]:
         cat = service_entry(self.catalog, service)
         engine = store_engine(cat, self.settings)
-        keys = _Typed(engine).values(cat.subject.collection, cat.subject.key, record_keys)
+        keys = TypedKeys(engine).values(cat.subject.collection, cat.subject.key, record_keys)
         return cat, engine, keys
 
     # -- the register ------------------------------------------------------------------------------

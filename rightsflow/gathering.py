@@ -13,22 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, inspect, or_, select
+from sqlalchemy import and_, or_, select
 
 from .catalog import ServiceCatalog
 from .contracts.subject_access import AddedRedaction
 from .redaction import BASES, DPO_ADDED, HOUSEHOLD_MEMBER, MASK, RELATED_PERSON, Redaction, Redactor
 from .register import Register
-from .storemap import StoreMap, plain_value
-
-
-def _primary_key(cat: ServiceCatalog, collection: str) -> str | None:
-    for c in cat.dataset.collections:
-        if c.name == collection:
-            for f in c.fields:
-                if f.fides_meta and f.fides_meta.primary_key:
-                    return f.name
-    return None
+from .storemap import StoreMap, TypedKeys, plain_value, primary_key
 
 
 def _references(cat: ServiceCatalog, collection: str) -> dict[str, tuple[str, str]]:
@@ -52,30 +43,6 @@ def _fields_with_category(cat: ServiceCatalog, collection: str, prefix: str) -> 
     ]
 
 
-class _Typed:
-    """Converts opaque string keys to the store column's Python type, so index lookups work everywhere."""
-
-    def __init__(self, engine: Any) -> None:
-        self.engine = engine
-        self._types: dict[tuple[str, str], type] = {}
-
-    def values(self, table: str, column: str, values: list[Any]) -> list[Any]:
-        if (table, column) not in self._types:
-            for col in inspect(self.engine).get_columns(table):
-                try:
-                    self._types[(table, col["name"])] = col["type"].python_type
-                except NotImplementedError:
-                    self._types[(table, col["name"])] = str
-        kind = self._types.get((table, column), str)
-        out = []
-        for v in values:
-            try:
-                out.append(kind(v) if kind in (int, str) else v)
-            except (TypeError, ValueError):
-                continue
-        return out
-
-
 def gather_records(cat: ServiceCatalog, engine: Any, record_keys: list[str]) -> dict[str, Any]:
     """Everything the catalogue maps about the subject in one store, plus the third parties' names.
 
@@ -85,7 +52,7 @@ def gather_records(cat: ServiceCatalog, engine: Any, record_keys: list[str]) -> 
     included: they give only the names and identifiers to withhold.
     """
     smap = StoreMap(cat)
-    typed = _Typed(engine)
+    typed = TypedKeys(engine)
     subj = cat.subject
     person, pkey = subj.collection, subj.key
     hh = subj.household
@@ -139,7 +106,7 @@ def gather_records(cat: ServiceCatalog, engine: Any, record_keys: list[str]) -> 
                     {
                         "collection": hh.collection,
                         "level": "family_link",
-                        "key_field": _primary_key(cat, hh.collection),
+                        "key_field": primary_key(cat, hh.collection),
                         "rows": link_rows,
                     }
                 )
@@ -158,7 +125,7 @@ def gather_records(cat: ServiceCatalog, engine: Any, record_keys: list[str]) -> 
                 {
                     "collection": hh.collection,
                     "level": "family_link",
-                    "key_field": _primary_key(cat, hh.collection),
+                    "key_field": primary_key(cat, hh.collection),
                     "rows": link_rows,
                     "person_fields": [hh.person_column, hh.related_column],
                 }
@@ -233,7 +200,7 @@ def gather_records(cat: ServiceCatalog, engine: Any, record_keys: list[str]) -> 
             entry = {
                 "collection": collection,
                 "level": level,
-                "key_field": _primary_key(cat, collection),
+                "key_field": primary_key(cat, collection),
                 "rows": found,
                 "person_fields": person_refs,
             }

@@ -12,14 +12,12 @@ The answer carries a reason in words without personal data, fit for a log or the
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 
 from .catalog import Catalog
 from .config import Settings
 from .db import store_engine
-from .storemap import StoreMap
+from .storemap import StoreMap, typed_keys
 
 RESTRICTED = "processing is restricted (UK GDPR Art 18): the records are only stored"
 WITHDRAWN = "consent withdrawn (UK GDPR Art 7(3)) in a consent-based service: sharing under consent stops"
@@ -28,30 +26,13 @@ ALLOWED_CONSENT = "not restricted; consent not withdrawn"
 ALLOWED = "not restricted; the service is not consent-based"
 
 
-def _typed(engine: Any, table: str, column: str, value: str) -> Any:
-    """The key in the store column's Python type (integer keys are compared as integers)."""
-    for col in inspect(engine).get_columns(table):
-        if col["name"] == column:
-            try:
-                kind = col["type"].python_type
-            except NotImplementedError:
-                return value
-            if kind is int:
-                try:
-                    return int(value)
-                except ValueError:
-                    return None
-            return value
-    return value
-
-
 def may_share(settings: Settings, catalog: Catalog, service: str, record_key: str) -> tuple[bool, str]:
     """Whether the records of the subject at ``record_key`` in ``service`` may be shared, and why."""
     cat = catalog[service]
     smap = StoreMap(cat)
     engine = store_engine(cat, settings)
     subj = cat.subject
-    key = _typed(engine, subj.collection, subj.key, str(record_key))
+    key = (typed_keys(engine, subj.collection, subj.key, [str(record_key)]) or [None])[0]
     if key is None:
         return False, NOT_HELD
     person = smap.t(subj.collection)

@@ -106,17 +106,31 @@ def is_int_key(table: Table, column: str) -> bool:
     return column_kind(table, column) is int
 
 
+class TypedKeys:
+    """Keys as text turned into each store column's Python type, so an integer-keyed store's index
+    is used; the columns' types are read once per engine and table. A value the column cannot
+    hold (text in an integer column) is left out, not an error."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._tables: dict[str, Table] = {}
+
+    def values(self, table_name: str, column: str, values: list[Any]) -> list[Any]:
+        if table_name not in self._tables:
+            self._tables[table_name] = Table(table_name, MetaData(), autoload_with=self.engine)
+        kind = column_kind(self._tables[table_name], column)
+        out = []
+        for v in values:
+            try:
+                out.append(kind(v) if kind in (int, str) else v)
+            except (TypeError, ValueError):
+                continue
+        return out
+
+
 def typed_keys(engine: Engine, table_name: str, column: str, values: list[str]) -> list[Any]:
-    """``values`` (keys as text) in the column's Python type, so an integer-keyed store's index is
-    used; a value the column cannot hold (text in an integer column) is left out, not an error."""
-    kind = column_kind(Table(table_name, MetaData(), autoload_with=engine), column)
-    out = []
-    for v in values:
-        try:
-            out.append(kind(v) if kind in (int, str) else v)
-        except (TypeError, ValueError):
-            continue
-    return out
+    """``values`` (keys as text) in the column's Python type (see ``TypedKeys``)."""
+    return TypedKeys(engine).values(table_name, column, values)
 
 
 def deterministic_key(table: Table, column: str, *parts: str) -> str:
