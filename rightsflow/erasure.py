@@ -58,7 +58,7 @@ from .contracts.erasure import (  # noqa: F401  (re-exported: the vocabulary liv
     check_decision,
     field_label,
 )
-from .storemap import references
+from .storemap import parents_first, references
 
 
 def propose(facts: ServiceFacts, ground: str) -> Proposal:
@@ -168,6 +168,9 @@ def erasure_plan(cat: ServiceCatalog, rules: dict[str, dict[str, str]] | None = 
                 scope.append(c.name)
                 changed = True
     parents = {c: [r for r in refs.get(c, []) if r[1] in scope] for c in scope}
+    # parents before children, whatever order the catalogue lists them in: deleting in reverse
+    # must never remove a row another in-scope row still references
+    scope = parents_first(scope, {c: [r[1] for r in parents[c]] for c in scope})
     order: list[str] = []
     pending = list(scope)
     while pending:

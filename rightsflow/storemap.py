@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -60,6 +61,27 @@ def references(cat: ServiceCatalog) -> dict[str, list[tuple[str, str, str]]]:
                 if ref.dataset == cat.service and target != c.name:
                     refs[c.name].append((f.name, target, target_field))
     return refs
+
+
+def parents_first(
+    names: Iterable[str], parents: Mapping[str, Iterable[str]], *, strict: bool = True
+) -> list[str]:
+    """``names`` ordered so every collection comes after the collections it references (insert in
+    this order; delete in reverse, children first, so foreign keys hold). Round by round, ties in
+    the order given. A cycle raises ValueError, or with ``strict=False`` its collections follow in
+    the order given (an insert that the store will refuse, named then by the store)."""
+    pending = list(dict.fromkeys(names))
+    deps = {n: {p for p in parents.get(n, ()) if p in pending and p != n} for n in pending}
+    done: list[str] = []
+    while pending:
+        ready = [n for n in pending if deps[n] <= set(done)]
+        if not ready:
+            if strict:
+                raise ValueError(f"references form a cycle among {', '.join(sorted(pending))}")
+            ready = pending[:1]
+        done += ready
+        pending = [n for n in pending if n not in ready]
+    return done
 
 
 def plain_value(value: Any) -> Any:

@@ -30,6 +30,7 @@ from rightsflow.catalog import ServiceCatalog
 from rightsflow.nhs import InvalidIdentifier, normalise_nhs_number, spaced
 from rightsflow.storemap import column_kind as _kind
 from rightsflow.storemap import deterministic_key as _deterministic_key
+from rightsflow.storemap import parents_first
 
 from . import ENTITIES, INTERNAL, attributes, canonical_map, is_date, label
 
@@ -143,14 +144,9 @@ def _fill_required(table: Table, row: dict[str, Any], day: date, pk_auto: str | 
 
 
 def _order(cat: ServiceCatalog, names: list[str]) -> list[str]:
-    deps = {n: {t for t, _ in _refs(cat, n).values() if t in names and t != n} for n in names}
-    order: list[str] = []
-    while deps:
-        ready = sorted(n for n, d in deps.items() if not d - set(order)) or sorted(deps)
-        for n in ready:
-            order.append(n)
-            deps.pop(n)
-    return order
+    """Parents before children, to insert; a cycle's collections follow in name order."""
+    parents = {n: [t for t, _ in _refs(cat, n).values()] for n in names}
+    return parents_first(sorted(names), parents, strict=False)
 
 
 def import_record(

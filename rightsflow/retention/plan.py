@@ -11,7 +11,7 @@ from sqlalchemy import (
 )
 
 from ..catalog import RetentionRule, ServiceCatalog
-from ..storemap import StoreMap, references
+from ..storemap import StoreMap, parents_first, references
 from .schedule import RetentionPlanError
 
 # --------------------------------------------------------------------------------------------------
@@ -202,18 +202,10 @@ def build_plan(cat: ServiceCatalog) -> StorePlan:
 
 def _topological(scope: list[str], parents: dict[str, list[tuple[str, str, str]]]) -> list[str]:
     """Parents before children (delete in reverse)."""
-    done: list[str] = []
-    pending = list(scope)
-    while pending:
-        progressed = False
-        for c in list(pending):
-            if all(p[1] in done or p[1] == c for p in parents[c]):
-                done.append(c)
-                pending.remove(c)
-                progressed = True
-        if not progressed:
-            raise RetentionPlanError(f"references form a cycle among {', '.join(sorted(pending))}")
-    return done
+    try:
+        return parents_first(scope, {c: [p[1] for p in parents[c]] for c in scope})
+    except ValueError as exc:
+        raise RetentionPlanError(str(exc)) from None
 
 
 def unindexed_references(plan: StorePlan, engine: Engine) -> list[str]:
