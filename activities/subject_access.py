@@ -37,7 +37,6 @@ from rightsflow.contracts.subject_access import (  # noqa: F401  (re-exported fo
 from rightsflow.db import store_engine
 from rightsflow.gathering import (  # noqa: F401 - re-exported for callers
     _fields_with_category,
-    _references,
     gather_records,
     redact_dossiers,
     requester_own_names,

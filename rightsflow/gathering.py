@@ -20,19 +20,7 @@ from .contracts.subject_access import AddedRedaction
 from .redaction import BASES, DPO_ADDED, HOUSEHOLD_MEMBER, MASK, RELATED_PERSON, Redaction, Redactor
 from .register import Register
 from .storemap import StoreMap, TypedKeys, plain_value, primary_key
-
-
-def _references(cat: ServiceCatalog, collection: str) -> dict[str, tuple[str, str]]:
-    """field -> (target collection, target field) for the fields of ``collection`` with references."""
-    out: dict[str, tuple[str, str]] = {}
-    for c in cat.dataset.collections:
-        if c.name != collection:
-            continue
-        for f in c.fields:
-            for ref in (f.fides_meta.references or []) if f.fides_meta else []:
-                target, _, target_field = ref.field.partition(".")
-                out[f.name] = (target, target_field)
-    return out
+from .storemap import field_references as _references
 
 
 def _fields_with_category(cat: ServiceCatalog, collection: str, prefix: str) -> list[str]:

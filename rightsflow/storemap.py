@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -39,15 +39,27 @@ class StoreMap:
 
     def reference_from(self, collection: str, to_collection: str) -> tuple[str, str] | None:
         """(field in collection, field in to_collection) for a declared reference, if any."""
-        for c in self.service.dataset.collections:
-            if c.name != collection:
-                continue
-            for f in c.fields:
-                for ref in (f.fides_meta.references or []) if f.fides_meta else []:
-                    target, _, target_field = ref.field.partition(".")
-                    if target == to_collection:
-                        return f.name, target_field
+        for name, _, target, target_field in declared_references(self.service, collection):
+            if target == to_collection:
+                return name, target_field
         return None
+
+
+def declared_references(cat: ServiceCatalog, collection: str) -> Iterator[tuple[str, str, str, str]]:
+    """(field, target dataset, target collection, target field) for every reference the catalogue
+    declares on a field of ``collection`` (``fides_meta.references``), in the file's order."""
+    for c in cat.dataset.collections:
+        if c.name != collection:
+            continue
+        for f in c.fields:
+            for ref in (f.fides_meta.references or []) if f.fides_meta else []:
+                target, _, target_field = ref.field.partition(".")
+                yield f.name, ref.dataset, target, target_field
+
+
+def field_references(cat: ServiceCatalog, collection: str) -> dict[str, tuple[str, str]]:
+    """field -> (target collection, target field) for the fields of ``collection`` with references."""
+    return {name: (target, tf) for name, _, target, tf in declared_references(cat, collection)}
 
 
 def references(cat: ServiceCatalog) -> dict[str, list[tuple[str, str, str]]]:
@@ -55,11 +67,9 @@ def references(cat: ServiceCatalog) -> dict[str, list[tuple[str, str, str]]]:
     erasure and retention both walk, read from the catalogue's ``fides_meta.references``."""
     refs: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for c in cat.dataset.collections:
-        for f in c.fields:
-            for ref in (f.fides_meta.references or []) if f.fides_meta else []:
-                target, _, target_field = ref.field.partition(".")
-                if ref.dataset == cat.service and target != c.name:
-                    refs[c.name].append((f.name, target, target_field))
+        for name, dataset, target, target_field in declared_references(cat, c.name):
+            if dataset == cat.service and target != c.name:
+                refs[c.name].append((name, target, target_field))
     return refs
 
 

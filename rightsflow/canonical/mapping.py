@@ -30,6 +30,7 @@ from rightsflow.catalog import ServiceCatalog
 from rightsflow.nhs import InvalidIdentifier, normalise_nhs_number, spaced
 from rightsflow.storemap import column_kind as _kind
 from rightsflow.storemap import deterministic_key as _deterministic_key
+from rightsflow.storemap import field_references as _refs
 from rightsflow.storemap import parents_first
 
 from . import ENTITIES, INTERNAL, attributes, canonical_map, is_date, label
@@ -49,17 +50,6 @@ def _pk_fields(cat: ServiceCatalog, collection: str) -> list[str]:
         for f in c.fields
         if f.fides_meta and f.fides_meta.primary_key
     ]
-
-
-def _refs(cat: ServiceCatalog, collection: str) -> dict[str, tuple[str, str]]:
-    out: dict[str, tuple[str, str]] = {}
-    for c in cat.dataset.collections:
-        if c.name == collection:
-            for f in c.fields:
-                for ref in (f.fides_meta.references or []) if f.fides_meta else []:
-                    target, _, tfield = ref.field.partition(".")
-                    out[f.name] = (target, tfield)
-    return out
 
 
 @dataclass
