@@ -360,6 +360,7 @@ class RightsActivities:
         )
 
     @activity.defn
+    @heartbeats
     @fails_fast
     def attach_statement(self, inp: StatementInput) -> bool:
         """A declined rectification: the person's supplementary statement goes with the record."""

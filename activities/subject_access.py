@@ -222,6 +222,7 @@ class SubjectAccessActivities:
         )
 
     @activity.defn
+    @heartbeats
     @fails_fast
     def write_letter(self, inp: LetterInput) -> str:
         """The extension or refusal letter, stored under Object Lock; returns its (opaque) key."""
@@ -264,5 +265,6 @@ class SubjectAccessActivities:
         return key
 
     @activity.defn
+    @heartbeats
     def purge_working_copies(self, request_id: str) -> int:
         return self.claims.purge(work_prefix(request_id))

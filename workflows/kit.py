@@ -41,7 +41,7 @@ QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=time
 STORE = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5))
 # Letters are sent through the council's mail relay: a relay that is down is retried for longer.
 MAIL = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
-SHORT = timedelta(seconds=60)
+SHORT = timedelta(seconds=20)  # register writes and lookups: a killed worker's is retried within the minute
 # The acknowledgement every rights request gets first (erasure, rectification, restriction,
 # objection, consent withdrawal, portability): a request filed before it existed replays without it.
 ACKNOWLEDGEMENT = "rights-acknowledgement"

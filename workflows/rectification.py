@@ -163,6 +163,7 @@ class Rectification(ConfirmsMatches):
                         on=on,
                     ),
                     start_to_close_timeout=timedelta(minutes=5),
+                    heartbeat_timeout=HEARTBEAT,
                     retry_policy=STORE,
                 )
         await letter(

@@ -347,6 +347,7 @@ class SubjectAccessRequest(SarUpdates):
                     retention_days=inp.pack_retention_days,
                 ),
                 start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=HEARTBEAT,
                 retry_policy=QUICK,
             )
             result = SarResult(request_id=inp.request_id, outcome="refused", letter_key=letter)
@@ -355,6 +356,7 @@ class SubjectAccessRequest(SarUpdates):
             "purge_working_copies",
             inp.request_id,
             start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=QUICK,
         )
         final = "delivered" if result.outcome == "delivered" else "refused"

@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from workflows.kit import HEARTBEAT, NeedsAttention, act
+from workflows.kit import HEARTBEAT, SHORT, NeedsAttention, act
 
 with workflow.unsafe.imports_passed_through():
     from rightsflow.clock import LONDON, ClockState, Pause, can_extend, clock_start, compute_deadline
@@ -137,7 +137,7 @@ class SarUpdates(NeedsAttention):
             RecordInput(
                 request_id=self._inp.request_id, key=key, action=action, detail=detail or {}, **extra
             ),
-            start_to_close_timeout=timedelta(seconds=60),
+            start_to_close_timeout=SHORT,  # a register write: retried soon if its worker is killed
             retry_policy=QUICK,
         )
 
@@ -313,6 +313,7 @@ class SarUpdates(NeedsAttention):
                     retention_days=self._inp.pack_retention_days,
                 ),
                 start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=HEARTBEAT,
                 retry_policy=QUICK,
             )
         await self._record_clock(
