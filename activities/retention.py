@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import tempfile
-import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,6 +28,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeats
+from rightsflow.bagging import build_bag_zip
 from rightsflow.catalog import Catalog
 from rightsflow.config import Settings
 from rightsflow.contracts.retention import (  # noqa: F401 - re-exported: the activities' inputs and results
@@ -58,7 +57,7 @@ from rightsflow.retention import (
     count_people,
     ensure_schema,
     forget_progress,
-    household_rows,
+    households_rows,
     rows_json,
 )
 from rightsflow.retention.batches import (  # noqa: F401 - re-exported: tests and the sweep call them from here
@@ -79,6 +78,7 @@ CERTIFICATE_LOCK_YEARS = 25  # disposal certificates outlive any claim about the
 CERTIFICATE_MAX_INLINE_REFS = 500
 MANIFEST_FETCH = 2000  # register rows fetched at a time into the manifest
 MANIFEST_SPOOL_BYTES = 4 * 1024 * 1024  # a larger manifest is spooled to disk, not memory
+ARCHIVE_UPLOADS = 8  # archive packages checked for and uploaded at once
 PROGRESS_KEPT_DAYS = 7  # retention_progress rows older than this are deleted
 
 
@@ -134,48 +134,53 @@ class RetentionActivities:
                 return False
             raise
 
-    def archive_household(self, conn: Any, plan: StorePlan, d: Decision, sweep_id: str, as_of: date) -> str:
-        """A BagIt package of the household's rows, locked until the archive date. Idempotent."""
-        import bagit
+    def archive_households(
+        self, conn: Any, plan: StorePlan, decisions: list[Decision], sweep_id: str, as_of: date
+    ) -> dict[str, str]:
+        """A BagIt package of each household's rows, locked until its archive date: ref -> key.
 
-        key = opaque_key("retention/archives", plan.service, f"{d.ref}.zip")
-        if self._object_exists(key):
-            return key
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp) / "bag"
-            root.mkdir()
-            for collection, body in rows_json(household_rows(conn, plan, d.household)).items():
-                (root / f"{collection}.json").write_bytes(body)
-            bagit.make_bag(
-                str(root),
-                {
-                    "Source-Organization": self.catalog[plan.service].authority,
-                    "External-Identifier": d.ref,
-                    "External-Description": f"rightsflow retention archive: service {plan.service}, "
-                    f"rule {d.rule_id}",
-                    "Bagging-Date": as_of.isoformat(),
-                    "Rightsflow-Sweep": sweep_id,
-                    "Rightsflow-Archive-Until": d.archive_until.isoformat() if d.archive_until else "",
-                },
-                checksums=["sha256"],
+        Idempotent: a package already in S3 (a retried batch) is kept, not written again. The
+        rows of every household still to archive are read with one query per collection, and
+        the packages are checked for and uploaded a few at a time (S3 round trips overlap).
+        """
+        keys = {d.ref: opaque_key("retention/archives", plan.service, f"{d.ref}.zip") for d in decisions}
+        if not decisions:
+            return keys
+        s3 = self.s3  # created once, before the threads share it (boto3 clients are thread-safe)
+        with ThreadPoolExecutor(ARCHIVE_UPLOADS) as pool:
+            there = dict(zip(keys, pool.map(self._object_exists, keys.values()), strict=True))
+            todo = [d for d in decisions if not there[d.ref]]
+            rows = households_rows(conn, plan, [d.household for d in todo])
+            list(
+                pool.map(
+                    lambda d, r: put_locked_object(
+                        s3,
+                        self.settings.s3_bucket,
+                        keys[d.ref],
+                        self._archive_package(plan, d, r, sweep_id, as_of),
+                        "application/zip",
+                        _archive_lock_until(d.archive_until or as_of),
+                    ),
+                    todo,
+                    rows,
+                )
             )
-            buf = io.BytesIO()
-            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-                for path in sorted(root.rglob("*")):
-                    if path.is_file():
-                        info = zipfile.ZipInfo(
-                            f"{d.ref}/{path.relative_to(root).as_posix()}", (1980, 1, 1, 0, 0, 0)
-                        )
-                        zf.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
-        put_locked_object(
-            self.s3,
-            self.settings.s3_bucket,
-            key,
-            buf.getvalue(),
-            "application/zip",
-            _archive_lock_until(d.archive_until or as_of),
-        )
-        return key
+        return keys
+
+    def _archive_package(
+        self, plan: StorePlan, d: Decision, rows: dict[str, list[dict[str, Any]]], sweep_id: str, as_of: date
+    ) -> bytes:
+        """The zipped BagIt bag of one household's rows (fixed timestamps: the same bytes twice)."""
+        info = {
+            "Source-Organization": self.catalog[plan.service].authority,
+            "External-Identifier": d.ref,
+            "External-Description": f"rightsflow retention archive: service {plan.service}, rule {d.rule_id}",
+            "Bagging-Date": as_of.isoformat(),
+            "Rightsflow-Sweep": sweep_id,
+            "Rightsflow-Archive-Until": d.archive_until.isoformat() if d.archive_until else "",
+        }
+        files = {f"{collection}.json": body for collection, body in rows_json(rows).items()}
+        return build_bag_zip(d.ref, files, info)[0]
 
     # -- activities ------------------------------------------------------------------------------
     @activity.defn

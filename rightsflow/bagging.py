@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from rightsflow.storemap import json_default
 MANIFEST_VERSION = "rightsflow-transfer/2"
 BAG_PROFILE = "rightsflow inter-authority transfer"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same records give the same bytes
+_MAKE_BAG = threading.Lock()
 
 
 def payload_files(manifest: dict[str, Any], records: dict[str, list[dict[str, Any]]]) -> dict[str, bytes]:
@@ -119,7 +121,10 @@ def manifest_for(cat: ServiceCatalog, counts: dict[str, int]) -> dict[str, Any]:
 def build_bag_zip(
     root_name: str, files: dict[str, bytes], info: dict[str, str]
 ) -> tuple[bytes, str, list[str]]:
-    """Make a BagIt bag (sha256) of ``files`` with the bagit library; return (zip bytes, oxum, names)."""
+    """Make a BagIt bag (sha256) of ``files`` with the bagit library; return (zip bytes, oxum, names).
+
+    One bag at a time per process: ``bagit.make_bag`` changes the working directory while it
+    writes, which every thread shares."""
     import bagit
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,7 +133,8 @@ def build_bag_zip(
             path = root / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(body)
-        bag = bagit.make_bag(str(root), info, checksums=["sha256"])
+        with _MAKE_BAG:
+            bag = bagit.make_bag(str(root), info, checksums=["sha256"])
         oxum = str(bag.info.get("Payload-Oxum", ""))
         buf = io.BytesIO()
         names = []

@@ -45,7 +45,7 @@ from .disposal import (
     anonymise_plan,
     anonymise_rows,
     destroy_rows,
-    household_rows,
+    households_rows,
     rows_json,
 )
 from .holds import (
@@ -123,7 +123,7 @@ __all__ = [
     "evaluate",
     "forget_progress",
     "household_ref",
-    "household_rows",
+    "households_rows",
     "load_progress",
     "load_reviews",
     "lock_and_recheck",

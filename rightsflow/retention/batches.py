@@ -57,8 +57,10 @@ class SweepParts(Protocol):
         """The (cached) anonymisation plan of one of the service's rules."""
         ...
 
-    def archive_household(self, conn: Any, plan: StorePlan, d: Decision, sweep_id: str, as_of: date) -> str:
-        """The household's archive package under Object Lock; its key. Written once."""
+    def archive_households(
+        self, conn: Any, plan: StorePlan, decisions: list[Decision], sweep_id: str, as_of: date
+    ) -> dict[str, str]:
+        """Each household's archive package under Object Lock: ref -> key. Each written once."""
         ...
 
 
@@ -174,11 +176,17 @@ def run_batches(
                 batch.tally(d)
             chosen = [d for d in decisions if d.dispose]
             if chosen and not inp.dry_run:
-                archive_keys = {
-                    d.ref: acts.archive_household(conn, plan, d, inp.sweep_id, as_of)
-                    for d in chosen
-                    if d.action == "archive_then_destroy" and d.archive_until and d.archive_until >= as_of
-                }
+                archive_keys = acts.archive_households(
+                    conn,
+                    plan,
+                    [
+                        d
+                        for d in chosen
+                        if d.action == "archive_then_destroy" and d.archive_until and d.archive_until >= as_of
+                    ],
+                    inp.sweep_id,
+                    as_of,
+                )
                 gone = [d for d in chosen if d.action in ("destroy", "archive_then_destroy")]
                 rows = (
                     destroy_rows(
