@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Protocol
 
@@ -34,6 +34,7 @@ from .households import coerce_keys, next_households
 from .plan import StorePlan
 from .records import (
     already_anonymised,
+    has_review_items,
     load_progress,
     load_reviews,
     pending_keys,
@@ -127,9 +128,16 @@ def run_batches(
     has_anonymise = any(r.disposal_action == "anonymise" for r in rules)
     has_review = any(r.action == "review" for r in rules)
     review_stages = {r.rule_id: r.review_stages for r in rules if r.action == "review"}
+    with acts.register.engine.connect() as rconn:
+        reviewed = has_review or has_review_items(rconn, inp.service)
     started = time.monotonic()
     batches = 0
     finished = False
+    # The last disposing batch whose store transaction has committed but which the register does
+    # not yet call done: marked done in the next batch's register transaction (or at the end), so
+    # each batch costs one register commit, not two. Until then the register's progress row holds
+    # it as the batch about to commit, which ``resume_progress`` settles from the store.
+    committed: _Committed | None = None
     while not finished and time.monotonic() - started < inp.max_seconds:
         batch = SweepCounts()
         with engine.begin() as conn:
@@ -148,10 +156,6 @@ def run_batches(
                 if has_review:
                     reviews = load_reviews(rconn, inp.service, refs)
             decisions = evaluate(conn, plan, households, as_of, open_keys, acts.hash_key, reviews, refs=refs)
-            if has_review and not inp.dry_run:
-                # Disposition review items: the store is only read here, so they are written now.
-                with acts.register.engine.begin() as rconn:
-                    record_review_items(rconn, inp.sweep_id, inp.service, as_of, decisions, review_stages)
             if has_anonymise:
                 with acts.register.engine.connect() as rconn:
                     marked = already_anonymised(rconn, inp.service, [d.ref for d in decisions])
@@ -215,9 +219,14 @@ def run_batches(
                 total = SweepCounts.from_dict(asdict(counts))
                 total.add(batch)
                 # Before the store commits, one register transaction says what this batch did
-                # (pending disposals and, should the store commit and we die, where to resume).
+                # (pending disposals and, should the store commit and we die, where to resume),
+                # with the previous batch's disposals done and this batch's review items.
                 # Archives already in S3 are harmless if we die first: they are found by key.
                 with acts.register.engine.begin() as rconn:
+                    if committed is not None:
+                        committed.record(rconn, inp, reviewed)
+                    if has_review:
+                        record_review_items(rconn, inp.sweep_id, inp.service, as_of, decisions, review_stages)
                     record_pending(rconn, inp.sweep_id, inp.service, as_of, chosen)
                     if progress_key:
                         state = {"cursor": cursor, "counts": asdict(counts), "done": False}
@@ -230,32 +239,50 @@ def run_batches(
                             "archive_keys": archive_keys,
                         }
                         save_progress(rconn, progress_key, inp.sweep_id, inp.service, state)
-        # The store transaction has committed: the register says so (and where we are), then
-        # the heartbeat.
+                committed = None
+        # The store transaction has committed.
         counts.add(batch)
         cursor = next_cursor
         progress = {"cursor": cursor, "counts": asdict(counts), "done": finished}
         if chosen and not inp.dry_run:
+            committed = _Committed([d.ref for d in chosen], batch.rows_changed, archive_keys)
+        else:
+            # Nothing disposed: the store was only read, so review items (and the previous
+            # batch's disposals) are written now, with where the sweep has got to.
             with acts.register.engine.begin() as rconn:
-                record_done(
-                    rconn,
-                    inp.sweep_id,
-                    inp.service,
-                    [d.ref for d in chosen],
-                    batch.rows_changed,
-                    archive_keys,
-                )
+                if committed is not None:
+                    committed.record(rconn, inp, reviewed)
+                if has_review and not inp.dry_run:
+                    record_review_items(rconn, inp.sweep_id, inp.service, as_of, decisions, review_stages)
                 if progress_key:
                     save_progress(rconn, progress_key, inp.sweep_id, inp.service, progress)
-        elif progress_key:
-            with acts.register.engine.begin() as rconn:
-                save_progress(rconn, progress_key, inp.sweep_id, inp.service, progress)
+            committed = None
+        if committed is not None and (finished or time.monotonic() - started >= inp.max_seconds):
+            with acts.register.engine.begin() as rconn:  # the last batch of this call
+                committed.record(rconn, inp, reviewed)
+                if progress_key:
+                    save_progress(rconn, progress_key, inp.sweep_id, inp.service, progress)
+            committed = None
         batches += 1
         if heartbeat is not None:
             heartbeat({"cursor": cursor, "counts": asdict(counts)})
         if inp.batch_pause_seconds and not finished:
             time.sleep(inp.batch_pause_seconds)
     return SweepBatchesResult(cursor=cursor, done=finished, counts=counts, batches=batches)
+
+
+@dataclass(frozen=True)
+class _Committed:
+    """A disposing batch whose store transaction has committed: what the register marks done."""
+
+    refs: list[str]
+    rows: int
+    archive_keys: dict[str, str]
+
+    def record(self, rconn: Any, inp: SweepBatchesInput, reviewed: bool) -> None:
+        record_done(
+            rconn, inp.sweep_id, inp.service, self.refs, self.rows, self.archive_keys, reviewed=reviewed
+        )
 
 
 def _anonymised_by(acts: SweepParts, service: str, rule_id: str) -> AnonymisePlan:

@@ -246,9 +246,11 @@ def record_done(
     refs: list[str],
     rows: int,
     archive_keys: dict[str, str] | None = None,
+    reviewed: bool = True,
 ) -> None:
     """Mark households done (``rows``: store rows changed by the batch, kept on the first); forget
-    the store key."""
+    the store key. ``reviewed``: the service has review rules, so approved review items of these
+    households are now disposed of (a service without them has no items to look for)."""
     t = RetentionDisposal.__table__  # type: ignore[attr-defined]
     for n, ch in enumerate(_chunks(refs)):
         conn.execute(
@@ -264,6 +266,8 @@ def record_done(
         conn.execute(
             update(t).where(t.c.service == service, t.c.household_ref == ref).values(archive_key=key)
         )
+    if not reviewed:
+        return
     r = RetentionReview.__table__  # type: ignore[attr-defined]
     for ch in _chunks(refs):
         conn.execute(
@@ -271,6 +275,12 @@ def record_done(
             .where(r.c.service == service, r.c.household_ref.in_(ch), r.c.status == "approved")
             .values(status="disposed", updated_at=_now())
         )
+
+
+def has_review_items(conn: Connection, service: str) -> bool:
+    """Whether the service has any disposition review item (under a rule it has now, or had)."""
+    r = RetentionReview.__table__  # type: ignore[attr-defined]
+    return conn.execute(select(r.c.household_ref).where(r.c.service == service).limit(1)).first() is not None
 
 
 # --------------------------------------------------------------------------------------------------
