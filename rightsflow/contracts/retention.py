@@ -64,7 +64,7 @@ class RetentionSweepInput:
     services: list[str] | None = None  # None: every service in the catalogue
     dry_run: bool = False
     approved_by: str = "retention schedule"
-    batch_size: int = 5000  # people per store transaction: a second or so of locks on a live store
+    batch_size: int = 10000  # people per store transaction: a few seconds of locks on a live store
     batch_pause_seconds: float = 0.0
     heartbeat_timeout_seconds: float = 120.0
 
@@ -76,7 +76,7 @@ class ServiceSweepInput:
     as_of: str
     dry_run: bool
     approved_by: str
-    batch_size: int = 5000  # people per store transaction: a second or so of locks on a live store
+    batch_size: int = 10000  # people per store transaction: a few seconds of locks on a live store
     batch_pause_seconds: float = 0.0
     heartbeat_timeout_seconds: float = 120.0
     cursor: str | int | None = None
@@ -114,7 +114,7 @@ class SweepBatchesInput:
     as_of: str  # ISO date
     dry_run: bool
     cursor: str | int | None = None
-    batch_size: int = 5000  # people per store transaction: a second or so of locks on a live store
+    batch_size: int = 10000  # people per store transaction: a few seconds of locks on a live store
     batch_pause_seconds: float = 0.0  # throttle for a live store
     max_seconds: float = TIME_BUDGET_SECONDS
 
