@@ -253,9 +253,12 @@ def record_done(
     households are now disposed of (a service without them has no items to look for)."""
     t = RetentionDisposal.__table__  # type: ignore[attr-defined]
     for n, ch in enumerate(_chunks(refs)):
+        # By reference only: a reference is one household's, and its pending row is this sweep's
+        # (record_pending made it so). Naming the sweep too led SQLite to the sweep's index,
+        # read through every row the sweep had written so far, once per batch.
         conn.execute(
             update(t)
-            .where(t.c.service == service, t.c.sweep_id == sweep_id, t.c.household_ref.in_(ch))
+            .where(t.c.service == service, t.c.household_ref.in_(ch), t.c.status == "pending")
             .values(status="done", household_key=None)
         )
         if n == 0 and ch:
