@@ -344,6 +344,7 @@ def main() -> None:
     services = [s for s in SERVICES if s in (args.service or SERVICES)]
     print(HEADER)
     for backend in backends:
+        peaks: dict[int, int] = {}  # families per store -> the worker's highest peak over the stores
         for n in sizes:
             with tempfile.TemporaryDirectory() as td:
                 tmp = Path(td)
@@ -387,9 +388,18 @@ def main() -> None:
                         ),
                         flush=True,
                     )
+                    peaks[n] = max(sweeps[s].peak_kb for s in services)
                 finally:
                     drop(handle_b)
                     drop(handle)
+        if len(peaks) > 1:
+            small, large = min(peaks), max(peaks)
+            growth = (peaks[large] / peaks[small] - 1) * 100
+            print(
+                f"# {backend}: worker peak RSS {peaks[small] / 1024:.0f} MB at {small:,} families per store, "
+                f"{peaks[large] / 1024:.0f} MB at {large:,} ({growth:+.1f}%)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
