@@ -96,11 +96,15 @@ class _UnionFind:
         self.parent: dict[Any, Any] = {}
 
     def find(self, x: Any) -> Any:
-        self.parent.setdefault(x, x)
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
+        parent = self.parent
+        if x not in parent:
+            parent[x] = x
+            return x
+        while True:  # path halving
+            p = parent[x]
+            if p == x:
+                return x
+            parent[x] = x = parent[p]
 
     def union(self, a: Any, b: Any) -> None:
         ra, rb = self.find(a), self.find(b)
@@ -164,8 +168,9 @@ def next_households(
         frontier_p = {r[0] for r in seeds}
         frontier_g: set[Any] = set()
         seen_p, seen_g = set(frontier_p), set()
+        # Nodes: a person is their own key, a group ("g", key): no tuple built per person lookup.
         for p in frontier_p:
-            uf.find(("p", p))
+            uf.find(p)
         for _ in range(100):
             if not frontier_p and not frontier_g:
                 break
@@ -203,12 +208,14 @@ def next_households(
                         continue
                     restricted[r[0]] = r[1] is not None
             valid = {p for p in new_p if p in restricted}
-            for a, b in pairs:
-                if plan.via == "membership":
+            if plan.via == "membership":
+                for a, b in pairs:
                     if a in restricted:
-                        uf.union(("p", a), ("g", b))
-                elif a in restricted and b in restricted:
-                    uf.union(("p", a), ("p", b))
+                        uf.union(a, ("g", b))
+            else:
+                for a, b in pairs:
+                    if a in restricted and b in restricted:
+                        uf.union(a, b)
             seen_p |= new_p
             seen_g |= new_g
             frontier_p, frontier_g = valid, new_g
@@ -216,13 +223,11 @@ def next_households(
         for node in list(uf.parent):
             root = uf.find(node)
             hh = components.setdefault(root, Household([], []))
-            kind, value = node
-            if kind == "p":
-                if value in restricted:
-                    hh.people.append(value)
-                    hh.restricted = hh.restricted or restricted[value]
-            else:
-                hh.groups.append(value)
+            if isinstance(node, tuple):
+                hh.groups.append(node[1])
+            elif node in restricted:
+                hh.people.append(node)
+                hh.restricted = hh.restricted or restricted[node]
         households = [hh for hh in components.values() if hh.people]
     # Households already visited in an earlier batch hold someone at or before the cursor.
     if cursor is not None:
