@@ -143,19 +143,11 @@ def evaluate(
     without it, each is named by its key's first generation.
     """
     m = plan.map
-    owner: dict[tuple[str, Any], int] = {}
+    owners: dict[str, dict[Any, int]] = {"person": {}, "group": {}}
     for i, hh in enumerate(households):
-        for p in hh.people:
-            owner[("person", p)] = i
-        for g in hh.groups:
-            owner[("group", g)] = i
-    all_keys = {
-        "person": [p for hh in households for p in hh.people],
-        "group": [g for hh in households for g in hh.groups],
-    }
-
-    def hh_of(level: str, value: Any) -> int | None:
-        return owner.get((level, value))
+        owners["person"].update((p, i) for p in hh.people)
+        owners["group"].update((g, i) for g in hh.groups)
+    all_keys = {level: list(keys) for level, keys in owners.items()}
 
     # Per household and rule: the unit due dates (None: the rule has not run yet).
     unit_dues: list[dict[str, list[date | None]]] = [defaultdict(list) for _ in households]
@@ -177,7 +169,8 @@ def evaluate(
                 lambda ch, c=ccol, v=vcol, w=cond.values: select(c).where(c.in_(ch), v.in_(w)),
                 set(all_keys[src.condition.level]),
             )
-            applies = {i for (k,) in hits if (i := hh_of(src.condition.level, k)) is not None}
+            cond_owner = owners[src.condition.level]
+            applies = {i for (k,) in hits if (i := cond_owner.get(k)) is not None}
             if src.per_person:
                 allowed = {("person", k) for (k,) in hits}
 
@@ -189,12 +182,13 @@ def evaluate(
                 q = q.where(m.c(coll, c.field).in_(c.values))
             return q.group_by(t)
 
-        rows = _select_in(conn, query, set(all_keys[trig.level]))
+        rows = _select_in(conn, query, all_keys[trig.level])
+        trig_owner = owners[trig.level]
         if same:
-            applies = {i for (k, _, _) in rows if (i := hh_of(trig.level, k)) is not None}
+            applies = {i for (k, _, _) in rows if (i := trig_owner.get(k)) is not None}
         touched = set()
         for k, latest, missing in rows:
-            i = hh_of(trig.level, k)
+            i = trig_owner.get(k)
             if i is None or (allowed is not None and (trig.level, k) not in allowed):
                 continue
             if applies is not None and i not in applies:
@@ -211,7 +205,7 @@ def evaluate(
                 unit_dues[i][rule.rule_id].append(None)
         # Without applies_when, a household with no trigger row simply has no record of the class.
 
-    holds = active_holds(conn, plan, owner, as_of)
+    holds = active_holds(conn, plan, owners, as_of)
 
     rules_by_id = {s.rule.rule_id: s.rule for s in plan.rules}
     decisions = []

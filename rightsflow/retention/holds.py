@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 
 
 def active_holds(
-    conn: Connection, plan: StorePlan, owner: dict[tuple[str, Any], int], as_of: date, locking: bool = False
+    conn: Connection, plan: StorePlan, owners: dict[str, dict[Any, int]], as_of: date, locking: bool = False
 ) -> dict[int, set[str]]:
     """Active holds on anyone in a household or on its group: household index -> hold kinds.
 
-    ``owner`` maps ("person"|"group", store key) to the household's index. ``locking`` reads with
-    a shared row lock, which on MariaDB/MySQL also reads past the transaction's snapshot.
+    ``owners`` maps "person" and "group" to store key -> the household's index. ``locking`` reads
+    with a shared row lock, which on MariaDB/MySQL also reads past the transaction's snapshot.
     """
     m = plan.map
     holds: dict[int, set[str]] = defaultdict(set)
@@ -39,10 +39,10 @@ def active_holds(
             q = select(l_, c, e).where(l_.in_(ch), c.in_(list(plan.flag_codes)))
             return q.with_for_update(read=True) if locking else q
 
-        keys = [k for (level, k) in owner if level == lk.level]
-        for k, c, e in _select_in(conn, query, keys):
+        owner = owners.get(lk.level, {})
+        for k, c, e in _select_in(conn, query, list(owner)):
             ended_on = as_date(e)
-            i = owner.get((lk.level, k))
+            i = owner.get(k)
             if i is not None and (ended_on is None or ended_on > as_of):
                 holds[i].add(plan.flag_codes[str(c)])
     return holds
@@ -64,10 +64,10 @@ def lock_and_recheck(conn: Connection, plan: StorePlan, decisions: list[Decision
     m = plan.map
     pt = plan.person_table
     key, restricted = m.c(pt, plan.person_key), m.c(pt, plan.restricted)
-    owner: dict[tuple[str, Any], int] = {}
+    owners: dict[str, dict[Any, int]] = {"person": {}, "group": {}}
     for i, d in enumerate(chosen):
-        owner.update({("person", p): i for p in d.household.people})
-        owner.update({("group", g): i for g in d.household.groups})
+        owners["person"].update((p, i) for p in d.household.people)
+        owners["group"].update((g, i) for g in d.household.groups)
     people = [p for d in chosen for p in d.household.people]
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
@@ -86,8 +86,8 @@ def lock_and_recheck(conn: Connection, plan: StorePlan, decisions: list[Decision
         return q if sqlite else q.with_for_update()
 
     rows = _select_in(conn, read_people, people)
-    now_restricted = {owner[("person", p)] for p, r in rows if r is not None}
-    holds = active_holds(conn, plan, owner, as_of, locking=not sqlite)
+    now_restricted = {owners["person"][p] for p, r in rows if r is not None}
+    holds = active_holds(conn, plan, owners, as_of, locking=not sqlite)
     kept = 0
     for i, d in enumerate(chosen):
         if holds.get(i) or i in now_restricted:
