@@ -20,7 +20,7 @@ from sqlalchemy import (
 from ..keys import keyed_hash
 from .disposal import AnonymisePlan
 from .holds import active_holds
-from .households import Household, _chunks, _select_in
+from .households import Household, _key_chunks, _select_in
 from .plan import StorePlan
 from .records import RetentionDisposal, ReviewState
 from .schedule import ACTION_CARE, add_period, as_date, due_on
@@ -94,7 +94,7 @@ def resolve_refs(
     todo = list(range(len(households)))
     while todo:
         found: dict[str, tuple[str, str, str]] = {}
-        for ch in _chunks([refs[i] for i in todo]):
+        for ch in _key_chunks(rconn, [refs[i] for i in todo]):
             q = select(t.c.household_ref, t.c.status, t.c.action, t.c.rule_id).where(
                 t.c.service == plan.service, t.c.household_ref.in_(ch)
             )

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..register import RegisterBase, Timestamp, _now
-from .households import _chunks
+from .households import _key_chunks
 from .schedule import as_date
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def pending_keys(conn: Connection, service: str, refs: list[str]) -> list[str]:
     """The store keys kept on ``pending`` destroy/archive rows among ``refs``."""
     t = RetentionDisposal.__table__  # type: ignore[attr-defined]
     out: list[str] = []
-    for ch in _chunks(refs):
+    for ch in _key_chunks(conn, refs):
         out += conn.scalars(
             select(t.c.household_key).where(
                 t.c.service == service,
@@ -191,7 +191,7 @@ def already_anonymised(conn: Connection, service: str, refs: list[str]) -> dict[
     """ref -> (status, sweep_id) for anonymised households among ``refs``."""
     t = RetentionDisposal.__table__  # type: ignore[attr-defined]
     out: dict[str, tuple[str, str]] = {}
-    for ch in _chunks(refs):
+    for ch in _key_chunks(conn, refs):
         q = select(t.c.household_ref, t.c.status, t.c.sweep_id).where(
             and_(t.c.service == service, t.c.household_ref.in_(ch), t.c.action == "anonymise")
         )
@@ -212,7 +212,7 @@ def record_pending(
     t = RetentionDisposal.__table__  # type: ignore[attr-defined]
     refs = [d.ref for d in decisions]
     existing: dict[str, str] = {}
-    for ch in _chunks(refs):
+    for ch in _key_chunks(conn, refs):
         q = select(t.c.household_ref, t.c.status).where(t.c.service == service, t.c.household_ref.in_(ch))
         existing.update({r[0]: r[1] for r in conn.execute(q)})
     rows = []
@@ -252,7 +252,7 @@ def record_done(
     the store key. ``reviewed``: the service has review rules, so approved review items of these
     households are now disposed of (a service without them has no items to look for)."""
     t = RetentionDisposal.__table__  # type: ignore[attr-defined]
-    for n, ch in enumerate(_chunks(refs)):
+    for ch in _key_chunks(conn, refs):
         # By reference only: a reference is one household's, and its pending row is this sweep's
         # (record_pending made it so). Naming the sweep too led SQLite to the sweep's index,
         # read through every row the sweep had written so far, once per batch.
@@ -261,10 +261,8 @@ def record_done(
             .where(t.c.service == service, t.c.household_ref.in_(ch), t.c.status == "pending")
             .values(status="done", household_key=None)
         )
-        if n == 0 and ch:
-            conn.execute(
-                update(t).where(t.c.service == service, t.c.household_ref == ch[0]).values(rows=rows)
-            )
+    if refs:
+        conn.execute(update(t).where(t.c.service == service, t.c.household_ref == refs[0]).values(rows=rows))
     for ref, key in (archive_keys or {}).items():
         conn.execute(
             update(t).where(t.c.service == service, t.c.household_ref == ref).values(archive_key=key)
@@ -272,7 +270,7 @@ def record_done(
     if not reviewed:
         return
     r = RetentionReview.__table__  # type: ignore[attr-defined]
-    for ch in _chunks(refs):
+    for ch in _key_chunks(conn, refs):
         conn.execute(
             update(r)
             .where(r.c.service == service, r.c.household_ref.in_(ch), r.c.status == "approved")
@@ -294,7 +292,7 @@ def load_reviews(conn: Connection, service: str, refs: list[str]) -> dict[str, l
     """ref -> review states among ``refs`` (what ``evaluate`` needs)."""
     t = RetentionReview.__table__  # type: ignore[attr-defined]
     out: dict[str, list[ReviewState]] = defaultdict(list)
-    for ch in _chunks(refs):
+    for ch in _key_chunks(conn, refs):
         q = select(
             t.c.household_ref, t.c.rule_id, t.c.status, t.c.stage, t.c.extended_to, t.c.moved_to
         ).where(t.c.service == service, t.c.household_ref.in_(ch))
@@ -319,7 +317,7 @@ def record_review_items(
     t = RetentionReview.__table__  # type: ignore[attr-defined]
     waiting = [d for d in decisions if d.reason == "awaiting_review" and d.rule_id and d.due]
     existing: dict[tuple[str, str], Any] = {}
-    for ch in _chunks([d.ref for d in waiting]):
+    for ch in _key_chunks(conn, [d.ref for d in waiting]):
         for row in conn.execute(select(t).where(t.c.service == service, t.c.household_ref.in_(ch))):
             existing[(row.household_ref, row.rule_id)] = row
     new_rows = []
