@@ -136,6 +136,17 @@ class Redactor:
         self.terms.append(Term(text, kind, identifier, basis, overrides_professional))
 
     def _term_pattern(self) -> re.Pattern[str] | None:
+        # Built once for the terms as they stand (a pack redacts thousands of values with them).
+        ident = (id(self.terms), len(self.terms))
+        cached = getattr(self, "_pattern_for", None)
+        if cached is not None and cached[0] == ident:
+            return cached[1]
+        pattern = self._build_term_pattern()
+        self._pattern_for = (ident, pattern)
+        self._known_full_names = {t.text.casefold() for t in self.terms if not t.identifier and " " in t.text}
+        return pattern
+
+    def _build_term_pattern(self) -> re.Pattern[str] | None:
         parts: list[str] = []
         for i, t in enumerate(sorted(self.terms, key=lambda t: len(t.text), reverse=True)):
             if t.identifier:
@@ -148,7 +159,8 @@ class Redactor:
         return re.compile("|".join(parts), re.IGNORECASE) if parts else None
 
     def _third_party_full_names(self) -> set[str]:
-        return {t.text.casefold() for t in self.terms if not t.identifier and " " in t.text}
+        self._term_pattern()  # brings the kept set up to date with the terms
+        return self._known_full_names
 
     def professional_spans(self, value: str) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
