@@ -150,9 +150,11 @@ async def drive(rs: Any, item: Tracked, today: str, timeout: float, poll: float)
         controller=LEWISHAM,
     )
     item.request_id = filed.request_id
-    await rs.verify(item.request_id, actor="bench:dpo", identity_received=today)
-    approved = False
     end = time.monotonic() + timeout
+    if not await again(lambda: rs.verify(item.request_id, actor="bench:dpo", identity_received=today), end):
+        item.error = "identity could not be recorded: Temporal did not answer"
+        return
+    approved = False
     while time.monotonic() < end:
         await asyncio.sleep(poll * random.uniform(0.5, 1.5))
         try:
@@ -166,19 +168,33 @@ async def drive(rs: Any, item: Tracked, today: str, timeout: float, poll: float)
             for c in s["candidates"]
             if c not in item.confirmed
         ]
-        if waiting:
-            await rs.verify(item.request_id, actor="bench:dpo", confirm_matches=waiting)
+        if waiting and await again(
+            lambda w=waiting: rs.verify(item.request_id, actor="bench:dpo", confirm_matches=w), end
+        ):
             item.confirmed.update(waiting)
         stage = status.get("stage")
         if stage == "awaiting_review" and not approved:
-            await rs.approve(item.request_id, actor="bench:dpo")
-            approved = True
+            approved = await again(lambda: rs.approve(item.request_id, actor="bench:dpo"), end)
         if stage == "delivered":
             return
         if stage in ("refused", "failed") or status.get("attention"):
             item.error = f"stage {stage}, attention {status.get('attention')}"
             return
     item.error = "timed out"
+
+
+async def again(decide: Any, end: float) -> bool:
+    """A DPO's decision, tried again (after a pause) while Temporal says it is unavailable: a
+    worker busy with a thousand requests can leave an update unanswered for a while."""
+    from rightsflow.request_errors import Unavailable
+
+    while time.monotonic() < end:
+        try:
+            await decide()
+            return True
+        except Unavailable:
+            await asyncio.sleep(random.uniform(5, 15))
+    return False
 
 
 def read_times(rs: Any, items: list[Tracked]) -> None:
@@ -199,7 +215,14 @@ async def load(s: Any, items: list[Tracked], timeout: float) -> float:
     async with RequestService(s) as rs:
         started = time.time()
         poll = max(0.5, len(items) / POLLS_PER_SECOND)
-        await asyncio.gather(*(drive(rs, item, today, timeout, poll) for item in items))
+
+        async def one(item: Tracked) -> None:
+            try:
+                await drive(rs, item, today, timeout, poll)
+            except Exception as exc:  # noqa: BLE001 - one request's failure is reported, not fatal
+                item.error = f"{type(exc).__name__}: {exc}"
+
+        await asyncio.gather(*(one(item) for item in items))
         read_times(rs, items)
     return started
 

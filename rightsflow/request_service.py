@@ -65,6 +65,7 @@ Errors are ``RequestError`` subclasses, each with a one-line ``message`` that na
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -89,6 +90,7 @@ from .request_decisions import RequestDecisions
 from .request_errors import KeysMissing, NotFound, Refused, RequestError, Unavailable  # noqa: F401
 from .request_moves import FilesMoves
 
+UPDATE_ATTEMPTS = 3  # tries of one decision's update before Temporal is said to be unavailable
 T = TypeVar("T")
 
 PREFIX = {
@@ -258,7 +260,19 @@ class RequestService(RequestDecisions, FilesMoves):
             ) from None
 
     async def _update(self, request_id: str, name: str, arg: Any, *kinds: str) -> Any:
-        return await self._call(request_id, lambda h, wf: h.execute_update(getattr(wf, name), arg), *kinds)
+        # One id for this decision, sent again while Temporal does not answer in time (a worker
+        # busy with a thousand requests): the same update, so it is applied once. A later,
+        # identical decision is a new update with an id of its own.
+        update_id = f"{name}-{uuid.uuid4().hex}"
+        for attempt in range(UPDATE_ATTEMPTS):
+            try:
+                return await self._call(
+                    request_id, lambda h, wf: h.execute_update(getattr(wf, name), arg, id=update_id), *kinds
+                )
+            except Unavailable:
+                if attempt == UPDATE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     # -- filing --------------------------------------------------------------------------------
     async def file(
