@@ -161,15 +161,17 @@ def run_batches(
                     marked = already_anonymised(rconn, inp.service, [d.ref for d in decisions])
                 kept = []
                 for d in decisions:
-                    state = marked.get(d.ref)
-                    if state is None:
+                    row = marked.get(d.ref)
+                    if row is None:
                         kept.append(d)
-                    elif state[0] == "done":
+                    elif row.status == "done":
                         batch.already_anonymised += 1
                     elif d.dispose or d.reason in ("not_due", "no_rule", "linked"):
-                        # An interrupted anonymisation: finish it (clearing twice changes nothing).
+                        # An interrupted anonymisation: finish it (clearing twice changes nothing)
+                        # under the rule and date it was recorded with; the cleared store may
+                        # show no rule or date at all now.
                         d.dispose, d.reason, d.action = True, None, "anonymise"
-                        d.rule_id = d.rule_id or "anonymise"
+                        d.rule_id, d.due = row.rule_id, row.due_on or d.due
                         kept.append(d)
                     else:
                         kept.append(d)

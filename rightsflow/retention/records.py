@@ -187,15 +187,26 @@ def pending_keys(conn: Connection, service: str, refs: list[str]) -> list[str]:
 # register helpers
 
 
-def already_anonymised(conn: Connection, service: str, refs: list[str]) -> dict[str, tuple[str, str]]:
-    """ref -> (status, sweep_id) for anonymised households among ``refs``."""
+@dataclass(frozen=True)
+class AnonymisedRow:
+    """The register's row of an anonymised household: an interrupted one is finished under the
+    rule and due date it was recorded with (the store, cleared, no longer shows them)."""
+
+    status: str
+    sweep_id: str
+    rule_id: str
+    due_on: date | None
+
+
+def already_anonymised(conn: Connection, service: str, refs: list[str]) -> dict[str, AnonymisedRow]:
+    """ref -> the register's row for anonymised households among ``refs``."""
     t = RetentionDisposal.__table__  # type: ignore[attr-defined]
-    out: dict[str, tuple[str, str]] = {}
+    out: dict[str, AnonymisedRow] = {}
     for ch in _key_chunks(conn, refs):
-        q = select(t.c.household_ref, t.c.status, t.c.sweep_id).where(
+        q = select(t.c.household_ref, t.c.status, t.c.sweep_id, t.c.rule_id, t.c.due_on).where(
             and_(t.c.service == service, t.c.household_ref.in_(ch), t.c.action == "anonymise")
         )
-        out.update({r[0]: (r[1], r[2]) for r in conn.execute(q)})
+        out.update({r[0]: AnonymisedRow(r[1], r[2], r[3], as_date(r[4])) for r in conn.execute(q)})
     return out
 
 
