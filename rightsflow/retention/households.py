@@ -74,6 +74,11 @@ def _keyset(conn: Connection, chunk: list[Any]) -> Any:
 
 def _pg_array_literal(values: list[str]) -> str:
     """``{"a","b\\"c"}``: every element quoted, backslashes and quotes escaped."""
+    if not values:
+        return "{}"
+    joined = "".join(values)
+    if '"' not in joined and "\\" not in joined:  # the usual case: nothing to escape, two joins
+        return '{"' + '","'.join(values) + '"}'
     return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
