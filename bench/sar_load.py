@@ -186,14 +186,22 @@ async def drive(rs: Any, item: Tracked, today: str, timeout: float, poll: float)
 async def again(decide: Any, end: float) -> bool:
     """A DPO's decision, tried again (after a pause) while Temporal says it is unavailable: a
     worker busy with a thousand requests can leave an update unanswered for a while."""
-    from rightsflow.request_errors import Unavailable
+    from rightsflow.request_errors import Refused, Unavailable
 
+    unanswered = False
     while time.monotonic() < end:
         try:
             await decide()
             return True
         except Unavailable:
+            unanswered = True
             await asyncio.sleep(random.uniform(5, 15))
+        except Refused:
+            # Sent again after Temporal did not answer: refused because the first one was
+            # applied (the match is confirmed, the pack approved). Refused the first time: real.
+            if unanswered:
+                return True
+            raise
     return False
 
 

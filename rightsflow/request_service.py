@@ -230,7 +230,7 @@ class RequestService(RequestDecisions, FilesMoves):
 
     async def _call(self, request_id: str, action: Callable[[Any, Any], Awaitable[T]], *kinds: str) -> T:
         """``action(handle, workflow class)`` on the request's workflow; refusals become Refused."""
-        from temporalio.client import WorkflowUpdateFailedError
+        from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
         from temporalio.service import RPCError
 
         req = self._request(request_id)
@@ -244,6 +244,13 @@ class RequestService(RequestDecisions, FilesMoves):
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             raise Refused(f"refused: {getattr(cause, 'message', None) or cause or exc}") from None
+        except RPCTimeoutOrCancelledError:
+            # The server took the call but did not answer in time (an update waits for a busy
+            # worker): unavailable, so ``_update`` sends it again under the same id.
+            raise Unavailable(
+                f"Temporal at {self.settings.temporal_address} did not answer in time; "
+                "the decision may still be applied: look at the request before deciding again"
+            ) from None
         except RPCError as exc:
             if "not found" in str(exc).lower():
                 raise NotFound(f"no workflow for request {request_id}: it was never started") from None
