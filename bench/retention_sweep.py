@@ -6,7 +6,8 @@ CREATE DATABASE ... TEMPLATE), so both contenders start from identical data in t
 
 * sweep: one RetentionSweep workflow per store on the Temporal dev server, stores one after the
   other, with a worker in its own process (its peak RSS, VmHWM, reset before each store, is what
-  is reported);
+  is reported), certificates and archives to SeaweedFS (``--s3 moto``: a moto server in this
+  process);
 * baseline: hand-written set-based SQL (bench/retention_baseline.py), one transaction per store:
   households (the group column; for Lewisham Early Help and children's social care, connected
   components of the membership or relationship graph by a recursive CTE), the due test of every
@@ -146,7 +147,7 @@ class SweepRun:
     counts: Any  # SweepCounts
 
 
-async def run_sweeps(home: Path, urls: dict[str, str], batch: int) -> dict[str, SweepRun]:
+async def run_sweeps(home: Path, urls: dict[str, str], batch: int, s3_server: str) -> dict[str, SweepRun]:
     """One RetentionSweep per store, one after the other, on one server and worker."""
     from temporalio.client import Client
     from temporalio.testing import WorkflowEnvironment
@@ -160,8 +161,15 @@ async def run_sweeps(home: Path, urls: dict[str, str], batch: int) -> dict[str, 
     from moto.server import ThreadedMotoServer
 
     s3_port = _free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
-    moto.start()  # certificates and archives go to S3 (moto: an S3 server with Object Lock)
+    # Certificates and archives go to S3 with Object Lock: SeaweedFS in its own process, as the
+    # embedded stack runs it, or moto in this one (whose interpreter then serves every upload).
+    if s3_server == "seaweedfs":
+        from rightsflow.embedded.seaweedfs import start_seaweedfs
+
+        s3: Any = start_seaweedfs(home / "s3-server", s3_port, access_key="bench", secret_key="bench")
+    else:
+        s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
+        s3.start()
     env = dict(
         os.environ,
         RIGHTSFLOW_HOME=str(home),
@@ -205,7 +213,7 @@ async def run_sweeps(home: Path, urls: dict[str, str], batch: int) -> dict[str, 
         proc.kill()
         proc.wait()
         await server.shutdown()
-        moto.stop()
+        s3.stop()
     return out
 
 
@@ -338,6 +346,9 @@ def main() -> None:
     ap.add_argument(
         "--batch-size", type=int, default=SHIPPED_BATCH_SIZE, help="people per batch (default: as shipped)"
     )
+    ap.add_argument(
+        "--s3", choices=("seaweedfs", "moto"), default="seaweedfs", help="S3 server (default: SeaweedFS)"
+    )
     args = ap.parse_args()
     sizes = args.families or [20_000]
     backends = args.backend or ["sqlite", "postgres"]
@@ -360,7 +371,7 @@ def main() -> None:
                     explain_walk(urls[CSC_SERVICE])
                 urls_b, handle_b = copy_store(backend, urls, tmp, handle)
                 try:
-                    sweeps = asyncio.run(run_sweeps(tmp / "home", urls, args.batch_size))
+                    sweeps = asyncio.run(run_sweeps(tmp / "home", urls, args.batch_size, args.s3))
                     bases: list[BaselineResult] = []
                     all_same = True
                     for s in services:

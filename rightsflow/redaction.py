@@ -116,6 +116,13 @@ class Redactor:
     # named person's mentions, e.g. after their erasure, with ``mask`` in their place.
     only_terms: bool = False
     mask: str = MASK
+    # Worked out from ``terms`` as they stand (``_term_pattern``), not given: the compiled
+    # pattern with the terms it was built for, the terms longest first, third parties' full names.
+    _pattern_for: tuple[tuple[int, int], re.Pattern[str] | None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _ordered: list[Term] = field(default_factory=list, init=False, repr=False, compare=False)
+    _known_full_names: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def add(
         self,
@@ -138,7 +145,7 @@ class Redactor:
     def _term_pattern(self) -> re.Pattern[str] | None:
         # Built once for the terms as they stand (a pack redacts thousands of values with them).
         ident = (id(self.terms), len(self.terms))
-        cached = getattr(self, "_pattern_for", None)
+        cached = self._pattern_for
         if cached is not None and cached[0] == ident:
             return cached[1]
         pattern = self._build_term_pattern()

@@ -101,9 +101,7 @@ def resume_progress(
         if committed:
             state = {k: batch[k] for k in ("cursor", "counts", "done")}
             with reg.begin() as rconn:
-                record_done(
-                    rconn, inp.sweep_id, inp.service, batch["refs"], batch["rows"], batch["archive_keys"]
-                )
+                record_done(rconn, inp.service, batch["refs"], batch["rows"], batch["archive_keys"])
                 save_progress(rconn, progress_key, inp.sweep_id, inp.service, state)
     return state["cursor"], SweepCounts.from_dict(state["counts"]), bool(state["done"])
 
@@ -354,9 +352,7 @@ class _Committed:
     archive_keys: dict[str, str]
 
     def record(self, rconn: Any, inp: SweepBatchesInput, reviewed: bool) -> None:
-        record_done(
-            rconn, inp.sweep_id, inp.service, self.refs, self.rows, self.archive_keys, reviewed=reviewed
-        )
+        record_done(rconn, inp.service, self.refs, self.rows, self.archive_keys, reviewed=reviewed)
 
 
 def _anonymised_by(acts: SweepParts, service: str, rule_id: str) -> AnonymisePlan:

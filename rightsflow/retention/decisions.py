@@ -152,6 +152,15 @@ def evaluate(
     # Per household and rule: the unit due dates (None: the rule has not run yet).
     unit_dues: list[dict[str, list[date | None]]] = [defaultdict(list) for _ in households]
     last_trigger: list[dict[str, date]] = [{} for _ in households]
+    # Rules often share a trigger (three social-care rules run from the date of birth) or a
+    # condition: each distinct query is sent once per batch, however many rules ask it.
+    fetched: dict[tuple[Any, ...], list[Any]] = {}
+
+    def once(key: tuple[Any, ...], query: Any, keys: list[Any]) -> list[Any]:
+        if key not in fetched:
+            fetched[key] = _select_in(conn, query, keys)
+        return fetched[key]
+
     for src in plan.rules:
         rule = src.rule
         trig = src.trigger
@@ -164,10 +173,10 @@ def evaluate(
         if cond is not None and src.condition is not None and not same:
             ccol = m.c(src.condition.collection, src.condition.column)
             vcol = m.c(src.condition.collection, cond.field)
-            hits = _select_in(
-                conn,
+            hits = once(
+                ("condition", src.condition.collection, src.condition.column, cond.field, tuple(cond.values)),
                 lambda ch, c=ccol, v=vcol, w=cond.values: select(c).where(c.in_(ch), v.in_(w)),
-                set(all_keys[src.condition.level]),
+                list(set(all_keys[src.condition.level])),
             )
             cond_owner = owners[src.condition.level]
             applies = {i for (k,) in hits if (i := cond_owner.get(k)) is not None}
@@ -182,7 +191,10 @@ def evaluate(
                 q = q.where(m.c(coll, c.field).in_(c.values))
             return q.group_by(t)
 
-        rows = _select_in(conn, query, all_keys[trig.level])
+        only = (cond.field, tuple(cond.values)) if same and cond is not None else None
+        rows = once(
+            ("trigger", trig.collection, trig.column, src.trigger_field, only), query, all_keys[trig.level]
+        )
         trig_owner = owners[trig.level]
         if same:
             applies = {i for (k, _, _) in rows if (i := trig_owner.get(k)) is not None}

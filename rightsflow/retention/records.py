@@ -252,7 +252,6 @@ def record_pending(
 
 def record_done(
     conn: Connection,
-    sweep_id: str,
     service: str,
     refs: list[str],
     rows: int,
