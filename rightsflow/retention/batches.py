@@ -128,9 +128,8 @@ def run_batches(
     """
     reader = _BatchReader(acts, inp)
     plan, engine, as_of = reader.plan, reader.engine, reader.as_of
-    rules = acts.catalog[inp.service].retention
-    has_review = any(r.action == "review" for r in rules)
-    review_stages = {r.rule_id: r.review_stages for r in rules if r.action == "review"}
+    has_review = reader.has_review
+    review_stages = {r.rule_id: r.review_stages for r in reader.rules if r.action == "review"}
     with acts.register.engine.connect() as rconn:
         reviewed = has_review or has_review_items(rconn, inp.service)
     started = time.monotonic()
@@ -277,7 +276,7 @@ class _BatchReader:
         self.engine = store_engine(acts.catalog[inp.service], acts.settings)
         self.as_of = date.fromisoformat(inp.as_of)
         self.open_keys = acts.register.open_request_keys(inp.service)
-        rules = acts.catalog[inp.service].retention
+        self.rules = rules = acts.catalog[inp.service].retention
         self.has_anonymise = any(r.disposal_action == "anonymise" for r in rules)
         self.has_review = any(r.action == "review" for r in rules)
 
