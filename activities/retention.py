@@ -45,6 +45,7 @@ from rightsflow.db import store_engine
 from rightsflow.keys import load_hash_key
 from rightsflow.letters import Letters
 from rightsflow.mail import MailConfigError, Mailer
+from rightsflow.pdf import render_pdf, weasyprint_available
 from rightsflow.register import Register
 from rightsflow.retention import (
     AnonymisePlan,
@@ -499,8 +500,6 @@ def write_certificate(
 
 def _pdf(html: bytes) -> bytes | None:
     """The certificate as PDF where WeasyPrint is installed; None otherwise."""
-    try:
-        from weasyprint import HTML  # type: ignore[import-not-found]
-    except Exception:  # noqa: BLE001 - optional dependency (and its system libraries)
+    if not weasyprint_available():
         return None
-    return HTML(string=html.decode()).write_pdf()
+    return render_pdf(html.decode())

@@ -32,6 +32,7 @@ import contextlib
 import os
 import platform
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -73,6 +74,19 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU of the process and its threads (clock ticks in /proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+ACTIVITY_LINE = re.compile(rb"rightsflow\.activity (\w+) (?:finished|failed) in [\d.]+ s \(([\d.]+) s CPU\)")
+
+
+def activity_cpu(logs: list[Path]) -> dict[str, float]:
+    """CPU seconds by activity type, from the lines the workers log as each activity ends."""
+    spent: dict[str, float] = {}
+    for path in logs:
+        for m in ACTIVITY_LINE.finditer(path.read_bytes()):
+            name = m.group(1).decode()
+            spent[name] = spent.get(name, 0.0) + float(m.group(2))
+    return spent
 
 
 def machine_jiffies() -> tuple[int, int]:
@@ -291,6 +305,7 @@ def main() -> None:
             w.stop()
         server.stop()
         s3.stop()  # both kinds stop with stop()
+    by_activity = activity_cpu([w.log for w in workers])
 
     done = [i for i in items if i.delivered_at is not None and i.gathered_at is not None and not i.error]
     workers_said = f"{args.workers} worker process{'es' if args.workers > 1 else ''}, S3 {args.s3}"
@@ -316,6 +331,12 @@ def main() -> None:
     print(f"throughput: {rate:.1f} requests per minute ({span:.1f} s, first filing to last pack)")
     print(f"worker peak RSS: {', '.join(f'{p:.0f} MB' for p in peaks)}")
     print(f"worker CPU: {cpu:.1f} s in all, {cpu / len(done):.2f} s per request")
+    # Where it went: each activity's own thread CPU, from the workers' logs; the rest is the
+    # workflows, the SDK and the codec on the event loop (and the heartbeat threads).
+    for name, spent in sorted(by_activity.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:32} {spent / len(done):5.2f} s per request")
+    rest = cpu - sum(by_activity.values())
+    print(f"  {'(workflows, SDK, codec)':32} {rest / len(done):5.2f} s per request")
     # Everything on the machine (workers, Temporal, S3, this driver): near 100%, a worker more
     # cannot add throughput here; it needs cores of its own.
     print(f"machine CPU busy: {busy * 100:.0f}% of {os.cpu_count()} cores over the run")

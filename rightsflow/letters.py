@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from .config import Settings
 from .controllers import Controller
 from .keys import keyed_hash, load_hash_key
 from .nhs import spaced
+from .pdf import render_pdf
 from .register import Letter, LetterDelivery, Register
 from .s3 import ensure_archive_bucket, opaque_key, presigned_get, put_locked_object, s3_client
 
@@ -105,7 +107,33 @@ class LetterView:
     attachments: list[str]
 
 
+# Environments already built, by templates folder and catalogue (held, so its id stays its own).
+# Building one compiles each template again on first use: about a tenth of a letter's CPU.
+_ENVIRONMENTS: dict[tuple[str, int], tuple[Catalog | None, Any]] = {}
+_ENVIRONMENTS_LOCK = threading.Lock()
+_ENVIRONMENTS_KEPT = 8  # a worker or console has one catalogue; tests make many
+
+
 def jinja_env(settings: Settings, catalog: Catalog | None = None) -> Any:
+    """The letters' template environment: built once per templates folder and catalogue.
+
+    Jinja2 checks each template's file for changes when it is used (``auto_reload``), so an edited
+    letter is picked up without a restart, and its environments are safe to share between threads.
+    """
+    key = (str(settings.templates_dir), id(catalog))
+    with _ENVIRONMENTS_LOCK:
+        kept = _ENVIRONMENTS.get(key)
+    if kept is not None and kept[0] is catalog:
+        return kept[1]
+    env = _build_jinja_env(settings, catalog)
+    with _ENVIRONMENTS_LOCK:
+        while len(_ENVIRONMENTS) >= _ENVIRONMENTS_KEPT:
+            del _ENVIRONMENTS[next(iter(_ENVIRONMENTS))]  # the oldest
+        _ENVIRONMENTS[key] = (catalog, env)
+    return env
+
+
+def _build_jinja_env(settings: Settings, catalog: Catalog | None) -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     env = Environment(
@@ -137,12 +165,6 @@ def long_date(value: Any) -> str:
         return ""
     d = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
     return f"{d.day} {d:%B %Y}"
-
-
-def render_pdf(html: str, base_url: str | None = None) -> bytes:
-    from weasyprint import HTML
-
-    return HTML(string=html, base_url=base_url).write_pdf()
 
 
 class Letters:

@@ -11,6 +11,7 @@ integers (SQLite, MariaDB, the demo stores) would otherwise print 0/1.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -22,6 +23,7 @@ from typing import Any
 from .catalog import Catalog, ServiceCatalog
 from .config import Settings
 from .letters import ICO
+from .pdf import render_pdf
 from .redaction import Redaction
 from .storemap import json_default
 
@@ -32,11 +34,17 @@ RECORDS_FORMAT = "rightsflow-sar-records/2"  # records.json: services -> record 
 
 
 def pack_jinja(settings: Settings) -> Any:
-    """The templates' environment for the pack and the unsigned HTML letters."""
+    """The templates' environment for the pack and the unsigned HTML letters (built once per
+    templates folder: compiling the templates again for every pack cost more than filling them)."""
+    return _pack_jinja(str(settings.templates_dir))
+
+
+@functools.lru_cache(maxsize=8)
+def _pack_jinja(templates_dir: str) -> Any:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(
-        loader=FileSystemLoader(str(settings.templates_dir)),
+        loader=FileSystemLoader(templates_dir),
         autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -250,9 +258,7 @@ def pack_files(
     else:
         letter = env.get_template("sar_cover_letter.html.j2").render(**ctx)
     records_html = env.get_template("sar_records.html.j2").render(**ctx)
-    from weasyprint import HTML
-
-    pdf = HTML(string=letter + '<div style="page-break-before: always"></div>' + records_html).write_pdf()
+    pdf = render_pdf(letter + '<div style="page-break-before: always"></div>' + records_html)
     export = {
         # the layout's version: 2 names services, record types and fields by their labels
         "format": RECORDS_FORMAT,
