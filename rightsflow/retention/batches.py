@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -148,8 +148,11 @@ def run_batches(
             upcoming = None if finished else ahead.submit(reader.read, next_cursor)
             batch = SweepCounts(already_anonymised=read.already_anonymised)
             archive_keys: dict[str, str] = {}
-            with engine.begin() as conn:
-                if not inp.dry_run:
+            # A batch that disposes of nothing (every batch of a dry run) needs no store write
+            # transaction: the recheck under lock can only keep a household, never add one.
+            writes = not inp.dry_run and any(d.dispose for d in decisions)
+            with engine.begin() if writes else nullcontext() as conn:
+                if writes:
                     lock_and_recheck(conn, plan, decisions, as_of)
                 for d in decisions:
                     batch.tally(d)
