@@ -84,12 +84,14 @@ from rightsflow.config import load_settings
 from rightsflow.codec import data_converter
 from rightsflow.catalog import load_catalog
 from rightsflow.register import Register
+from rightsflow.memory import limit_malloc_arenas
 from activities.retention import RetentionActivities
 from workflows.retention_sweep import RetentionSweep, ServiceSweep
 
 async def main():
     import logging
     logging.basicConfig(level=logging.WARNING)
+    limit_malloc_arenas()  # as rightsflow.worker does, before any thread starts
     s = load_settings()
     client = await Client.connect(sys.argv[1], data_converter=data_converter(s))
     a = RetentionActivities(s, load_catalog(s.catalog_dir), Register(s))

@@ -127,8 +127,10 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
 
 
 async def run_worker(settings: Settings | None = None) -> None:
+    from rightsflow.memory import limit_malloc_arenas
     from rightsflow.permissions import private_umask
 
+    arenas = limit_malloc_arenas()  # before any thread of ours or of Temporal's core starts
     private_umask()  # stores, register and logs it creates are for this account alone
     settings = settings or load_settings()
     client = await connect_client(settings)
@@ -139,10 +141,11 @@ async def run_worker(settings: Settings | None = None) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         log.info(
-            "worker on %s / %s, task queue %s",
+            "worker on %s / %s, task queue %s, malloc arenas %s",
             settings.temporal_address,
             settings.temporal_namespace,
             settings.task_queue,
+            arenas or "as glibc chooses",
         )
         async with worker:
             await stop.wait()
