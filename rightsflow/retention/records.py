@@ -193,7 +193,6 @@ class AnonymisedRow:
     rule and due date it was recorded with (the store, cleared, no longer shows them)."""
 
     status: str
-    sweep_id: str
     rule_id: str
     due_on: date | None
 
@@ -203,10 +202,10 @@ def already_anonymised(conn: Connection, service: str, refs: list[str]) -> dict[
     t = RetentionDisposal.__table__  # type: ignore[attr-defined]
     out: dict[str, AnonymisedRow] = {}
     for ch in _key_chunks(conn, refs):
-        q = select(t.c.household_ref, t.c.status, t.c.sweep_id, t.c.rule_id, t.c.due_on).where(
+        q = select(t.c.household_ref, t.c.status, t.c.rule_id, t.c.due_on).where(
             and_(t.c.service == service, t.c.household_ref.in_(ch), t.c.action == "anonymise")
         )
-        out.update({r[0]: AnonymisedRow(r[1], r[2], r[3], as_date(r[4])) for r in conn.execute(q)})
+        out.update({r[0]: AnonymisedRow(r[1], r[2], as_date(r[3])) for r in conn.execute(q)})
     return out
 
 
