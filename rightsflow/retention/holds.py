@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
+    false,
     select,
     update,
 )
 
-from .households import _key_chunks, _select_in
+from .households import _select_in
 from .plan import StorePlan
 from .schedule import as_date
 
@@ -54,8 +55,8 @@ def lock_and_recheck(conn: Connection, plan: StorePlan, decisions: list[Decision
     A hold or restriction placed after the batch was evaluated (by a caseworker, a review decision
     or a rights request) keeps its household: it is retained with that reason instead. Servers
     lock the people's and groups' rows (``FOR UPDATE``), so a flag referencing them cannot commit
-    until this batch has; SQLite locks the whole database at its first write, so a no-op update
-    takes that lock now (the driver opens the write transaction there). Returns how many
+    until this batch has; SQLite locks the whole database at its first write, so an update that
+    matches nothing takes that lock now (the driver opens the write transaction there). Returns how many
     households were kept back.
     """
     chosen = [d for d in decisions if d.dispose]
@@ -71,8 +72,9 @@ def lock_and_recheck(conn: Connection, plan: StorePlan, decisions: list[Decision
     people = [p for d in chosen for p in d.household.people]
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
-        for ch in _key_chunks(conn, people):
-            conn.execute(update(m.t(pt)).where(key.in_(ch)).values({restricted.name: restricted}))
+        # An update that matches no row still opens the write transaction (SQLite takes its write
+        # lock when the statement starts), without rewriting the batch's people to do it.
+        conn.execute(update(m.t(pt)).where(false()).values({restricted.name: restricted}))
     elif plan.group_table and plan.group_key:
         gkey = m.c(plan.group_table, plan.group_key)
         _select_in(

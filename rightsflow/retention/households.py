@@ -237,9 +237,14 @@ def next_households(
     # Households already visited in an earlier batch hold someone at or before the cursor.
     if cursor is not None:
         everyone = [p for hh in households for p in hh.people]
-        earlier = {
-            r[0] for r in _select_in(conn, lambda ch: select(key).where(key.in_(ch), key <= cursor), everyone)
-        }
+        if type(cursor) is int and all(type(p) is int for p in everyone):
+            # Whole numbers order the same in Python as in every database: no query needed.
+            earlier = {p for p in everyone if p <= cursor}
+        else:  # text keys order by the database's collation, which Python does not know
+            earlier = {
+                r[0]
+                for r in _select_in(conn, lambda ch: select(key).where(key.in_(ch), key <= cursor), everyone)
+            }
         households = [hh for hh in households if not earlier.intersection(hh.people)]
     for hh in households:
         hh.people.sort(key=str)

@@ -226,6 +226,7 @@ def record_pending(
         q = select(t.c.household_ref, t.c.status).where(t.c.service == service, t.c.household_ref.in_(ch))
         existing.update({r[0]: r[1] for r in conn.execute(q)})
     rows = []
+    now = _now()  # one batch, one moment
     for d in decisions:
         values = {
             "sweep_id": sweep_id,
@@ -238,7 +239,7 @@ def record_pending(
             "rows": 0,
             "household_key": d.household.first_key,
             "archive_until": d.archive_until,
-            "recorded_at": _now(),
+            "recorded_at": now,
         }
         status = existing.get(d.ref)
         if status is None:
