@@ -512,3 +512,58 @@ async def test_a_parent_needs_authority_with_parental_responsibility_before_the_
     assert req.clock_start == received + timedelta(days=3) and req.deadline.isoformat() == view.deadline
     verified = [e.detail for e in register.audit_trail(request_id) if e.action == "subject_access.verified"]
     assert verified[-1]["parental_responsibility"] is True and verified[-1]["child_competent"] is False
+
+
+async def test_a_confirmation_sent_while_the_store_is_still_searched_applies_when_it_answers(
+    sar_settings, time_skipping_env, monkeypatch
+):
+    """A DPO's confirmation can reach the workflow in the same task as the search result that
+    found the candidate (updates are validated first): it is kept and applied, not refused."""
+    from activities.discovery import find_in_store
+    from rightsflow.storemap import StoreMap
+
+    settings = sar_settings
+    env = time_skipping_env
+    urls = store_urls(settings)
+    child = shared_child_example(urls)
+    down = child.services[0]
+    catalog = load_catalog(settings.catalog_dir)
+    by_name = SubjectIdentifiers.parse(
+        name=f"{child.given_name} {child.family_name}", dob=child.date_of_birth.isoformat()
+    )
+    found = find_in_store(StoreMap(catalog[down]), engine_for_url(urls[down]), by_name)
+    refs = [f"{down}/{m.record_key}" for m in found]
+    assert refs, "the child is found by name and date of birth in that store"
+    env_var = catalog[down].store.url_env
+    client = codec_client(env.client, settings)
+    today = await _today(env)
+    monkeypatch.setenv(env_var, DOWN)
+    async with running_worker(client, settings):
+        handle, _, _ = await _file(client, settings, by_name, today, **QUICK_RETRY)
+        await handle.execute_update(
+            SubjectAccessRequest.verify, VerifyInput(identity_received=today.isoformat())
+        )
+        settled = ("awaiting_confirmation", "not_found", "gathered")
+        st = await _wait_for(
+            handle,
+            lambda st: all(
+                s.state == "store_unavailable" if s.service == down else s.state in settled
+                for s in st.services
+            ),
+        )
+        # The search of that store has not returned: the candidate is not known yet.
+        await handle.execute_update(SubjectAccessRequest.verify, VerifyInput(confirm_matches=refs))
+        searched = next(s.service for s in st.services if s.service != down)
+        with pytest.raises(WorkflowUpdateFailedError):  # a store that has answered is not guessed at
+            await handle.execute_update(
+                SubjectAccessRequest.verify, VerifyInput(confirm_matches=[f"{searched}/no-such-record"])
+            )
+        monkeypatch.delenv(env_var)  # the store is back: its search finds the candidate
+        st = await _wait_for(
+            handle,
+            lambda st: (
+                {s.service: s for s in st.services}[down].state in ("gathered", "awaiting_confirmation")
+            ),
+        )
+        assert {s.service: s for s in st.services}[down].state == "gathered"
+        assert set({s.service: s for s in st.services}[down].confirmed) == set(refs)

@@ -49,6 +49,8 @@ QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=time
 MAIL = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
 # Versioned: requests filed before letters were sent replay without the letter activities.
 LETTERS = "letters-sent"
+# A service's states before its search has returned (ServiceState.state).
+SEARCHING = frozenset({"pending", "discovering", "store_unavailable"})
 
 
 def _iso(value: date | None) -> str | None:
@@ -275,8 +277,14 @@ class SarUpdates(NeedsAttention):
                 "(--parental-responsibility) before it is accepted"
             )
         known = {c for s in self._services.values() for c in s.candidates}
+        # A service still being searched may have found the candidate already: its search's result
+        # can reach this very workflow task, and updates are validated before activity results
+        # are applied (the status a DPO read came from the same result, seen by a worker whose
+        # task then timed out under load). Its decision is kept, and applies if the candidate is
+        # found; one the search does not return is never used.
+        searching = {s.service for s in self._services.values() if s.state in SEARCHING and not s.candidates}
         for ref in [*inp.confirm_matches, *inp.reject_matches]:
-            if ref not in known:
+            if ref not in known and ref.partition("/")[0] not in searching:
                 raise ValueError(f"{ref} is not a candidate match awaiting confirmation")
 
     # -- updates: the clock --------------------------------------------------------------------------------
