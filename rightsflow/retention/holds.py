@@ -56,8 +56,8 @@ def lock_and_recheck(conn: Connection, plan: StorePlan, decisions: list[Decision
     or a rights request) keeps its household: it is retained with that reason instead. Servers
     lock the people's and groups' rows (``FOR UPDATE``), so a flag referencing them cannot commit
     until this batch has; SQLite locks the whole database at its first write, so an update that
-    matches nothing takes that lock now (the driver opens the write transaction there). Returns how many
-    households were kept back.
+    matches nothing takes that lock now (the driver opens the write transaction there). Returns
+    how many households were kept back.
     """
     chosen = [d for d in decisions if d.dispose]
     if not chosen:
