@@ -490,6 +490,9 @@ def _cases() -> list[Case]:
         _c("shorten-days-negative", "shorten", "{RESTRICTION}", "--days", "-3"),
         _c("seed-families-zero", "seed", "--families", "0"),
         _c("seed-families-negative", "seed", "--families", "-5"),
+        _c("sweep-batch-size-zero", "sweep", "--as-of", today, "--dry-run", "--batch-size", "0"),
+        _c("sweep-batch-size-huge", "sweep", "--as-of", today, "--wait", "--batch-size", "99999999"),
+        _c("schedule-batch-size-negative", "schedule", "--batch-size", "-30000"),
         _c(
             "restrict-notice-days-not-a-number",
             "restrict",

@@ -15,9 +15,21 @@ from typing import Annotated, Any
 
 import typer
 
+from rightsflow.contracts.retention import BATCH_PEOPLE
+
 from .common import fail, is_terminal, settings_and_catalog
 
 SCHEDULE_ID = "retention-sweep-daily"
+MAX_BATCH_PEOPLE = 200_000  # past this a batch holds a store's locks for most of a sweep
+BatchSize = Annotated[
+    int,
+    typer.Option(
+        "--batch-size",
+        min=100,
+        max=MAX_BATCH_PEOPLE,
+        help="People per store transaction (default 30,000); fewer hold each store's locks for less time.",
+    ),
+]
 SWEEP_WORKFLOW_ID = "retention-sweep"
 REPORT_KEYS = (
     "service",
@@ -38,8 +50,11 @@ async def ensure_retention_schedule(
     minute: int = 30,
     catchup_window: timedelta = timedelta(days=3),
     paused: bool = False,
+    batch_size: int | None = None,
 ) -> str:
-    """Create or update the daily RetentionSweep schedule (overlap: skip; catch-up window). Returns its id."""
+    """Create or update the daily RetentionSweep schedule (overlap: skip; catch-up window). Returns its id.
+
+    ``batch_size``: people per store transaction (None: the workflow's default)."""
     from temporalio.client import (
         Schedule,
         ScheduleActionStartWorkflow,
@@ -58,7 +73,10 @@ async def ensure_retention_schedule(
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             RetentionSweep.run,
-            RetentionSweepInput(approved_by="retention schedule"),
+            RetentionSweepInput(
+                approved_by="retention schedule",
+                **({"batch_size": batch_size} if batch_size is not None else {}),
+            ),
             id=SWEEP_WORKFLOW_ID,
             task_queue=settings.task_queue,
         ),
@@ -98,7 +116,13 @@ def _report(result: Any) -> list[dict[str, Any]]:
 
 
 async def _run_sweep(
-    settings: Any, as_of: str, services: list[str] | None, dry_run: bool, show: bool, approved_by: str
+    settings: Any,
+    as_of: str,
+    services: list[str] | None,
+    dry_run: bool,
+    show: bool,
+    approved_by: str,
+    batch_size: int,
 ) -> Any:
     from rightsflow.codec import connect_client
     from workflows.retention_sweep import RetentionSweep, RetentionSweepInput
@@ -107,7 +131,9 @@ async def _run_sweep(
     wf_id = f"retention-{'dry-run' if dry_run else 'sweep'}-{as_of}-{uuid.uuid4().hex[:8]}"
     handle = await client.start_workflow(
         RetentionSweep.run,
-        RetentionSweepInput(as_of=as_of, services=services, dry_run=dry_run, approved_by=approved_by),
+        RetentionSweepInput(
+            as_of=as_of, services=services, dry_run=dry_run, approved_by=approved_by, batch_size=batch_size
+        ),
         id=wf_id,
         task_queue=settings.task_queue,
     )
@@ -167,6 +193,7 @@ def sweep(
     approved_by: Annotated[
         str, typer.Option("--approved-by", help="Named on the certificates.")
     ] = "records manager (rightsflow sweep)",
+    batch_size: BatchSize = BATCH_PEOPLE,
 ) -> None:
     """Run a retention sweep now (--wait) or rehearse it (--dry-run); prints per-service counts."""
     if dry_run == wait:
@@ -199,7 +226,13 @@ def sweep(
     try:
         result = asyncio.run(
             _run_sweep(
-                settings, when.isoformat(), services, dry_run, is_terminal() and not as_json, approved_by
+                settings,
+                when.isoformat(),
+                services,
+                dry_run,
+                is_terminal() and not as_json,
+                approved_by,
+                batch_size,
             )
         )
     except KeyMaterialError as exc:  # production keys not provided: say which and how
@@ -254,6 +287,7 @@ def schedule(
     minute: Annotated[int, typer.Option("--minute", min=0, max=59)] = 30,
     catchup_days: Annotated[int, typer.Option("--catchup-days", min=0, help="Catch-up window in days.")] = 3,
     paused: Annotated[bool, typer.Option("--paused", help="Register the schedule paused.")] = False,
+    batch_size: BatchSize = BATCH_PEOPLE,
 ) -> None:
     """Register (or update) the daily retention sweep schedule on the Temporal cluster."""
     settings, _ = settings_and_catalog()
@@ -267,6 +301,7 @@ def schedule(
             settings,
             hour=hour,
             minute=minute,
+            batch_size=batch_size,
             catchup_window=timedelta(days=catchup_days),
             paused=paused,
         )
