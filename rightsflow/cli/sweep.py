@@ -20,6 +20,7 @@ from rightsflow.contracts.retention import BATCH_PEOPLE
 from .common import fail, is_terminal, settings_and_catalog
 
 SCHEDULE_ID = "retention-sweep-daily"
+SWEEP_WORKFLOW_ID = "retention-sweep"
 MAX_BATCH_PEOPLE = 200_000  # past this a batch holds a store's locks for most of a sweep
 BatchSize = Annotated[
     int,
@@ -27,10 +28,12 @@ BatchSize = Annotated[
         "--batch-size",
         min=100,
         max=MAX_BATCH_PEOPLE,
-        help="People per store transaction (default 30,000); fewer hold each store's locks for less time.",
+        help=(
+            f"People per store transaction (default {BATCH_PEOPLE:,}); "
+            "fewer hold each store's locks for less time."
+        ),
     ),
 ]
-SWEEP_WORKFLOW_ID = "retention-sweep"
 REPORT_KEYS = (
     "service",
     "disposed",
@@ -50,11 +53,11 @@ async def ensure_retention_schedule(
     minute: int = 30,
     catchup_window: timedelta = timedelta(days=3),
     paused: bool = False,
-    batch_size: int | None = None,
+    batch_size: int = BATCH_PEOPLE,
 ) -> str:
     """Create or update the daily RetentionSweep schedule (overlap: skip; catch-up window). Returns its id.
 
-    ``batch_size``: people per store transaction (None: the workflow's default)."""
+    ``batch_size``: people per store transaction."""
     from temporalio.client import (
         Schedule,
         ScheduleActionStartWorkflow,
@@ -73,10 +76,7 @@ async def ensure_retention_schedule(
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             RetentionSweep.run,
-            RetentionSweepInput(
-                approved_by="retention schedule",
-                **({"batch_size": batch_size} if batch_size is not None else {}),
-            ),
+            RetentionSweepInput(approved_by="retention schedule", batch_size=batch_size),
             id=SWEEP_WORKFLOW_ID,
             task_queue=settings.task_queue,
         ),

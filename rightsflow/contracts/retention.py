@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 TIME_BUDGET_SECONDS = 20.0  # per activity attempt: then return so the workflow records progress
-# People per store transaction: about a second of locks on a live store. Each commit writes out
-# every index page the batch touched, and a household's rows lie all over a store's date and
-# name indexes, so a batch costs nearly as many page writes as it has rows: at 10,000 people a
-# SQLite sweep of 200,000 families took 40% more CPU than at 30,000, rewriting the same pages.
+# People per store transaction: a second or two of locks on a live store of 200,000 families.
+# Each commit writes out every index page the batch touched, and a household's rows lie all over
+# a store's date and name indexes, so a batch costs nearly as many page writes as it has rows: at
+# 10,000 people a SQLite sweep of 200,000 families took 40% more CPU than at 30,000.
 BATCH_PEOPLE = 30_000
 
 
